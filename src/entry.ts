@@ -1,0 +1,77 @@
+/**
+ * The one Entry model every format reader produces and the writer consumes.
+ *
+ * Paths are "byte strings": each char holds one byte (latin1), because Solaris names are bytes,
+ * not necessarily UTF-8. Convert with `pathBytes()` for file-system calls and `displayPath()` for
+ * people. '/' is 0x2f in every encoding we meet, so splitting on it is safe.
+ */
+export type EntryType = 'file' | 'dir' | 'symlink' | 'hardlink' | 'char' | 'block' | 'fifo' | 'socket';
+
+export interface AclRecord {
+  /** 'posix' (Solaris aclent / POSIX draft) or 'nfs4' (Solaris ACE) */
+  kind: 'posix' | 'nfs4';
+  /** the ACL in its archive's text form, e.g. "user::rw-,group::r--,mask:r--,other:r--" */
+  text: string;
+}
+
+export interface Entry {
+  /** member name as stored, byte string, not yet checked */
+  path: string;
+  type: EntryType;
+  /** permission bits incl. setuid/setgid/sticky (mode & 0o7777) */
+  mode: number;
+  uid: number;
+  gid: number;
+  uname?: string;
+  gname?: string;
+  /** modification time, nanoseconds since the epoch (may be negative) */
+  mtimeNs: bigint;
+  /** bytes of body to be written (files only; 0 for everything else) */
+  size: number;
+  /** symlink target (verbatim) or, for hardlinks, the member name it links to; byte strings */
+  linkTarget?: string;
+  devMajor?: number;
+  devMinor?: number;
+  /** extended attributes, name → value (from Solaris /dev/null entries, pax keys, dump EAs) */
+  xattrs?: Map<string, Uint8Array>;
+  acls?: AclRecord[];
+  /** byte offset of this entry's header in the stream its reader parses (for messages) */
+  offset: number;
+  /** the body; the consumer must drain it (or call skip) before asking for the next entry */
+  body?: EntryBody;
+}
+
+export interface EntryBody {
+  /** yields the body in pieces; pieces may alias the reader's buffers and are valid only until
+   *  the next piece is requested — copy what you keep */
+  chunks(): AsyncIterable<Uint8Array>;
+}
+
+export function pathBytes(path: string): Buffer {
+  return Buffer.from(path, 'latin1');
+}
+
+export function displayPath(path: string): string {
+  return Buffer.from(path, 'latin1').toString('utf8');
+}
+
+/** Convert a UTF-8 JavaScript string (e.g. a pax value) to the byte-string form. */
+export function toBytePath(text: string): string {
+  return Buffer.from(text, 'utf8').toString('latin1');
+}
+
+export const S_IFMT = 0o170000;
+
+/** Map the Unix type bits of a mode to our entry type (undefined for unknown ones). */
+export function typeFromMode(mode: number): EntryType | undefined {
+  switch (mode & S_IFMT) {
+    case 0o100000: return 'file';
+    case 0o040000: return 'dir';
+    case 0o120000: return 'symlink';
+    case 0o020000: return 'char';
+    case 0o060000: return 'block';
+    case 0o010000: return 'fifo';
+    case 0o140000: return 'socket';
+    default: return undefined;
+  }
+}

@@ -1,0 +1,65 @@
+/** Options and results of `extract()`. */
+import type { ByteSource } from '../io/source.js';
+import type { Limits } from '../limits.js';
+
+export interface ExtractOptions {
+  /** image path, or "-" for standard input (ignored when `source` is given) */
+  image: string;
+  /** destination directory (the zone root); created if missing */
+  dest: string;
+  /** a ready source instead of opening `image` (tests, embedded payloads) */
+  source?: ByteSource;
+  /** strip a leading "/" from member names instead of refusing the image (Solaris refuses) */
+  stripAbsolute?: boolean;
+  /** create char/block devices and FIFOs (default true; needs root for devices) */
+  devices?: boolean;
+  /** writer threads (default: number of cores) */
+  jobs?: number;
+  /** content index to read (for skip-if-identical) and to write afterwards */
+  indexFile?: string;
+  /** called now and then with counters, for a progress line */
+  onProgress?: (progress: Progress) => void;
+  limits?: Partial<Limits>;
+}
+
+export interface Progress {
+  /** bytes read from the image (compressed) */
+  imageBytes: number;
+  /** image size when known */
+  imageSize?: number;
+  entries: number;
+  /** file data bytes handed to the writers */
+  dataBytes: number;
+}
+
+export interface Warning {
+  code: string;
+  message: string;
+  entry?: string;
+}
+
+export interface ExtractReport {
+  image: string;
+  dest: string;
+  /** compression layers then the format, outermost first, e.g. ["gzip", "cpio(newc)"] */
+  chain: string[];
+  format: string;
+  entries: number;
+  files: number;
+  dirs: number;
+  symlinks: number;
+  hardlinks: number;
+  devices: number;
+  fifos: number;
+  /** device nodes / FIFOs not created (--no-devices, or not root) */
+  skippedSpecial: number;
+  /** regular-file bytes in the image */
+  dataBytes: number;
+  /** regular files whose content was written */
+  written: number;
+  /** regular files already identical on disk (nothing rewritten) */
+  unchanged: number;
+  imageBytes: number;
+  warnings: Warning[];
+  elapsedMs: number;
+}

@@ -1,0 +1,16 @@
+/**
+ * The decompression-filter interface. Filters are sniffed by content (libarchive-style bids),
+ * never by file name, and stacked by the registry until no filter bids.
+ */
+export interface Filter {
+  /** short name shown in the layer chain, e.g. "gzip" */
+  readonly name: string;
+  /** Confidence that `head` starts this filter's format: the number of header bits checked,
+   *  0 for "not mine". `head` holds at least `bidBytes` bytes unless the stream is shorter. */
+  bid(head: Uint8Array): number;
+  /** Decode a stream. Errors are P2VErrors with `layer` = name and `offset` = compressed offset. */
+  decode(input: AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array>;
+}
+
+/** How many leading bytes the registry shows to bidders. */
+export const bidBytes = 512;

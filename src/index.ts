@@ -1,0 +1,7 @@
+/**
+ * The zonep2v library API. The CLI is a thin layer over these functions; tests call them directly.
+ */
+export { extract } from './extract/extract.js';
+export type { ExtractOptions, ExtractReport, Progress, Warning } from './extract/types.js';
+export { P2VError, isP2VError } from './errors.js';
+export type { Entry, EntryType } from './entry.js';

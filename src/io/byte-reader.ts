@@ -1,0 +1,119 @@
+/**
+ * A pull-style reader over a stream of chunks, counting the offset for error messages.
+ *
+ * Parsers ask for exactly what they need (`readExact`, `peek`, `take`) and never see chunk
+ * boundaries: a header split across two chunks is joined here, a header inside one chunk is
+ * returned as a view without copying. Bodies are handed out piece by piece (`take`) so a 4 GiB
+ * file never sits in memory.
+ */
+import { badArchive } from '../errors.js';
+
+export class ByteReader {
+  private readonly iterator: AsyncIterator<Uint8Array>;
+  private current: Uint8Array = new Uint8Array(0);
+  private position = 0; // read position within `current`
+  private ended = false;
+  /** bytes consumed by the parser so far */
+  offset = 0;
+
+  constructor(
+    chunks: AsyncIterable<Uint8Array>,
+    /** the layer name used in error messages, e.g. "cpio" */
+    readonly layer: string,
+  ) {
+    this.iterator = chunks[Symbol.asyncIterator]();
+  }
+
+  private get available(): number {
+    return this.current.length - this.position;
+  }
+
+  /** Pull chunks until at least `n` bytes are buffered or the stream ends. */
+  private async fill(n: number): Promise<void> {
+    while (this.available < n && !this.ended) {
+      const next = await this.iterator.next();
+      if (next.done) {
+        this.ended = true;
+        break;
+      }
+      const chunk = next.value;
+      if (chunk.length === 0) continue;
+      if (this.available === 0) {
+        this.current = chunk;
+      } else {
+        const joined = new Uint8Array(this.available + chunk.length);
+        joined.set(this.current.subarray(this.position), 0);
+        joined.set(chunk, this.available);
+        this.current = joined;
+      }
+      this.position = 0;
+    }
+  }
+
+  /** Up to `n` bytes without consuming them (fewer only at the end of the stream). */
+  async peek(n: number): Promise<Uint8Array> {
+    if (this.available < n) await this.fill(n);
+    return this.current.subarray(this.position, this.position + Math.min(n, this.available));
+  }
+
+  /** Exactly `n` bytes, or a truncation error naming `what`. The view stays valid. */
+  async readExact(n: number, what: string): Promise<Uint8Array> {
+    if (this.available < n) await this.fill(n);
+    if (this.available < n) {
+      throw badArchive(`truncated ${what}: needed ${n} bytes, the stream ends after ${this.available}`, {
+        offset: this.offset + this.available,
+        layer: this.layer,
+      });
+    }
+    const view = this.current.subarray(this.position, this.position + n);
+    this.position += n;
+    this.offset += n;
+    return view;
+  }
+
+  /** True when no byte is left. */
+  async atEnd(): Promise<boolean> {
+    if (this.available > 0) return false;
+    await this.fill(1);
+    return this.available === 0;
+  }
+
+  /** Yield exactly `n` bytes as views, without joining; throws if the stream is shorter. */
+  async *take(n: number, what: string): AsyncGenerator<Uint8Array> {
+    let left = n;
+    while (left > 0) {
+      if (this.available === 0) await this.fill(1);
+      if (this.available === 0) {
+        throw badArchive(`truncated ${what}: ${left} of ${n} bytes missing`, {
+          offset: this.offset,
+          layer: this.layer,
+        });
+      }
+      const piece = Math.min(left, this.available);
+      const view = this.current.subarray(this.position, this.position + piece);
+      this.position += piece;
+      this.offset += piece;
+      left -= piece;
+      yield view;
+    }
+  }
+
+  /** Discard exactly `n` bytes. */
+  async skip(n: number, what: string): Promise<void> {
+    for await (const _ of this.take(n, what)) {
+      // draining is the point
+    }
+  }
+
+  /** The rest of the stream, as views (used by wrappers such as flar that hand on a payload). */
+  async *rest(): AsyncGenerator<Uint8Array> {
+    for (;;) {
+      if (this.available === 0) await this.fill(1);
+      if (this.available === 0) return;
+      const view = this.current.subarray(this.position);
+      this.offset += view.length;
+      this.position = this.current.length;
+      yield view;
+    }
+  }
+}

@@ -1,0 +1,37 @@
+/**
+ * Every limit the engine enforces, named, with the reason for its default.
+ * Each can be overridden through `Limits` in the library options (and CLI flags where useful).
+ */
+export interface Limits {
+  /** Longest member name we accept. libarchive's CPIO_PATHNAME_MAX is 1 MiB; PATH_MAX on the
+   *  target is far smaller, so anything longer is garbage or an attack on our allocator. */
+  maxPathBytes: number;
+  /** Longest symlink target (stored as entry data in cpio). Linux caps symlinks at 4095 bytes;
+   *  we allow a bit more so a foreign image is reported, not silently cut. */
+  maxLinkTargetBytes: number;
+  /** Largest metadata record (pax headers, Solaris ACL/xattr side entries), as libarchive and Go. */
+  maxMetaRecordBytes: number;
+  /** Deepest path, in components (node-tar maxDepth, CVE-2024-28863). */
+  maxPathDepth: number;
+  /** Symlinks followed while resolving one path inside the root (Linux MAXSYMLINKS is 40). */
+  maxSymlinkHops: number;
+  /** Decompressed bytes per compressed byte before we call it a bomb (node-tar uses 1000; sparse
+   *  database files legitimately compress further, so this is generous and overridable). */
+  maxDecompressionRatio: number;
+  /** Bytes of file data in flight between the parser and the writers: bounds memory. */
+  maxInflightBytes: number;
+}
+
+export const defaultLimits: Readonly<Limits> = Object.freeze({
+  maxPathBytes: 64 * 1024,
+  maxLinkTargetBytes: 64 * 1024,
+  maxMetaRecordBytes: 1024 * 1024,
+  maxPathDepth: 1024,
+  maxSymlinkHops: 40,
+  maxDecompressionRatio: 100_000,
+  maxInflightBytes: 64 * 1024 * 1024,
+});
+
+export function resolveLimits(overrides: Partial<Limits> | undefined): Limits {
+  return { ...defaultLimits, ...(overrides ?? {}) };
+}
