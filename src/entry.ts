@@ -5,7 +5,18 @@
  * not necessarily UTF-8. Convert with `pathBytes()` for file-system calls and `displayPath()` for
  * people. '/' is 0x2f in every encoding we meet, so splitting on it is safe.
  */
-export type EntryType = 'file' | 'dir' | 'symlink' | 'hardlink' | 'char' | 'block' | 'fifo' | 'socket';
+export type EntryType =
+  | 'file'
+  | 'dir'
+  | 'symlink'
+  | 'hardlink'
+  | 'char'
+  | 'block'
+  | 'fifo'
+  | 'socket'
+  /** metadata only (xattrs, ACLs) for a member emitted earlier under `path`: formats such as
+   *  Solaris cpio put attributes after their file, and a reader cannot hold a file back */
+  | 'attrs';
 
 export interface AclRecord {
   /** 'posix' (Solaris aclent / POSIX draft) or 'nfs4' (Solaris ACE) */

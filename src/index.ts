@@ -5,3 +5,5 @@ export { extract } from './extract/extract.js';
 export type { ExtractOptions, ExtractReport, Progress, Warning } from './extract/types.js';
 export { P2VError, isP2VError } from './errors.js';
 export type { Entry, EntryType } from './entry.js';
+export { listEntries, inspect } from './list.js';
+export type { InspectReport, ReadOptions } from './list.js';

@@ -1,6 +1,81 @@
-import type { ExtractOptions, ExtractReport } from './types.js';
-import { P2VError } from '../errors.js';
+/**
+ * extract(): image → zone root. Wires the source, the sniffed layers, the writer and the index;
+ * see write-pool.ts for the threading and zone-writer.ts for the safety model.
+ */
+import * as fs from 'node:fs';
+import path from 'node:path';
+import { P2VError, isP2VError } from '../errors.js';
+import { toBytePath } from '../entry.js';
+import { openImage } from '../image.js';
+import { openFileSource, stdinSource, type ByteSource } from '../io/source.js';
+import { resolveLimits } from '../limits.js';
+import { IndexWriter, loadIndex, type IndexRecord } from '../store/content-index.js';
+import type { ExtractOptions, ExtractReport, Warning } from './types.js';
+import { WritePool } from './write-pool.js';
+import { ZoneWriter } from './zone-writer.js';
 
-export async function extract(_options: ExtractOptions): Promise<ExtractReport> {
-  throw new P2VError('P2V_UNSUPPORTED', 'extract is being built');
+const progressIntervalMs = 250;
+
+export async function openSource(image: string): Promise<ByteSource> {
+  return image === '-' ? stdinSource() : openFileSource(image);
+}
+
+export async function extract(options: ExtractOptions): Promise<ExtractReport> {
+  const started = performance.now();
+  const limits = resolveLimits(options.limits);
+  const warnings: Warning[] = [];
+  const warn = (warning: Warning) => warnings.push(warning);
+  const source = options.source ?? (await openSource(options.image));
+  const imageName = source.name;
+
+  fs.mkdirSync(options.dest, { recursive: true });
+  const root = toBytePath(fs.realpathSync(path.resolve(options.dest)));
+  const previous = new Map<string, IndexRecord>();
+  if (options.indexFile) for (const [key, record] of loadIndex(options.indexFile)) previous.set(key, record);
+  const index = options.indexFile ? new IndexWriter(options.indexFile) : undefined;
+
+  const pool = new WritePool(options.jobs, limits.maxInflightBytes);
+  const writer = new ZoneWriter(
+    {
+      root,
+      stripAbsolute: options.stripAbsolute ?? false,
+      devices: options.devices ?? true,
+      limits,
+      previous,
+      record: index ? (record) => index.add(record) : () => undefined,
+      warn,
+    },
+    pool,
+  );
+
+  let opened: Awaited<ReturnType<typeof openImage>> | undefined;
+  const timer = options.onProgress
+    ? setInterval(() => {
+        options.onProgress!({ imageBytes: opened?.imageBytes ?? 0, imageSize: source.size, entries: writer.counters.entries, dataBytes: writer.counters.dataBytes });
+      }, progressIntervalMs)
+    : undefined;
+  try {
+    opened = await openImage(source, { limits, warn });
+    for await (const entry of opened.entries) await writer.put(entry);
+    await writer.finish();
+    await index?.commit();
+  } catch (error) {
+    // let writes in flight land (all inside the root) before reporting, so nothing runs on
+    await writer.finish().catch(() => undefined);
+    await index?.abandon();
+    throw isP2VError(error) ? error.withContext({ image: imageName }) : new P2VError('P2V_IO', String((error as Error)?.message ?? error), { image: imageName, cause: error });
+  } finally {
+    if (timer) clearInterval(timer);
+    await pool.close();
+  }
+  return {
+    image: imageName,
+    dest: options.dest,
+    chain: opened.chain,
+    format: opened.format,
+    ...writer.counters,
+    imageBytes: opened.imageBytes,
+    warnings,
+    elapsedMs: performance.now() - started,
+  };
 }

@@ -98,6 +98,16 @@ export class ByteReader {
     }
   }
 
+  /** A view of 1..n bytes (0 only at the end of the stream), consumed. For streaming bodies. */
+  async readUpTo(n: number): Promise<Uint8Array> {
+    if (this.available === 0) await this.fill(1);
+    const piece = Math.min(n, this.available);
+    const view = this.current.subarray(this.position, this.position + piece);
+    this.position += piece;
+    this.offset += piece;
+    return view;
+  }
+
   /** Discard exactly `n` bytes. */
   async skip(n: number, what: string): Promise<void> {
     for await (const _ of this.take(n, what)) {

@@ -1,0 +1,32 @@
+/** Text forms of entries for `list`: names only, or a long listing in the style of `cpio -itv`. */
+import type { Entry } from '../entry.js';
+import { displayPath } from '../entry.js';
+
+const typeChar: Record<Entry['type'], string> = { file: '-', hardlink: '-', dir: 'd', symlink: 'l', char: 'c', block: 'b', fifo: 'p', socket: 's', attrs: '@' };
+const months = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+export function modeString(entry: Entry): string {
+  const m = entry.mode;
+  const triple = (r: number, w: number, x: number, special: number, on: string, off: string) =>
+    (m & r ? 'r' : '-') + (m & w ? 'w' : '-') + (m & special ? (m & x ? on : off) : m & x ? 'x' : '-');
+  return typeChar[entry.type] + triple(0o400, 0o200, 0o100, 0o4000, 's', 'S') + triple(0o40, 0o20, 0o10, 0o2000, 's', 'S') + triple(0o4, 0o2, 0o1, 0o1000, 't', 'T');
+}
+
+function dateString(mtimeNs: bigint): string {
+  const date = new Date(Number(mtimeNs / 1_000_000n));
+  const sixMonths = 182 * 24 * 3600 * 1000;
+  const recent = Math.abs(Date.now() - date.getTime()) < sixMonths;
+  const day = String(date.getUTCDate()).padStart(2, ' ');
+  const tail = recent ? `${String(date.getUTCHours()).padStart(2, '0')}:${String(date.getUTCMinutes()).padStart(2, '0')}` : ` ${date.getUTCFullYear()}`;
+  return `${months[date.getUTCMonth()]} ${day} ${tail}`;
+}
+
+export function longLine(entry: Entry): string {
+  const owner = (entry.uname || String(entry.uid)).padEnd(8);
+  const group = (entry.gname || String(entry.gid)).padEnd(8);
+  const size = entry.type === 'char' || entry.type === 'block' ? `${entry.devMajor}, ${entry.devMinor}` : String(entry.size);
+  let name = displayPath(entry.path);
+  if (entry.type === 'symlink') name += ` -> ${displayPath(entry.linkTarget ?? '')}`;
+  if (entry.type === 'hardlink') name += ` link to ${displayPath(entry.linkTarget ?? '')}`;
+  return `${modeString(entry)}   1 ${owner} ${group} ${size.padStart(8)} ${dateString(entry.mtimeNs)} ${name}`;
+}

@@ -1,0 +1,159 @@
+/**
+ * The command line: parse flags, call the library, print text or JSON, map errors to exit codes
+ * (0 ok, 1 failure, 2 usage). Nothing here knows formats or disks.
+ */
+import { Command, CommanderError, Option } from 'commander';
+import { extract } from '../extract/extract.js';
+import type { ExtractReport, Warning } from '../extract/types.js';
+import { inspect, listEntries } from '../list.js';
+import { displayPath } from '../entry.js';
+import { isP2VError, P2VError } from '../errors.js';
+import { longLine } from './format-listing.js';
+import { humanBytes, ProgressLine } from './progress.js';
+
+const EXIT_FAILURE = 1;
+const EXIT_USAGE = 2;
+
+function positiveInteger(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new P2VError('P2V_USAGE', `expected a positive integer, got "${value}"`);
+  return n;
+}
+
+function printWarnings(warnings: Warning[], quiet: boolean): void {
+  if (quiet) return;
+  const shown = warnings.slice(0, 20);
+  for (const w of shown) process.stderr.write(`zonep2v: warning: ${w.entry ? `entry "${w.entry}": ` : ''}${w.message}\n`);
+  if (warnings.length > shown.length) process.stderr.write(`zonep2v: ... and ${warnings.length - shown.length} more warnings (--json lists all)\n`);
+}
+
+function summary(report: ExtractReport): string {
+  const seconds = report.elapsedMs / 1000;
+  return (
+    `${report.chain.join(' → ')}: ${report.entries} entries (${report.files} files, ${report.dirs} dirs, ${report.symlinks} symlinks, ` +
+    `${report.hardlinks} hard links, ${report.devices + report.fifos} special${report.skippedSpecial ? `, ${report.skippedSpecial} special skipped` : ''}), ` +
+    `${humanBytes(report.dataBytes)} of data; ${report.written} written, ${report.unchanged} unchanged; ` +
+    `${seconds.toFixed(2)} s, ${humanBytes(report.dataBytes / Math.max(seconds, 1e-9))}/s`
+  );
+}
+
+function buildProgram(): Command {
+  const program = new Command('zonep2v')
+    .description('Turn a physical Solaris system image (cpio, compressed cpio, ...) into a zone root.')
+    .showHelpAfterError()
+    .exitOverride();
+
+  program
+    .command('extract')
+    .description('stream IMAGE ("-" for stdin) into directory DIR, hashing every file')
+    .argument('<image>', 'image file, or - for standard input')
+    .argument('<dir>', 'destination directory (created if missing)')
+    .option('--strip-absolute', 'extract absolute member names relative to DIR instead of refusing the image')
+    .option('--no-devices', 'do not create device nodes and FIFOs (they are reported)')
+    .option('--index <file>', 'content index to compare against and to write (JSON lines)')
+    .addOption(new Option('-j, --jobs <n>', 'writer threads').argParser(positiveInteger))
+    .option('-q, --quiet', 'no progress line, no summary, no warnings')
+    .option('--json', 'print the report as JSON')
+    .action(async (image: string, dir: string, opts: { stripAbsolute?: boolean; devices: boolean; index?: string; jobs?: number; quiet?: boolean; json?: boolean }) => {
+      const progress = !opts.quiet && !opts.json && process.stderr.isTTY ? new ProgressLine(process.stderr) : undefined;
+      try {
+        const report = await extract({
+          image,
+          dest: dir,
+          stripAbsolute: opts.stripAbsolute,
+          devices: opts.devices,
+          indexFile: opts.index,
+          jobs: opts.jobs,
+          onProgress: progress ? (p) => progress.update(p) : undefined,
+        });
+        progress?.clear();
+        if (opts.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+        else if (!opts.quiet) {
+          printWarnings(report.warnings, false);
+          process.stderr.write(`${summary(report)}\n`);
+        }
+      } finally {
+        progress?.clear();
+      }
+    });
+
+  program
+    .command('list')
+    .description('list the members of IMAGE')
+    .argument('<image>', 'image file, or - for standard input')
+    .option('-v, --verbose', 'long listing, like cpio -itv')
+    .option('--json', 'one JSON object per member')
+    .action(async (image: string, opts: { verbose?: boolean; json?: boolean }) => {
+      const warnings: Warning[] = [];
+      const { entries } = await listEntries({ image }, warnings);
+      const out: string[] = [];
+      const flush = () => {
+        if (out.length) process.stdout.write(out.join(''));
+        out.length = 0;
+      };
+      for await (const entry of entries) {
+        if (opts.json) {
+          out.push(
+            `${JSON.stringify({
+              path: displayPath(entry.path),
+              type: entry.type,
+              mode: `0${entry.mode.toString(8)}`,
+              uid: entry.uid,
+              gid: entry.gid,
+              size: entry.size,
+              mtime: Number(entry.mtimeNs / 1_000_000_000n),
+              linkTarget: entry.linkTarget === undefined ? undefined : displayPath(entry.linkTarget),
+              devMajor: entry.devMajor,
+              devMinor: entry.devMinor,
+            })}\n`,
+          );
+        } else if (entry.type !== 'attrs') {
+          out.push(`${opts.verbose ? longLine(entry) : displayPath(entry.path)}\n`);
+        }
+        if (out.length >= 512) flush();
+      }
+      flush();
+      printWarnings(warnings, false);
+    });
+
+  program
+    .command('inspect')
+    .description('show the layers of IMAGE (e.g. compress → cpio(newc)), entry and byte counts')
+    .argument('<image>', 'image file, or - for standard input')
+    .option('--json', 'print the report as JSON')
+    .action(async (image: string, opts: { json?: boolean }) => {
+      const report = await inspect({ image });
+      if (opts.json) {
+        process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+        return;
+      }
+      const types = Object.entries(report.byType).map(([type, n]) => `${n} ${type}`).join(', ');
+      process.stdout.write(`image:   ${report.image}${report.imageSize !== undefined ? ` (${humanBytes(report.imageSize)})` : ''}\n`);
+      process.stdout.write(`layers:  ${report.chain.join(' → ')}\n`);
+      process.stdout.write(`entries: ${report.entries}${types ? ` (${types})` : ''}\n`);
+      process.stdout.write(`data:    ${humanBytes(report.dataBytes)} (${report.dataBytes} bytes)\n`);
+      printWarnings(report.warnings, false);
+    });
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return 0;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // help and version are not errors; everything else commander rejects is usage
+      return error.exitCode === 0 || error.code === 'commander.helpDisplayed' || error.code === 'commander.version' ? 0 : EXIT_USAGE;
+    }
+    if (isP2VError(error)) {
+      process.stderr.write(`zonep2v: ${error.oneLine()}\n`);
+      return error.code === 'P2V_USAGE' ? EXIT_USAGE : EXIT_FAILURE;
+    }
+    const e = error as NodeJS.ErrnoException;
+    if (e?.code === 'EPIPE') return 0;
+    process.stderr.write(`zonep2v: ${e?.message ?? String(error)}\n`);
+    return EXIT_FAILURE;
+  }
+}

@@ -1,0 +1,58 @@
+/**
+ * Directory metadata is applied last (creating files in a directory changes its mtime, and a
+ * read-only directory would stop us writing into it), deepest first, each directory opened
+ * with O_DIRECTORY|O_NOFOLLOW so a directory replaced by a symlink in the meantime is never
+ * followed (libarchive CVE-2021-31566).
+ */
+import * as fs from 'node:fs';
+import { pathBytes } from '../entry.js';
+
+export interface DirMetadata {
+  mode: number;
+  uid: number;
+  gid: number;
+  mtimeSeconds: number;
+}
+
+export class DirFixups {
+  private readonly pending = new Map<string, DirMetadata>();
+
+  set(physical: string, metadata: DirMetadata): void {
+    this.pending.set(physical, metadata);
+  }
+
+  /** Drop `physical` and everything below it (the directory was replaced). */
+  forget(physical: string): void {
+    this.pending.delete(physical);
+    const prefix = `${physical}/`;
+    for (const key of this.pending.keys()) if (key.startsWith(prefix)) this.pending.delete(key);
+  }
+
+  /** Apply all; returns the paths that could not be fixed, with the errno code. */
+  apply(abs: (physical: string) => string, chown: boolean): { path: string; code: string }[] {
+    const failures: { path: string; code: string }[] = [];
+    const depth = (p: string) => (p === '' ? 0 : p.split('/').length);
+    const order = [...this.pending.keys()].sort((a, b) => depth(b) - depth(a));
+    for (const physical of order) {
+      const metadata = this.pending.get(physical)!;
+      let fd: number;
+      try {
+        fd = fs.openSync(pathBytes(abs(physical)), fs.constants.O_RDONLY | fs.constants.O_DIRECTORY | fs.constants.O_NOFOLLOW);
+      } catch (error) {
+        failures.push({ path: physical, code: (error as NodeJS.ErrnoException).code ?? 'EIO' });
+        continue;
+      }
+      try {
+        if (chown) fs.fchownSync(fd, metadata.uid, metadata.gid);
+        fs.fchmodSync(fd, metadata.mode);
+        fs.futimesSync(fd, metadata.mtimeSeconds, metadata.mtimeSeconds);
+      } catch (error) {
+        failures.push({ path: physical, code: (error as NodeJS.ErrnoException).code ?? 'EIO' });
+      } finally {
+        fs.closeSync(fd);
+      }
+    }
+    this.pending.clear();
+    return failures;
+  }
+}

@@ -1,0 +1,44 @@
+/**
+ * File-system calls on byte-string paths (see entry.ts): Solaris names need not be UTF-8, so
+ * every path crosses into Node as a Buffer of its exact bytes.
+ */
+import * as fs from 'node:fs';
+import { pathBytes } from '../entry.js';
+
+export const { O_WRONLY, O_RDONLY, O_CREAT, O_EXCL, O_NOFOLLOW, O_DIRECTORY, O_TRUNC } = fs.constants;
+
+/** Create a new file, never following or replacing anything already there. */
+export const CREATE_NEW = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW;
+
+export function lstatOrUndefined(path: string): fs.Stats | undefined {
+  try {
+    return fs.lstatSync(pathBytes(path));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+}
+
+export function join(dir: string, name: string): string {
+  return dir.endsWith('/') ? dir + name : `${dir}/${name}`;
+}
+
+export const fsb = {
+  lstat: (p: string) => fs.lstatSync(pathBytes(p)),
+  mkdir: (p: string, mode: number) => fs.mkdirSync(pathBytes(p), { mode }),
+  rmdir: (p: string) => fs.rmdirSync(pathBytes(p)),
+  unlink: (p: string) => fs.unlinkSync(pathBytes(p)),
+  readlink: (p: string) => (fs.readlinkSync(pathBytes(p), { encoding: 'buffer' }) as Buffer).toString('latin1'),
+  symlink: (target: string, p: string) => fs.symlinkSync(pathBytes(target), pathBytes(p)),
+  link: (existing: string, p: string) => fs.linkSync(pathBytes(existing), pathBytes(p)),
+  rename: (from: string, to: string) => fs.renameSync(pathBytes(from), pathBytes(to)),
+  lchown: (p: string, uid: number, gid: number) => fs.lchownSync(pathBytes(p), uid, gid),
+  lutimes: (p: string, atime: number, mtime: number) => fs.lutimesSync(pathBytes(p), atime, mtime),
+  chmod: (p: string, mode: number) => fs.chmodSync(pathBytes(p), mode),
+  open: (p: string, flags: number, mode?: number) => fs.openSync(pathBytes(p), flags, mode),
+};
+
+/** Nanoseconds since the epoch → the seconds value Node's utimes family takes. */
+export function nsToSeconds(ns: bigint): number {
+  return Number(ns) / 1e9;
+}

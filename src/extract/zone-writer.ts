@@ -1,0 +1,434 @@
+/**
+ * The zone-root writer: takes Entries (from any format) and makes them real under the root,
+ * never outside it. It knows no archive format.
+ *
+ * Safety model (../shared/reference/security.md):
+ *   - names are checked lexically first (path-policy.ts): no "..", absolute names refused;
+ *   - directories on the way are resolved inside the root (root-resolver.ts): symlinks in the
+ *     image work as they would with the root as "/", and can never lead out of it;
+ *   - the final component is never followed: files are created O_EXCL|O_NOFOLLOW (workers),
+ *     anything else in the way is removed first (a non-empty directory is never removed);
+ *   - hard links resolve their target the same way, so they only ever link inside the root;
+ *   - owner before mode (chown clears setuid); directory metadata last (dir-fixups.ts).
+ * Ordering: small files are written by workers later; `pending` remembers the paths in flight,
+ * and anything that touches such a path first waits for that write.
+ */
+import * as fs from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import xxhash from 'xxhash-wasm';
+import type { Entry } from '../entry.js';
+import { displayPath } from '../entry.js';
+import { P2VError, isP2VError, ioError } from '../errors.js';
+import type { Limits } from '../limits.js';
+import type { IndexRecord } from '../store/content-index.js';
+import type { FileResult } from '../workers/write-protocol.js';
+import { DirFixups } from './dir-fixups.js';
+import { CREATE_NEW, O_NOFOLLOW, O_RDONLY, fsb, lstatOrUndefined, nsToSeconds } from './fs-bytes.js';
+import { memberComponents } from './path-policy.js';
+import { RootResolver } from './root-resolver.js';
+import { makeSpecialNode } from './special-nodes.js';
+import type { Warning } from './types.js';
+import { smallFileMaxBytes, type Pending, type WritePool } from './write-pool.js';
+
+export interface WriterOptions {
+  /** absolute root, byte string */
+  root: string;
+  stripAbsolute: boolean;
+  devices: boolean;
+  limits: Limits;
+  /** records of an earlier run, by physical path */
+  previous: Map<string, IndexRecord>;
+  /** receives one record per member, as it completes */
+  record: (record: IndexRecord) => void | Promise<void>;
+  warn: (warning: Warning) => void;
+}
+
+export interface WriterCounters {
+  entries: number;
+  files: number;
+  dirs: number;
+  symlinks: number;
+  hardlinks: number;
+  devices: number;
+  fifos: number;
+  skippedSpecial: number;
+  dataBytes: number;
+  written: number;
+  unchanged: number;
+}
+
+const pieceBytes = 1024 * 1024;
+const hasher = await xxhash();
+const hex64 = (value: bigint) => value.toString(16).padStart(16, '0');
+
+export class ZoneWriter {
+  readonly counters: WriterCounters = { entries: 0, files: 0, dirs: 0, symlinks: 0, hardlinks: 0, devices: 0, fifos: 0, skippedSpecial: 0, dataBytes: 0, written: 0, unchanged: 0 };
+  private readonly resolver: RootResolver;
+  private readonly dirs = new DirFixups();
+  private readonly pending = new Map<string, Promise<unknown>>();
+  private readonly completions = new Set<Promise<unknown>>();
+  private readonly isRoot = process.getuid?.() === 0;
+
+  constructor(private readonly options: WriterOptions, private readonly pool: WritePool) {
+    this.resolver = new RootResolver(options.root, options.limits.maxSymlinkHops, {
+      beforeTouch: (physical) => this.waitFor(physical),
+    });
+    if (!this.isRoot) {
+      options.warn({ code: 'P2V_NOT_ROOT', message: 'not running as root: owners are not restored and device nodes are not created' });
+    }
+  }
+
+  async put(entry: Entry): Promise<void> {
+    this.counters.entries++;
+    try {
+      await this.place(entry);
+    } catch (error) {
+      const p2v = isP2VError(error) ? error : ioError(error, displayPath(entry.path), (error as NodeJS.ErrnoException).syscall ?? 'write');
+      p2v.withContext({ entry: displayPath(entry.path) });
+      if (p2v.severity === 'fatal') throw p2v;
+      this.options.warn({ code: p2v.code, message: p2v.message, entry: displayPath(entry.path) });
+    }
+  }
+
+  /** Wait for all writes, then apply directory metadata. */
+  async finish(): Promise<void> {
+    await this.pool.drain();
+    while (this.completions.size > 0) await Promise.all([...this.completions]);
+    for (const failure of this.dirs.apply((p) => this.resolver.abs(p), this.isRoot)) {
+      this.options.warn({ code: 'P2V_IO', message: `directory metadata not applied: ${failure.code}`, entry: displayPath(failure.path) });
+    }
+  }
+
+  private async place(entry: Entry): Promise<void> {
+    if (entry.type === 'attrs') {
+      await this.recordAttrs(entry);
+      return;
+    }
+    const components = memberComponents(entry.path, { stripAbsolute: this.options.stripAbsolute, maxPathDepth: this.options.limits.maxPathDepth });
+    if (components.length === 0) {
+      // the archive may describe the root directory itself, never replace it (node-tar CHECKPATH)
+      if (entry.type === 'dir') this.dirs.set('', this.dirMetadata(entry));
+      else this.options.warn({ code: 'P2V_ENTRY_UNSAFE', message: `a ${entry.type} named like the root itself: ignored`, entry: displayPath(entry.path) });
+      return;
+    }
+    const parent = await this.resolver.parentOf(components, true, entry.path);
+    const name = components[components.length - 1]!;
+    const physical = parent === '' ? name : `${parent}/${name}`;
+    switch (entry.type) {
+      case 'file':
+        return this.placeFile(entry, parent, name, physical);
+      case 'dir':
+        return this.placeDir(entry, physical);
+      case 'symlink':
+        return this.placeSymlink(entry, physical);
+      case 'hardlink':
+        return this.placeHardlink(entry, physical);
+      case 'char':
+      case 'block':
+      case 'fifo':
+        return this.placeSpecial(entry, physical);
+      case 'socket':
+        this.counters.skippedSpecial++;
+        this.options.warn({ code: 'P2V_ENTRY_INVALID', message: 'sockets cannot be restored from an archive: skipped', entry: displayPath(entry.path) });
+        return;
+    }
+  }
+
+  // ---- regular files -------------------------------------------------------------------------
+
+  private async placeFile(entry: Entry, parent: string, name: string, physical: string): Promise<void> {
+    await this.waitFor(physical);
+    this.counters.files++;
+    this.counters.dataBytes += entry.size;
+    const chunks = entry.body?.chunks() ?? emptyChunks();
+    const previous = this.options.previous.get(physical);
+    const base = {
+      dir: this.resolver.abs(parent),
+      name,
+      mode: entry.mode & 0o7777,
+      uid: entry.uid,
+      gid: entry.gid,
+      chown: this.isRoot,
+      mtimeSeconds: nsToSeconds(entry.mtimeNs),
+      known: previous?.hash ? { hash: previous.hash, size: previous.size, mtimeSeconds: nsToSeconds(previous.mtimeNs) } : undefined,
+    };
+    let done: Promise<FileResult>;
+    if (entry.size <= smallFileMaxBytes) {
+      done = (await this.pool.addSmall(base, entry.size, chunks)).done;
+    } else {
+      done = (await this.writeLarge(entry, base.dir, physical, chunks)).done;
+    }
+    this.track(physical, done.then((result) => this.fileDone(entry, physical, result)));
+  }
+
+  private async fileDone(entry: Entry, physical: string, result: FileResult): Promise<void> {
+    if (result.status === 'error') {
+      this.options.warn({ code: 'P2V_IO', message: `file not written: ${result.syscall ?? 'write'} failed: ${result.error}`, entry: displayPath(entry.path) });
+      return;
+    }
+    if (result.status === 'written') this.counters.written++;
+    else this.counters.unchanged++;
+    await this.options.record(this.recordOf(entry, physical, { hash: result.hash }));
+  }
+
+  /**
+   * Large files: the main thread hashes (xxh64 streams at ~10 GB/s, cheaper than shipping the
+   * state around) and hands 1 MiB pieces to the pool. If a regular file of the same size is
+   * already there, pieces are compared with it first and nothing is written while they match;
+   * from the first difference on, a temporary file (holding the identical prefix) takes the
+   * data and is renamed over the old file at the end.
+   */
+  private async writeLarge(entry: Entry, dir: string, physical: string, chunks: AsyncIterable<Uint8Array>): Promise<Pending<FileResult>> {
+    const path = this.resolver.abs(physical);
+    const existing = lstatOrUndefined(path);
+    if (existing?.isDirectory()) await this.clearPath(physical, existing);
+    const compareFd = existing?.isFile() && existing.size === entry.size ? fsb.open(path, O_RDONLY | O_NOFOLLOW) : undefined;
+    const target = existing && !existing.isDirectory() ? `${dir}/.zonep2v-${randomBytes(6).toString('hex')}` : path;
+    let fd = compareFd === undefined ? fsb.open(target, CREATE_NEW, 0o600) : -1;
+    const hash = hasher.create64();
+    const writes: Promise<unknown>[] = [];
+    let position = 0;
+    let buffer = new Uint8Array(Math.min(pieceBytes, entry.size));
+    let filled = 0;
+    const ship = async () => {
+      if (filled === 0) return;
+      const piece = buffer.subarray(0, filled);
+      const at = position - filled;
+      if (fd < 0 && !sameBytes(compareFd!, piece, at)) {
+        // first difference: switch to writing a temporary file that starts with the same prefix
+        fd = fsb.open(target, CREATE_NEW, 0o600);
+        copyPrefix(compareFd!, fd, at);
+      }
+      if (fd >= 0) writes.push((await this.pool.pwrite(fd, at, piece)).done);
+      buffer = new Uint8Array(Math.min(pieceBytes, entry.size - position));
+      filled = 0;
+    };
+    try {
+      for await (const chunk of chunks) {
+        hash.update(chunk);
+        let from = 0;
+        while (from < chunk.length) {
+          const take = Math.min(chunk.length - from, buffer.length - filled);
+          buffer.set(chunk.subarray(from, from + take), filled);
+          filled += take;
+          from += take;
+          position += take;
+          if (filled === buffer.length) await ship();
+        }
+      }
+      await ship();
+    } catch (error) {
+      await Promise.allSettled(writes);
+      if (fd >= 0) {
+        fs.closeSync(fd);
+        if (target !== path || compareFd === undefined) fs.rmSync(Buffer.from(target, 'latin1'), { force: true });
+      }
+      if (compareFd !== undefined) fs.closeSync(compareFd);
+      throw error;
+    }
+    const digest = hex64(hash.digest());
+    const metadata = { mode: entry.mode & 0o7777, uid: entry.uid, gid: entry.gid, mtimeSeconds: nsToSeconds(entry.mtimeNs) };
+    const finished = Promise.all(writes).then((): FileResult => {
+      if (compareFd !== undefined) {
+        if (fd < 0) {
+          applyFdMetadata(compareFd, metadata, this.isRoot);
+          fs.closeSync(compareFd);
+          return { status: 'unchanged', hash: digest };
+        }
+        fs.closeSync(compareFd);
+      }
+      applyFdMetadata(fd, metadata, this.isRoot);
+      fs.closeSync(fd);
+      if (target !== path) fsb.rename(target, path);
+      return { status: 'written', hash: digest };
+    });
+    return {
+      done: finished.catch((error): FileResult => ({ status: 'error', hash: digest, error: (error as NodeJS.ErrnoException).code ?? String(error), syscall: (error as NodeJS.ErrnoException).syscall })),
+    };
+  }
+
+  // ---- directories, links, special files -----------------------------------------------------
+
+  private async placeDir(entry: Entry, physical: string): Promise<void> {
+    await this.waitFor(physical);
+    const path = this.resolver.abs(physical);
+    const existing = lstatOrUndefined(path);
+    if (!existing?.isDirectory()) {
+      if (existing) await this.clearPath(physical, existing);
+      fsb.mkdir(path, 0o700); // opened up by the deferred metadata; 0700 until then
+    }
+    this.resolver.noteDir(physical);
+    this.dirs.set(physical, this.dirMetadata(entry));
+    this.counters.dirs++;
+    await this.options.record(this.recordOf(entry, physical, {}));
+  }
+
+  private async placeSymlink(entry: Entry, physical: string): Promise<void> {
+    await this.waitFor(physical);
+    const path = this.resolver.abs(physical);
+    const target = entry.linkTarget ?? '';
+    const existing = lstatOrUndefined(path);
+    if (!(existing?.isSymbolicLink() && fsb.readlink(path) === target)) {
+      if (existing) await this.clearPath(physical, existing);
+      fsb.symlink(target, path);
+    }
+    if (this.isRoot) fsb.lchown(path, entry.uid, entry.gid);
+    const seconds = nsToSeconds(entry.mtimeNs);
+    fsb.lutimes(path, seconds, seconds);
+    this.counters.symlinks++;
+    await this.options.record(this.recordOf(entry, physical, {}));
+  }
+
+  private async placeHardlink(entry: Entry, physical: string): Promise<void> {
+    const targetComponents = memberComponents(entry.linkTarget ?? '', { stripAbsolute: this.options.stripAbsolute, maxPathDepth: this.options.limits.maxPathDepth });
+    if (targetComponents.length === 0) throw new P2VError('P2V_ENTRY_UNSAFE', 'hard link to the root: skipped', { severity: 'skipped' });
+    const targetParent = await this.resolver.parentOf(targetComponents, false, entry.path);
+    const targetName = targetComponents[targetComponents.length - 1]!;
+    const targetPhysical = targetParent === '' ? targetName : `${targetParent}/${targetName}`;
+    await this.waitFor(targetPhysical);
+    const targetPath = this.resolver.abs(targetPhysical);
+    const targetStat = lstatOrUndefined(targetPath);
+    if (!targetStat || targetStat.isDirectory()) {
+      throw new P2VError('P2V_ENTRY_INVALID', `hard-link target "${displayPath(entry.linkTarget ?? '')}" ${targetStat ? 'is a directory' : 'does not exist'}: skipped`, { severity: 'skipped' });
+    }
+    await this.waitFor(physical);
+    const path = this.resolver.abs(physical);
+    const existing = lstatOrUndefined(path);
+    if (!(existing && existing.ino === targetStat.ino && existing.dev === targetStat.dev)) {
+      if (existing) await this.clearPath(physical, existing);
+      fsb.link(targetPath, path);
+    }
+    this.counters.hardlinks++;
+    const targetRecord = this.recordsByPath.get(targetPhysical);
+    await this.options.record(this.recordOf(entry, physical, { hash: targetRecord, size: targetStat.size }));
+  }
+
+  private async placeSpecial(entry: Entry, physical: string): Promise<void> {
+    const isDevice = entry.type === 'char' || entry.type === 'block';
+    if (!this.options.devices || (isDevice && !this.isRoot)) {
+      this.counters.skippedSpecial++;
+      this.options.warn({ code: 'P2V_SKIPPED_SPECIAL', message: `${entry.type} ${isDevice ? `device ${entry.devMajor},${entry.devMinor} ` : ''}not created (${this.options.devices ? 'needs root' : '--no-devices'})`, entry: displayPath(entry.path) });
+      return;
+    }
+    await this.waitFor(physical);
+    const path = this.resolver.abs(physical);
+    const existing = lstatOrUndefined(path);
+    if (existing) await this.clearPath(physical, existing);
+    makeSpecialNode(path, entry.type as 'char' | 'block' | 'fifo', entry.mode, entry.devMajor, entry.devMinor);
+    if (this.isRoot) fsb.lchown(path, entry.uid, entry.gid);
+    // mknod -m set the mode before chown; set it again after, as chown may clear set-id bits.
+    // We created this node a moment ago and only we write in the root: chmod cannot be led
+    // through a symlink here (checked by lstat).
+    if (fsb.lstat(path).isSymbolicLink()) throw new P2VError('P2V_ENTRY_UNSAFE', 'node replaced by a symlink while writing', { severity: 'skipped' });
+    fsb.chmod(path, entry.mode & 0o7777);
+    const seconds = nsToSeconds(entry.mtimeNs);
+    fsb.lutimes(path, seconds, seconds);
+    if (isDevice) this.counters.devices++;
+    else this.counters.fifos++;
+    await this.options.record(this.recordOf(entry, physical, {}));
+  }
+
+  private async recordAttrs(entry: Entry): Promise<void> {
+    const xattrs: Record<string, string> = {};
+    for (const [key, value] of entry.xattrs ?? []) xattrs[key] = Buffer.from(value).toString('base64');
+    await this.options.record({ ...this.recordOf(entry, entry.path, {}), xattrs });
+  }
+
+  // ---- helpers --------------------------------------------------------------------------------
+
+  /** Remove what is in the way of a new member at `physical` (never a non-empty directory). */
+  private async clearPath(physical: string, existing: fs.Stats): Promise<void> {
+    const path = this.resolver.abs(physical);
+    if (existing.isDirectory()) {
+      await this.barrier(); // writes may be in flight below it
+      try {
+        fsb.rmdir(path);
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        throw new P2VError('P2V_ENTRY_INVALID', `a ${code === 'ENOTEMPTY' || code === 'EEXIST' ? 'non-empty ' : ''}directory is in the way: skipped`, { severity: 'skipped' });
+      }
+      this.resolver.forget(physical);
+      this.dirs.forget(physical);
+    } else {
+      fsb.unlink(path);
+    }
+  }
+
+  /** Wait for a write in flight at `physical`, if any (flushing the batch it sits in). */
+  private async waitFor(physical: string): Promise<void> {
+    const inFlight = this.pending.get(physical);
+    if (!inFlight) return;
+    await this.pool.flush();
+    await inFlight;
+  }
+
+  private async barrier(): Promise<void> {
+    await this.pool.drain();
+    while (this.completions.size > 0) await Promise.all([...this.completions]);
+  }
+
+  private track(physical: string, work: Promise<void>): void {
+    const guarded = work.catch((error) => {
+      this.options.warn({ code: 'P2V_IO', message: String((error as Error).message ?? error), entry: displayPath(physical) });
+    });
+    this.pending.set(physical, guarded);
+    this.completions.add(guarded);
+    guarded.then(() => {
+      this.completions.delete(guarded);
+      if (this.pending.get(physical) === guarded) this.pending.delete(physical);
+    });
+  }
+
+  private readonly recordsByPath = new Map<string, string>();
+
+  private recordOf(entry: Entry, physical: string, extra: { hash?: string; size?: number }): IndexRecord {
+    if (extra.hash && entry.type === 'file') this.recordsByPath.set(physical, extra.hash);
+    return {
+      path: physical,
+      type: entry.type,
+      size: extra.size ?? entry.size,
+      mode: entry.mode,
+      uid: entry.uid,
+      gid: entry.gid,
+      mtimeNs: entry.mtimeNs,
+      hash: extra.hash,
+      linkTarget: entry.type === 'symlink' || entry.type === 'hardlink' ? entry.linkTarget : undefined,
+      acls: entry.acls,
+    };
+  }
+
+  private dirMetadata(entry: Entry) {
+    return { mode: entry.mode & 0o7777, uid: entry.uid, gid: entry.gid, mtimeSeconds: nsToSeconds(entry.mtimeNs) };
+  }
+}
+
+async function* emptyChunks(): AsyncGenerator<Uint8Array> {}
+
+function sameBytes(fd: number, piece: Uint8Array, position: number): boolean {
+  const existing = Buffer.allocUnsafe(piece.length);
+  let done = 0;
+  while (done < piece.length) {
+    const n = fs.readSync(fd, existing, done, piece.length - done, position + done);
+    if (n === 0) return false;
+    done += n;
+  }
+  return existing.equals(piece);
+}
+
+function copyPrefix(from: number, to: number, length: number): void {
+  const buffer = Buffer.allocUnsafe(Math.min(length, pieceBytes) || 1);
+  let done = 0;
+  while (done < length) {
+    const n = fs.readSync(from, buffer, 0, Math.min(buffer.length, length - done), done);
+    if (n === 0) break;
+    let written = 0;
+    while (written < n) written += fs.writeSync(to, buffer, written, n - written, done + written);
+    done += n;
+  }
+}
+
+function applyFdMetadata(fd: number, metadata: { mode: number; uid: number; gid: number; mtimeSeconds: number }, chown: boolean): void {
+  if (chown) fs.fchownSync(fd, metadata.uid, metadata.gid);
+  fs.fchmodSync(fd, metadata.mode);
+  fs.futimesSync(fd, metadata.mtimeSeconds, metadata.mtimeSeconds);
+}

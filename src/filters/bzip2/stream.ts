@@ -1,0 +1,271 @@
+/**
+ * The streaming bzip2 driver: chunks in, one decoded block at a time out.
+ *
+ * State machine (byte/bit positions are relative to the input window):
+ *   HEADER    at a byte boundary: "BZh" + level '1'..'9' starts a stream. Anything else after a
+ *             finished stream is trailing garbage and ends the output, as `bzip2 -dc` does; before
+ *             the first stream it is an error.
+ *   MAGIC     48 bits: 0x314159265359 → BLOCK; 0x177245385090 → END; else corrupt.
+ *   BLOCK     wait until the block is probably complete, decode it (block-decoder.ts), check its
+ *             CRC, fold it into the stream CRC, emit its bytes → MAGIC.
+ *   END       32-bit stream CRC, then padding to a byte boundary → HEADER (pbzip2 and lbzip2 -n
+ *             write one stream per chunk; `cat a.bz2 b.bz2` works too).
+ *
+ * Bounded memory: blocks are not byte-aligned and carry no length, so the window keeps the bytes
+ * from the current block's magic onwards and grows as chunks arrive. The block is decoded once the
+ * next block or end-of-stream magic shows up in the window (a 32-bit scan at every bit alignment),
+ * or the input ends. The scan only says when to try: the block's real end comes from decoding it.
+ * If the magic was a false match inside compressed data, the decoder reports that it ran out of
+ * bytes and we wait for twice as many before trying again, so a hostile stream full of fake
+ * magics costs at most about twice the work. A block larger than any encoder can produce
+ * (`maxCompressedBlockBytes`) is an error, so the window never grows past ~2.3 MB plus one chunk.
+ */
+import { badArchive } from '../../errors.js';
+import { BitReader } from './bit-reader.js';
+import { BlockWorkspace, decodeBlock } from './block-decoder.js';
+import { combineStreamCrc } from './crc32.js';
+
+const layer = 'bzip2';
+const blockMagic = 0x314159265359;
+const endMagic = 0x177245385090;
+
+/**
+ * The largest compressed size of one block at `level` (1..9) we buffer. Every symbol costs at most
+ * 20 bits and a block holds at most level x 100k symbols plus end-of-block: 250 kB per level;
+ * selectors (32767 x 6 bits) and code lengths fit in the 64 KiB margin. Only a stream that encodes
+ * code lengths with pointless +1/-1 detours could exceed this; no encoder writes one.
+ */
+export function maxCompressedBlockBytes(level: number): number {
+  return level * 250_000 + 64 * 1024;
+}
+
+/** Input bytes from the current block on, refilled from the chunk iterator. */
+class InputWindow {
+  private buf: Uint8Array = new Uint8Array(0);
+  private owned = false; // false while `buf` is the caller's chunk (never written to)
+  private start = 0;
+  private stop = 0;
+  /** compressed offset of byte 0 of `bytes()` */
+  offset = 0;
+  ended = false;
+
+  constructor(private readonly iterator: AsyncIterator<Uint8Array>) {}
+
+  get length(): number {
+    return this.stop - this.start;
+  }
+
+  /** The buffered bytes; valid until the next pull. */
+  bytes(): Uint8Array {
+    return this.buf.subarray(this.start, this.stop);
+  }
+
+  /** Forget the first `n` buffered bytes. */
+  discard(n: number): void {
+    this.start += n;
+    this.offset += n;
+  }
+
+  /** Append the next non-empty chunk; false when the input has ended. */
+  async pull(): Promise<boolean> {
+    while (!this.ended) {
+      const next = await this.iterator.next();
+      if (next.done) {
+        this.ended = true;
+        break;
+      }
+      const chunk = next.value;
+      if (chunk.length === 0) continue;
+      this.append(chunk);
+      return true;
+    }
+    return false;
+  }
+
+  /** Pull until `n` bytes are buffered; false if the input ends first. */
+  async ensure(n: number): Promise<boolean> {
+    while (this.length < n) if (!(await this.pull())) return false;
+    return true;
+  }
+
+  private append(chunk: Uint8Array): void {
+    const kept = this.length;
+    if (kept === 0) {
+      // Nothing to keep: borrow the chunk instead of copying it.
+      this.buf = chunk;
+      this.owned = false;
+      this.start = 0;
+      this.stop = chunk.length;
+      return;
+    }
+    if (!this.owned || this.stop + chunk.length > this.buf.length) {
+      const need = kept + chunk.length;
+      if (this.owned && need <= this.buf.length >>> 1) {
+        this.buf.copyWithin(0, this.start, this.stop); // room enough: slide the kept bytes down
+      } else {
+        const grown = new Uint8Array(Math.max(2 * need, 256 * 1024));
+        grown.set(this.buf.subarray(this.start, this.stop));
+        this.buf = grown;
+        this.owned = true;
+      }
+      this.start = 0;
+      this.stop = kept;
+    }
+    this.buf.set(chunk, this.stop);
+    this.stop += chunk.length;
+  }
+}
+
+// The 32 bits of a magic that fill whole bytes, at each of the 8 bit alignments, for the scan.
+const magicWords = new Uint32Array(16);
+const magicFirstBytes = new Uint8Array(256);
+for (let shift = 0; shift < 8; shift++) {
+  for (const [i, magic] of [blockMagic, endMagic].entries()) {
+    const word = Math.floor(magic / 2 ** (8 + shift)) % 2 ** 32;
+    magicWords[i * 8 + shift] = word;
+    magicFirstBytes[word >>> 24] = 1;
+  }
+}
+
+/**
+ * First index k in [from, to - 4] where bytes k..k+3 are the middle of a block or end-of-stream
+ * magic starting in byte k-1 (at any bit), or -1. Candidates only: the decoder has the last word.
+ */
+function findMagic(data: Uint8Array, from: number, to: number): number {
+  for (let k = from, last = to - 4; k <= last; k++) {
+    if (magicFirstBytes[data[k]!] === 0) continue;
+    const word = ((data[k]! << 24) | (data[k + 1]! << 16) | (data[k + 2]! << 8) | data[k + 3]!) >>> 0;
+    for (let i = 0; i < 16; i++) if (magicWords[i] === word) return k;
+  }
+  return -1;
+}
+
+function isHeader(bytes: Uint8Array): boolean {
+  return bytes[0] === 0x42 && bytes[1] === 0x5a && bytes[2] === 0x68 && bytes[3]! >= 0x31 && bytes[3]! <= 0x39;
+}
+
+/** True when `bytes` (fewer than 4) could be the start of a stream header. */
+function isHeaderPrefix(bytes: Uint8Array): boolean {
+  const header = [0x42, 0x5a, 0x68];
+  for (let i = 0; i < bytes.length; i++) if (i < 3 && bytes[i] !== header[i]) return false;
+  return true;
+}
+
+function hex(n: number): string {
+  return `0x${n.toString(16).padStart(8, '0')}`;
+}
+
+/** Decode a bzip2 file (one or more concatenated streams) chunk by chunk. */
+export async function* decodeBzip2(input: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array, void, undefined> {
+  const iterator = input[Symbol.asyncIterator]();
+  const window = new InputWindow(iterator);
+  const workspace = new BlockWorkspace();
+  let streams = 0;
+  try {
+    for (;;) {
+      // HEADER
+      await window.ensure(4);
+      const head = window.bytes();
+      if (!isHeader(head)) {
+        if (streams === 0) {
+          const what = head.length === 0 ? 'empty input' : 'no "BZh1".."BZh9" header';
+          throw badArchive(`not a bzip2 stream: ${what}`, { layer, offset: window.offset });
+        }
+        if (head.length < 4 && head.length > 0 && isHeaderPrefix(head)) {
+          throw badArchive('bzip2 stream truncated inside a stream header', { layer, offset: window.offset });
+        }
+        return; // end of input, or trailing garbage (bzip2 -dc ignores it too)
+      }
+      const level = head[3]! - 0x30;
+      streams++;
+      let streamCrc = 0;
+      let bit = 32; // next bit to read, relative to the window
+
+      for (;;) {
+        // MAGIC
+        window.discard(bit >>> 3);
+        bit &= 7;
+        const magicOffset = window.offset;
+        if (!(await window.ensure((bit + 48 + 7) >>> 3))) {
+          throw badArchive('bzip2 stream truncated: input ends before the end-of-stream marker', {
+            layer,
+            offset: window.offset + window.length,
+          });
+        }
+        let reader = new BitReader(window.bytes(), bit);
+        const magic = reader.read(24) * 2 ** 24 + reader.read(24);
+        bit = reader.bitOffset;
+
+        if (magic === endMagic) {
+          // END
+          if (!(await window.ensure((bit + 32 + 7) >>> 3))) {
+            throw badArchive('bzip2 stream truncated inside the end-of-stream marker', {
+              layer,
+              offset: window.offset + window.length,
+            });
+          }
+          reader = new BitReader(window.bytes(), bit);
+          const stored = reader.read32();
+          if (stored !== streamCrc) {
+            throw badArchive(`bzip2 stream CRC mismatch (stored ${hex(stored)}, computed ${hex(streamCrc)})`, {
+              layer,
+              offset: magicOffset,
+            });
+          }
+          window.discard((reader.bitOffset + 7) >>> 3); // padding to a byte boundary
+          break;
+        }
+        if (magic !== blockMagic) {
+          throw badArchive('bad bzip2 block magic: the stream is corrupt', { layer, offset: magicOffset });
+        }
+
+        // BLOCK: wait for the next magic (or the end of input), then decode.
+        const cap = maxCompressedBlockBytes(level);
+        let scanFrom = (bit >>> 3) + 1;
+        let candidate = -1;
+        let tryAt = 0; // window length needed before the next attempt (after a false magic)
+        for (;;) {
+          while (!window.ended) {
+            if (candidate < 0) {
+              candidate = findMagic(window.bytes(), scanFrom, window.length);
+              if (candidate < 0) scanFrom = Math.max(scanFrom, window.length - 3);
+            }
+            if ((candidate >= 0 && window.length >= tryAt) || window.length > cap) break;
+            await window.pull();
+          }
+          const block = decodeBlock(window.bytes(), bit, level, { offset: magicOffset, workspace });
+          if (block) {
+            if (block.computedCrc !== block.storedCrc) {
+              throw badArchive(
+                `bzip2 block CRC mismatch (stored ${hex(block.storedCrc)}, computed ${hex(block.computedCrc)}): the data is corrupt`,
+                { layer, offset: magicOffset },
+              );
+            }
+            streamCrc = combineStreamCrc(streamCrc, block.computedCrc);
+            bit = block.endBit;
+            yield block.output;
+            break;
+          }
+          if (window.ended) {
+            throw badArchive(
+              `bzip2 stream truncated: input ends inside the block that starts at byte ${magicOffset}`,
+              { layer, offset: window.offset + window.length },
+            );
+          }
+          if (window.length > cap) {
+            throw badArchive(`bzip2 block is larger than ${cap} bytes, more than any encoder writes`, {
+              layer,
+              offset: magicOffset,
+            });
+          }
+          // The magic was a false match inside the compressed data: look further, with more bytes.
+          scanFrom = candidate + 1;
+          candidate = -1;
+          tryAt = window.length * 2;
+        }
+      }
+    }
+  } finally {
+    await iterator.return?.();
+  }
+}

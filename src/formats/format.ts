@@ -1,0 +1,26 @@
+/**
+ * The archive-format interface. Formats bid on the (decompressed) head of the stream, like
+ * libarchive's readers; the highest bid wins. A format turns bytes into Entries and knows
+ * nothing about disks.
+ */
+import type { Entry } from '../entry.js';
+import type { ByteReader } from '../io/byte-reader.js';
+import type { Limits } from '../limits.js';
+import type { Warning } from '../extract/types.js';
+
+export interface FormatContext {
+  limits: Limits;
+  /** non-fatal findings (checksum mismatch, skipped side entries) */
+  warn(warning: Warning): void;
+}
+
+export interface Format {
+  readonly name: string;
+  /** bits of header checked, 0 = not mine */
+  bid(head: Uint8Array): number;
+  /** label for the layer chain once the head is known, e.g. "cpio(newc)" */
+  label(head: Uint8Array): string;
+  /** Entries in archive order. Each entry's body must be drained or abandoned before the next
+   *  is requested; the reader skips what was not read. */
+  entries(reader: ByteReader, context: FormatContext): AsyncIterable<Entry>;
+}

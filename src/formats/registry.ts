@@ -1,0 +1,21 @@
+/**
+ * The format registry: the highest bid on the decompressed head wins (libarchive style).
+ * Adding a format is one import and one line in `formats`.
+ */
+import type { Format } from './format.js';
+import { cpioFormat } from './cpio/index.js';
+
+export const formats: Format[] = [cpioFormat];
+
+export function pickFormat(head: Uint8Array): Format | undefined {
+  let best: Format | undefined;
+  let bestBid = 0;
+  for (const format of formats) {
+    const bid = format.bid(head);
+    if (bid > bestBid) {
+      best = format;
+      bestBid = bid;
+    }
+  }
+  return best;
+}

@@ -1,0 +1,50 @@
+/**
+ * Messages between the writer (main thread) and the write workers. Plain data only: these
+ * cross a thread boundary by structured clone, the byte buffers by transfer.
+ */
+
+/** One small regular file whose whole body travels in the batch buffer. */
+export interface FileOp {
+  /** absolute physical parent directory (byte string), verified to be a real directory */
+  dir: string;
+  /** final component (byte string) */
+  name: string;
+  /** body = data[start, start + length) */
+  start: number;
+  length: number;
+  mode: number;
+  uid: number;
+  gid: number;
+  /** apply uid/gid (only when running as root) */
+  chown: boolean;
+  mtimeSeconds: number;
+  /** what the content index says of the file already there, if anything */
+  known?: { hash: string; size: number; mtimeSeconds: number };
+}
+
+export interface BatchTask {
+  kind: 'batch';
+  ops: FileOp[];
+  data: Uint8Array;
+}
+
+/** A piece of a large file written at an offset into an fd the main thread opened. */
+export interface PwriteTask {
+  kind: 'pwrite';
+  fd: number;
+  position: number;
+  data: Uint8Array;
+}
+
+export type WriteTask = BatchTask | PwriteTask;
+
+export type FileStatus = 'written' | 'unchanged' | 'error';
+
+export interface FileResult {
+  status: FileStatus;
+  /** XXH64 of the body, 16 hex digits */
+  hash: string;
+  /** errno code or our message when status is 'error' */
+  error?: string;
+  syscall?: string;
+}

@@ -1,0 +1,131 @@
+/**
+ * Write worker (piscina): hashes and writes batches of small files, and pieces of large ones.
+ *
+ * Every file is created with O_CREAT|O_EXCL|O_NOFOLLOW in a directory the main thread resolved
+ * inside the root: nothing that already exists is followed or truncated. When the name is taken
+ * (a re-run, or a member listed twice) the existing file is compared first: identical content
+ * is left alone (metadata fixed in place through an O_NOFOLLOW fd); different content goes to a
+ * temporary name in the same directory that is renamed over the old one, so the old file stays
+ * whole until the new one is complete (rsync's receiver does the same).
+ * Owner before mode: chown clears setuid/setgid.
+ */
+import * as fs from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import xxhash from 'xxhash-wasm';
+import type { BatchTask, FileOp, FileResult, PwriteTask, WriteTask } from './write-protocol.js';
+
+const { h64Raw } = await xxhash();
+const { O_WRONLY, O_RDONLY, O_CREAT, O_EXCL, O_NOFOLLOW } = fs.constants;
+const CREATE_NEW = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW;
+
+const bytes = (path: string) => Buffer.from(path, 'latin1');
+export const hex64 = (value: bigint) => value.toString(16).padStart(16, '0');
+
+export default function run(task: WriteTask): FileResult[] | number {
+  return task.kind === 'batch' ? writeBatch(task) : writePiece(task);
+}
+
+function writePiece(task: PwriteTask): number {
+  const data = task.data;
+  let done = 0;
+  while (done < data.length) done += fs.writeSync(task.fd, data, done, data.length - done, task.position + done);
+  return done;
+}
+
+function writeBatch(task: BatchTask): FileResult[] {
+  const data = task.data;
+  const results: FileResult[] = [];
+  for (const op of task.ops) {
+    const body = data.subarray(op.start, op.start + op.length);
+    const hash = hex64(h64Raw(body));
+    try {
+      results.push({ status: writeFile(op, body, hash), hash });
+    } catch (error) {
+      const e = error as NodeJS.ErrnoException;
+      results.push({ status: 'error', hash, error: e.code ?? e.message, syscall: e.syscall });
+    }
+  }
+  return results;
+}
+
+function writeFile(op: FileOp, body: Uint8Array, hash: string): 'written' | 'unchanged' {
+  const path = `${op.dir}/${op.name}`;
+  let fd: number;
+  try {
+    fd = fs.openSync(bytes(path), CREATE_NEW, 0o600);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    return replaceExisting(op, path, body, hash);
+  }
+  writeAndClose(fd, op, body);
+  return 'written';
+}
+
+function writeAndClose(fd: number, op: FileOp, body: Uint8Array): void {
+  try {
+    let done = 0;
+    while (done < body.length) done += fs.writeSync(fd, body, done, body.length - done);
+    applyMetadata(fd, op);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+function applyMetadata(fd: number, op: FileOp): void {
+  if (op.chown) fs.fchownSync(fd, op.uid, op.gid);
+  fs.fchmodSync(fd, op.mode);
+  fs.futimesSync(fd, op.mtimeSeconds, op.mtimeSeconds);
+}
+
+function replaceExisting(op: FileOp, path: string, body: Uint8Array, hash: string): 'written' | 'unchanged' {
+  const stat = fs.lstatSync(bytes(path));
+  if (stat.isDirectory()) {
+    const error: NodeJS.ErrnoException = new Error('a directory is in the way');
+    error.code = 'EISDIR';
+    error.syscall = 'open';
+    throw error;
+  }
+  if (stat.isFile() && stat.size === body.length && sameContent(op, path, stat, body, hash)) {
+    if (metadataDiffers(op, stat)) {
+      const fd = fs.openSync(bytes(path), O_RDONLY | O_NOFOLLOW);
+      try {
+        applyMetadata(fd, op);
+      } finally {
+        fs.closeSync(fd);
+      }
+    }
+    return 'unchanged';
+  }
+  const temporary = `${op.dir}/.zonep2v-${randomBytes(6).toString('hex')}`;
+  writeAndClose(fs.openSync(bytes(temporary), CREATE_NEW, 0o600), op, body);
+  fs.renameSync(bytes(temporary), bytes(path));
+  return 'written';
+}
+
+/** Identical content? Trust the content index when the file still looks as it recorded
+ *  (size and mtime, rsync's quick check); otherwise read the file and compare. */
+function sameContent(op: FileOp, path: string, stat: fs.Stats, body: Uint8Array, hash: string): boolean {
+  const known = op.known;
+  if (known && known.size === stat.size && Math.abs(known.mtimeSeconds - stat.mtimeMs / 1000) < 1e-6) {
+    return known.hash === hash;
+  }
+  const fd = fs.openSync(bytes(path), O_RDONLY | O_NOFOLLOW);
+  try {
+    const existing = Buffer.allocUnsafe(body.length);
+    let done = 0;
+    while (done < body.length) {
+      const n = fs.readSync(fd, existing, done, body.length - done, done);
+      if (n === 0) return false;
+      done += n;
+    }
+    return existing.equals(body);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+function metadataDiffers(op: FileOp, stat: fs.Stats): boolean {
+  if ((stat.mode & 0o7777) !== op.mode) return true;
+  if (op.chown && (stat.uid !== op.uid || stat.gid !== op.gid)) return true;
+  return Math.abs(stat.mtimeMs / 1000 - op.mtimeSeconds) > 1e-6;
+}
