@@ -24,7 +24,10 @@ function dateString(mtimeNs: bigint): string {
 export function longLine(entry: Entry): string {
   const owner = (entry.uname || String(entry.uid)).padEnd(8);
   const group = (entry.gname || String(entry.gid)).padEnd(8);
-  const size = entry.type === 'char' || entry.type === 'block' ? `${entry.devMajor}, ${entry.devMinor}` : String(entry.size);
+  const size =
+    entry.type === 'char' || entry.type === 'block'
+      ? `${entry.devMajor}, ${entry.devMinor}`
+      : String(entry.type === 'symlink' ? (entry.linkTarget ?? '').length : entry.size);
   let name = displayPath(entry.path);
   if (entry.type === 'symlink') name += ` -> ${displayPath(entry.linkTarget ?? '')}`;
   if (entry.type === 'hardlink') name += ` link to ${displayPath(entry.linkTarget ?? '')}`;

@@ -1,29 +1,32 @@
 /**
- * compress(1) `.Z` decoder (LZW, ncompress 4.2.4 semantics), streaming, in bounded memory.
+ * compress(1) `.Z` decoder (LZW), streaming, in bounded memory. Semantics are those of the
+ * ncompress 4.2.4 / gzip / libarchive decoders (see ../shared/reference/formats.md §2).
  *
  * State machine. HEADER collects the 3 header bytes (1F 9D, flags), then CODES runs until
  * `finish()`, which checks the end and moves to DONE; any error moves to FAILED for good.
  * Inside CODES each step is one of:
  *   - SKIP: drop `skip` padding bits. Encoders write codes in groups of 8 (n bytes at width n)
- *     and flush a partial group on a width change or CLEAR, so the reader skips to the next
- *     group boundary counted from where the current width began (`group` = codes read in the
- *     current group).
- *   - CODE: take n bits LSB-first. The first code of the stream must be a literal (< 256). In
- *     block mode code 256 is CLEAR: back to width 9, free code 256 (the next code re-adds
- *     entry 256, which is never looked up, so free ends up at 257), previous code kept.
- *     Otherwise code < free is a dictionary string, code == free is the KwKwK case
- *     (previous string + its own first byte), code > free is corrupt. After every code but
- *     the first, entry `free` = previous string + first byte of this one, while
- *     free < 2^maxbits; when free passes 2^n - 1 (and n < maxbits) the width grows (SKIP).
- * Input is never buffered beyond the 3 header bytes and the < 32 bits of an unfinished code.
+ *     and pad a partial group when the width changes or after CLEAR, so the reader moves on to
+ *     the next multiple of 8n bits counted from where the current width began (`segmentStart`).
+ *   - FIRST: the first code of the stream must be a literal (< 256); it adds no entry.
+ *   - CODE (the hot loop, `run()`): take n bits LSB-first. A literal or a code < free is a
+ *     known string; code == free is the KwKwK case (previous string + its own first byte);
+ *     a larger code is corrupt. Each code adds entry `free` = previous string + first byte of
+ *     this one, while free < 2^maxbits. In block mode code 256 is CLEAR: pad (SKIP), width 9,
+ *     free 256, previous code kept (so the next code re-adds entry 256, never looked up).
+ *   - GROW: when free passes 2^n - 1 the width becomes n + 1 (after SKIP). At n == maxbits the
+ *     limit is 2^maxbits, so the width stops there - except for maxbits 9, where every decoder
+ *     (ncompress, gzip, libarchive, compress 4.0) moves to 10 bits once the table is full.
+ * Input is never held beyond the 3 header bytes and the < 32 bits of an unfinished code.
  *
- * Output goes into a window (`win`); a string already in the window is copied from its most
- * recent occurrence (`where[code]`, refreshed every time the code is emitted), one that has
- * slid out is rebuilt backwards from the prefix/suffix chain. `read()` hands out copies of
- * ~256 KiB; when the window fills, the last 1 MiB is kept as history.
+ * Output goes into a window (`win`); a string still in the window is copied from its most
+ * recent occurrence (`where[code]`, refreshed each time the code is emitted); one that has
+ * slid out is rebuilt backwards from the prefix/suffix chain (rare: ~0.1% of codes on a system
+ * image). `read()` hands out copies of ~256 KiB; when the window fills, 1 MiB of history stays.
  *
- * Hot path: `read()` keeps all state in locals and allocates nothing per code. Benchmark
- * (bench/lzw-bench.ts) before changing it.
+ * HOT PATH: `run()` keeps its state in locals, allocates nothing, and leaves the loop for
+ * anything rare (CLEAR, width change, a full output piece, end of input, errors) so that the
+ * optimised loop holds only the common cases. Benchmark (bench/lzw-bench.ts) after any change.
  */
 import { badArchive } from '../errors.js';
 
@@ -36,10 +39,17 @@ const keepBytes = 1 << 20;
 const windowBytes = 4 << 20;
 const tableSize = 1 << 16;
 
+// decoder states
 const HEADER = 0;
 const CODES = 1;
 const DONE = 2;
 const FAILED = 3;
+
+// why run() returned
+const NEED_INPUT = 0;
+const CHECK = 1; // free > maxCode (width change) and/or a full output piece
+const CLEAR = 2;
+const BAD_CODE = 3;
 
 const layer = 'compress';
 
@@ -64,13 +74,15 @@ export class LzwDecoder {
   private bitBuf = 0;
   private bitCount = 0;
   private skip = 0;
-  private group = 0;
+  /** absolute bit position where the current width (or the stream, or the last CLEAR) began */
+  private segmentStart = 24;
   private nBits = 9;
   private maxCode = 511;
   private free = 256;
   private prev = -1;
   private prevPos = 0;
   private prevLen = 0;
+  private badCode = 0;
 
   // dictionary: code -> prefix code, last byte, length, window index of a copy (-1: none)
   private readonly prefix = new Uint16Array(tableSize);
@@ -78,15 +90,24 @@ export class LzwDecoder {
   private readonly length = new Int32Array(tableSize);
   private readonly where = new Int32Array(tableSize);
 
-  // output window
+  // output window: win[emitted..wp) is decoded but not handed out yet
   private readonly win = new Uint8Array(windowBytes);
   private wp = 0;
   private emitted = 0;
-  /** total bytes decoded so far (for callers that count) */
+  private outputBase = 0;
+
+  /** CLEAR codes seen so far (for tests and statistics). */
+  clears = 0;
+
+  /** Total bytes decoded so far. */
   get outputBytes(): number {
     return this.outputBase + this.wp;
   }
-  private outputBase = 0;
+
+  /** Compressed bytes consumed so far (including the header). */
+  get inputBytes(): number {
+    return this.inputBase + this.ip;
+  }
 
   /** Hand the decoder the next compressed chunk; `read()` must have returned null before. */
   write(chunk: Uint8Array): void {
@@ -104,161 +125,40 @@ export class LzwDecoder {
       if (this.state === FAILED) throw new Error('LzwDecoder: read after failure');
       return null;
     }
-    const input = this.input;
-    const end = input.length;
-    let ip = this.ip;
-    let bitBuf = this.bitBuf;
-    let bitCount = this.bitCount;
-    let skip = this.skip;
-    let group = this.group;
-    let n = this.nBits;
-    let mask = (1 << n) - 1;
-    let maxCode = this.maxCode;
-    let free = this.free;
-    let prev = this.prev;
-    let prevPos = this.prevPos;
-    let prevLen = this.prevLen;
-    let wp = this.wp;
-    const nextEmit = this.emitted + outputPieceBytes;
-    const maxBits = this.maxBits;
-    const maxMax = this.maxMax;
-    const blockMode = this.blockMode;
-    const prefix = this.prefix;
-    const suffix = this.suffix;
-    const length = this.length;
-    const where = this.where;
-    const win = this.win;
-    let ready = false;
-
     for (;;) {
-      if (skip !== 0) {
-        if (skip <= bitCount) {
-          bitBuf >>>= skip;
-          bitCount -= skip;
-          skip = 0;
-        } else {
-          skip -= bitCount;
-          bitBuf = 0;
-          bitCount = 0;
-          const bytes = skip >>> 3;
-          if (end - ip < bytes) {
-            skip -= (end - ip) * 8;
-            ip = end;
-            break;
-          }
-          ip += bytes;
-          skip &= 7;
-          if (skip !== 0) {
-            if (ip >= end) break;
-            bitBuf = input[ip++]! >>> skip;
-            bitCount = 8 - skip;
-            skip = 0;
-          }
-        }
+      if (this.wp - this.emitted >= outputPieceBytes) return this.emit();
+      if (this.skip !== 0 && !this.skipPadding()) return null;
+      if (this.prev < 0) {
+        if (!this.firstCode()) return null;
+        continue;
       }
-      if (bitCount < n) {
-        if (ip >= end) break;
-        bitBuf |= input[ip++]! << bitCount;
-        bitCount += 8;
-        if (bitCount < n) {
-          if (ip >= end) break;
-          bitBuf |= input[ip++]! << bitCount;
-          bitCount += 8;
-        }
-      }
-      const code = bitBuf & mask;
-      bitBuf >>>= n;
-      bitCount -= n;
-      group = (group + 1) & 7;
-      const start = wp;
-
-      if (code < 256) {
-        win[wp++] = code;
-      } else {
-        if (prev < 0) {
-          this.fail(`the first code is ${code}, not a literal byte (corrupt data)`, ip, bitCount + n);
-        }
-        if (code === 256 && blockMode) {
-          // CLEAR: pad to the group boundary at the old width, restart at 9 bits
-          skip = ((8 - group) & 7) * n;
-          group = 0;
-          n = 9;
-          mask = 511;
-          maxCode = 511;
-          free = 256;
-          continue;
-        }
-        if (code < free) {
-          const len = length[code]!;
-          const src = where[code]!;
-          if (src >= 0) {
-            if (len < 32) {
-              for (let i = 0; i < len; i++) win[wp + i] = win[src + i]!;
-            } else {
-              win.copyWithin(wp, src, src + len);
-            }
-          } else {
-            // slid out of the window: rebuild backwards from the chain
-            let p = wp + len - 1;
-            let c = code;
-            while (c >= 256) {
-              win[p--] = suffix[c]!;
-              c = prefix[c]!;
-            }
-            win[p] = c;
+      switch (this.run()) {
+        case NEED_INPUT:
+          return null;
+        case CHECK:
+          if (this.free > this.maxCode) {
+            // GROW (no padding is ever needed in practice: sections hold 2^k codes)
+            this.padToGroup();
+            this.nBits++;
+            this.maxCode = this.nBits === this.maxBits ? this.maxMax : (1 << this.nBits) - 1;
           }
-          where[code] = wp;
-          wp += len;
-        } else if (code === free && free < maxMax) {
-          // KwKwK: previous string + its own first byte
-          if (prevLen < 32) {
-            for (let i = 0; i < prevLen; i++) win[wp + i] = win[prevPos + i]!;
-          } else {
-            win.copyWithin(wp, prevPos, prevPos + prevLen);
-          }
-          win[wp + prevLen] = win[prevPos]!;
-          wp += prevLen + 1;
-        } else {
-          this.fail(`code ${code} is beyond the next free code ${free} (corrupt data)`, ip, bitCount + n);
-        }
-      }
-
-      if (prev >= 0 && free < maxMax) {
-        prefix[free] = prev;
-        suffix[free] = win[start]!;
-        length[free] = prevLen + 1;
-        where[free] = prevPos;
-        free++;
-        if (free > maxCode) {
-          skip = ((8 - group) & 7) * n;
-          group = 0;
-          n++;
-          mask = (1 << n) - 1;
-          maxCode = n === maxBits ? maxMax : mask;
-        }
-      }
-      prev = code;
-      prevPos = start;
-      prevLen = wp - start;
-      if (wp >= nextEmit) {
-        ready = true;
-        break;
+          break;
+        case CLEAR:
+          this.clears++;
+          this.padToGroup();
+          this.nBits = 9;
+          this.maxCode = 511;
+          this.free = 256;
+          break;
+        case BAD_CODE:
+          this.fail(
+            this.badCode > this.free
+              ? `code ${this.badCode} is beyond the next free code ${this.free} (corrupt data)`
+              : `code ${this.badCode} is not in the full ${this.maxBits}-bit table (corrupt data)`,
+            this.nBits,
+          );
       }
     }
-
-    this.ip = ip;
-    this.bitBuf = bitBuf;
-    this.bitCount = bitCount;
-    this.skip = skip;
-    this.group = group;
-    this.nBits = n;
-    this.maxCode = maxCode;
-    this.free = free;
-    this.prev = prev;
-    this.prevPos = prevPos;
-    this.prevLen = prevLen;
-    this.wp = wp;
-    return ready ? this.emit() : null;
   }
 
   /** write() + read() until the chunk is used up. */
@@ -281,13 +181,188 @@ export class LzwDecoder {
         offset: this.headerHave,
       });
     }
-    // A clean end leaves fewer than 8 bits (the last byte's padding) after the last code, or
-    // stops inside group padding. A whole byte of an unfinished code means truncation.
+    // An encoder writes its last code and then at most 7 bits of filler to end the byte.
+    // A whole byte of an unfinished code means the stream was cut. (Ending inside group
+    // padding cannot be told from a clean end, and ncompress accepts it.)
     if (this.skip === 0 && this.bitCount >= 8) {
-      this.fail(`truncated compress(1) stream: it ends inside a ${this.nBits}-bit code`, this.ip, this.bitCount);
+      this.fail(`truncated compress(1) stream: it ends inside a ${this.nBits}-bit code`, 0);
     }
     this.state = DONE;
-    return this.wp > this.emitted ? [this.emit()] : [];
+    const pieces: Uint8Array[] = [];
+    while (this.wp > this.emitted) pieces.push(this.emit());
+    return pieces;
+  }
+
+  /**
+   * The hot loop: decode codes until something rare happens. Returns NEED_INPUT, CHECK
+   * (width change due and/or output piece full), CLEAR (consumed) or BAD_CODE.
+   */
+  private run(): number {
+    const input = this.input;
+    const end = input.length;
+    const prefix = this.prefix;
+    const suffix = this.suffix;
+    const length = this.length;
+    const where = this.where;
+    const win = this.win;
+    const n = this.nBits;
+    const mask = (1 << n) - 1;
+    const maxCode = this.maxCode;
+    const maxMax = this.maxMax;
+    const clearCode = this.blockMode ? 256 : -1;
+    const nextEmit = this.emitted + outputPieceBytes;
+    let ip = this.ip;
+    let bitBuf = this.bitBuf;
+    let bitCount = this.bitCount;
+    let free = this.free;
+    let prev = this.prev;
+    let prevPos = this.prevPos;
+    let prevLen = this.prevLen;
+    let wp = this.wp;
+    let status = NEED_INPUT;
+
+    for (;;) {
+      if (bitCount < n) {
+        if (ip >= end) break;
+        bitBuf |= input[ip++]! << bitCount;
+        bitCount += 8;
+        if (bitCount < n) {
+          if (ip >= end) break;
+          bitBuf |= input[ip++]! << bitCount;
+          bitCount += 8;
+        }
+      }
+      const code = bitBuf & mask;
+      bitBuf >>>= n;
+      bitCount -= n;
+      const start = wp;
+
+      if (code < 256) {
+        win[wp++] = code;
+      } else if (code < free) {
+        if (code === clearCode) {
+          status = CLEAR;
+          break;
+        }
+        const len = length[code]!;
+        const src = where[code]!;
+        if (src >= 0) {
+          if (len <= 16) {
+            for (let i = 0; i < len; i++) win[wp + i] = win[src + i]!;
+          } else {
+            win.copyWithin(wp, src, src + len);
+          }
+        } else {
+          // slid out of the window: rebuild backwards from the chain
+          let p = wp + len - 1;
+          let c = code;
+          while (c >= 256) {
+            win[p--] = suffix[c]!;
+            c = prefix[c]!;
+          }
+          win[p] = c;
+        }
+        where[code] = wp;
+        wp += len;
+      } else if (code === free && free < maxMax && code !== clearCode) {
+        // KwKwK: previous string + its own first byte
+        if (prevLen <= 16) {
+          for (let i = 0; i < prevLen; i++) win[wp + i] = win[prevPos + i]!;
+        } else {
+          win.copyWithin(wp, prevPos, prevPos + prevLen);
+        }
+        win[wp + prevLen] = win[prevPos]!;
+        wp += prevLen + 1;
+      } else {
+        status = code === clearCode ? CLEAR : BAD_CODE;
+        this.badCode = code;
+        break;
+      }
+
+      if (free < maxMax) {
+        prefix[free] = prev;
+        suffix[free] = win[start]!;
+        length[free] = prevLen + 1;
+        where[free] = prevPos;
+        free++;
+      }
+      prev = code;
+      prevPos = start;
+      prevLen = wp - start;
+      if (free > maxCode || wp >= nextEmit) {
+        status = CHECK;
+        break;
+      }
+    }
+
+    this.ip = ip;
+    this.bitBuf = bitBuf;
+    this.bitCount = bitCount;
+    this.free = free;
+    this.prev = prev;
+    this.prevPos = prevPos;
+    this.prevLen = prevLen;
+    this.wp = wp;
+    return status;
+  }
+
+  /** The first code after the header: a literal, no entry. False when more input is needed. */
+  private firstCode(): boolean {
+    const input = this.input;
+    while (this.bitCount < 9) {
+      if (this.ip >= input.length) return false;
+      this.bitBuf |= input[this.ip++]! << this.bitCount;
+      this.bitCount += 8;
+    }
+    const code = this.bitBuf & 511;
+    this.bitBuf >>>= 9;
+    this.bitCount -= 9;
+    if (code >= 256) this.fail(`the first code is ${code}, not a literal byte (corrupt data)`, 9);
+    this.win[this.wp] = code;
+    this.prev = code;
+    this.prevPos = this.wp;
+    this.prevLen = 1;
+    this.wp++;
+    return true;
+  }
+
+  /** Set `skip` to the bits left in the current group of 8 codes; start a new segment there. */
+  private padToGroup(): void {
+    const position = (this.inputBase + this.ip) * 8 - this.bitCount;
+    const groupBits = 8 * this.nBits;
+    const used = (position - this.segmentStart) % groupBits;
+    this.skip = used === 0 ? 0 : groupBits - used;
+    this.segmentStart = position + this.skip;
+  }
+
+  /** Drop `skip` bits. False when the chunk ran out first (the rest is skipped later). */
+  private skipPadding(): boolean {
+    if (this.skip <= this.bitCount) {
+      this.bitBuf >>>= this.skip;
+      this.bitCount -= this.skip;
+      this.skip = 0;
+      return true;
+    }
+    this.skip -= this.bitCount;
+    this.bitBuf = 0;
+    this.bitCount = 0;
+    const available = this.input.length - this.ip;
+    const bytes = this.skip >>> 3;
+    if (available < bytes) {
+      this.skip -= available * 8;
+      this.ip = this.input.length;
+      return false;
+    }
+    this.ip += bytes;
+    this.skip &= 7;
+    if (this.skip !== 0) {
+      // (not reached: segments start on byte boundaries and groups are whole bytes)
+      if (this.ip >= this.input.length) return false;
+      this.bitBuf = this.input[this.ip++]! >>> this.skip;
+      this.bitCount = 8 - this.skip;
+      this.skip = 0;
+    }
+    return true;
   }
 
   private readHeader(): boolean {
@@ -319,16 +394,18 @@ export class LzwDecoder {
     return true;
   }
 
-  /** Copy out the pending output; slide the window when the next piece might not fit. */
+  /** Copy out up to one piece of pending output; slide the window when the next might not fit. */
   private emit(): Uint8Array {
-    const piece = this.win.slice(this.emitted, this.wp);
-    this.emitted = this.wp;
-    if (this.wp + outputPieceBytes + maxStringBytes > windowBytes) this.slide();
+    const end = Math.min(this.wp, this.emitted + 2 * outputPieceBytes);
+    const piece = this.win.slice(this.emitted, end);
+    this.emitted = end;
+    if (this.wp + outputPieceBytes + 2 * maxStringBytes > windowBytes) this.slide();
     return piece;
   }
 
   private slide(): void {
     const shift = this.wp - keepBytes;
+    if (shift <= 0 || this.emitted < shift) return;
     this.win.copyWithin(0, shift, this.wp);
     const where = this.where;
     for (let i = 0; i < tableSize; i++) {
@@ -341,10 +418,10 @@ export class LzwDecoder {
     this.outputBase += shift;
   }
 
-  /** `unread` = bits of the offending code (and what follows it) still counted in bitCount. */
-  private fail(message: string, ip: number, unread: number): never {
+  /** Throw for the code whose `codeBits` bits were the last taken (0: the unfinished code). */
+  private fail(message: string, codeBits: number): never {
     this.state = FAILED;
-    const offset = Math.floor(((this.inputBase + ip) * 8 - unread) / 8);
-    throw badArchive(message, { layer, offset });
+    const bit = (this.inputBase + this.ip) * 8 - this.bitCount - codeBits;
+    throw badArchive(message, { layer, offset: Math.floor(bit / 8) });
   }
 }
