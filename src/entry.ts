@@ -56,6 +56,9 @@ export interface EntryBody {
   /** yields the body in pieces; pieces may alias the reader's buffers and are valid only until
    *  the next piece is requested — copy what you keep */
   chunks(): AsyncIterable<Uint8Array>;
+  /** The whole body, consumed, when it is already in memory (no await needed); otherwise
+   *  undefined and nothing is consumed. A fast path for the many small files of an image. */
+  whole?(): Uint8Array | undefined;
 }
 
 export function pathBytes(path: string): Buffer {

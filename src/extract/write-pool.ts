@@ -2,15 +2,16 @@
  * The write pool: piscina workers that hash and write, fed in batches, with bounded memory.
  *
  * Threads and buffers. The main thread parses the image and copies each small file's body into
- * the open batch buffer (1 MiB; a memcpy is far cheaper than a task: one piscina round trip
- * costs about as much as writing a 4 KiB file, measurements.md). A full batch is transferred,
- * not cloned, to a worker, which hashes and writes its files in order and answers with one
- * result per file. Large files do not go through batches: the main thread opens them and ships
- * 1 MiB pieces that any worker writes at their offset (workers share the process' descriptors).
+ * a shared-memory ring (arena.ts); a batch of up to 1 MiB / 256 files goes to a worker as a list
+ * of offsets, which hashes and writes its files in order and answers with one result per file.
+ * One task per file would cost about as much as writing the file (measurements.md: ~36 µs per
+ * piscina round trip), hence the batches. Large files do not go through batches: the writer
+ * opens them and ships 1 MiB pieces that any worker writes at their offset (workers share the
+ * process' file descriptors).
  *
- * Backpressure. Bytes handed to workers and not yet written are counted; past
- * `maxInflightBytes` the parser waits for the oldest task, so memory stays bounded whatever
- * the image size and the decompressor is slowed down to the disk's pace.
+ * Backpressure. The ring is the only place file data waits; when it is full the parser waits
+ * for the oldest task to finish, so memory stays bounded whatever the image size, and the
+ * decompressor is slowed to the disk's pace.
  *
  * Ordering. Two batches may run at once in different workers; the writer (zone-writer.ts)
  * waits for a path's pending write before it touches that path again, so order within a path
@@ -18,7 +19,8 @@
  */
 import os from 'node:os';
 import { Piscina } from 'piscina';
-import type { FileOp, FileResult, WriteTask } from '../workers/write-protocol.js';
+import type { FileOp, FileResult, WorkerSetup, WriteTask } from '../workers/write-protocol.js';
+import { Arena, type Region } from './arena.js';
 
 /** Files up to this size travel whole in a batch; bigger ones are written piecewise. */
 export const smallFileMaxBytes = 256 * 1024;
@@ -32,7 +34,7 @@ export interface Pending<T> {
 
 interface OpenBatch {
   ops: FileOp[];
-  buffer: Uint8Array;
+  region: Region;
   used: number;
   settle: { resolve: (results: FileResult[]) => void; reject: (error: unknown) => void };
   results: Promise<FileResult[]>;
@@ -40,59 +42,74 @@ interface OpenBatch {
 
 export class WritePool {
   private readonly piscina: Piscina;
+  private readonly arena: Arena;
   private batch: OpenBatch | undefined;
   private readonly inflight = new Set<Promise<unknown>>();
-  private inflightBytes = 0;
   /** set when a task fails: the next call rethrows it on the main path */
   private failure: unknown;
   readonly threads: number;
 
-  constructor(jobs: number | undefined, private readonly maxInflightBytes: number) {
+  constructor(jobs: number | undefined, arenaBytes: number) {
     this.threads = Math.max(1, jobs ?? os.availableParallelism());
+    this.arena = new Arena(Math.max(arenaBytes, 2 * batchBytes));
+    const setup: WorkerSetup = { arena: this.arena.shared };
     this.piscina = new Piscina({
       filename: new URL('../workers/write-worker.js', import.meta.url).href,
       minThreads: this.threads,
       maxThreads: this.threads,
       idleTimeout: 60_000,
+      workerData: setup,
     });
   }
 
   /** Copy a small body into the open batch; resolves (once copied) to a handle on its result.
    *  (A handle, not a bare promise: an async function would flatten it and wait for the write.) */
-  async addSmall(op: Omit<FileOp, 'start' | 'length'>, size: number, chunks: AsyncIterable<Uint8Array>): Promise<Pending<FileResult>> {
+  async addSmall(op: Omit<FileOp, 'start' | 'length'>, size: number, body: Uint8Array | AsyncIterable<Uint8Array>): Promise<Pending<FileResult>> {
     this.rethrow();
-    if (this.batch && (this.batch.used + size > this.batch.buffer.length || this.batch.ops.length >= batchMaxFiles)) {
-      await this.flush();
+    if (this.batch && (this.batch.used + size > this.batch.region.length || this.batch.ops.length >= batchMaxFiles)) {
+      this.flush();
     }
-    const batch = (this.batch ??= this.openBatch());
-    const start = batch.used;
-    for await (const piece of chunks) {
-      batch.buffer.set(piece, batch.used);
-      batch.used += piece.length;
+    const batch = this.batch ?? (this.batch = await this.openBatch());
+    const start = batch.region.start + batch.used;
+    if (body instanceof Uint8Array) {
+      this.arena.bytes.set(body, start);
+      batch.used += body.length;
+    } else {
+      for await (const piece of body) {
+        this.arena.bytes.set(piece, batch.region.start + batch.used);
+        batch.used += piece.length;
+      }
     }
     const index = batch.ops.push({ ...op, start, length: size }) - 1;
     return { done: batch.results.then((results) => results[index]!) };
   }
 
-  /** Write `data` (owned by the pool from now on) at `position` of `fd`. */
+  /** Write a copy of `data` at `position` of `fd`; resolves once copied (the caller may reuse `data`). */
   async pwrite(fd: number, position: number, data: Uint8Array): Promise<Pending<unknown>> {
     this.rethrow();
-    return this.submit({ kind: 'pwrite', fd, position, data }, data);
+    this.flush(); // the open batch may be the oldest region: never wait for it while it is open
+    const region = await this.arena.reserve(data.length);
+    this.arena.bytes.set(data, region.start);
+    return this.submit({ kind: 'pwrite', fd, position, start: region.start, length: data.length }, region);
   }
 
   /** Send the open batch to a worker now. */
-  async flush(): Promise<void> {
+  flush(): void {
     const batch = this.batch;
-    if (!batch || batch.ops.length === 0) return;
+    if (!batch) return;
     this.batch = undefined;
-    const data = batch.buffer.subarray(0, batch.used);
-    const { done } = await this.submit({ kind: 'batch', ops: batch.ops, data }, data);
+    if (batch.ops.length === 0) {
+      this.arena.release(batch.region);
+      batch.settle.resolve([]);
+      return;
+    }
+    const { done } = this.submit({ kind: 'batch', ops: batch.ops }, batch.region);
     done.then((results) => batch.settle.resolve(results as FileResult[]), batch.settle.reject);
   }
 
   /** Flush and wait for every task in flight. */
   async drain(): Promise<void> {
-    await this.flush();
+    this.flush();
     while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
     this.rethrow();
   }
@@ -101,21 +118,16 @@ export class WritePool {
     await this.piscina.destroy();
   }
 
-  private openBatch(): OpenBatch {
+  private async openBatch(): Promise<OpenBatch> {
+    const region = await this.arena.reserve(batchBytes);
     let settle!: OpenBatch['settle'];
     const results = new Promise<FileResult[]>((resolve, reject) => (settle = { resolve, reject }));
     results.catch(() => undefined); // failures surface through `failure`
-    return { ops: [], buffer: new Uint8Array(batchBytes), used: 0, settle, results };
+    return { ops: [], region, used: 0, settle, results };
   }
 
-  private async submit(task: WriteTask, data: Uint8Array): Promise<Pending<unknown>> {
-    while (this.inflightBytes > this.maxInflightBytes && this.inflight.size > 0) {
-      await Promise.race(this.inflight);
-    }
-    const bytes = data.byteLength;
-    this.inflightBytes += bytes;
-    const transfer = data.buffer as ArrayBuffer;
-    const running: Promise<unknown> = this.piscina.run(task, { transferList: [transfer] }).then(
+  private submit(task: WriteTask, region: Region): Pending<unknown> {
+    const running: Promise<unknown> = this.piscina.run(task).then(
       (value) => value,
       (error) => {
         this.failure ??= error;
@@ -123,7 +135,7 @@ export class WritePool {
       },
     );
     const tracked = running.finally(() => {
-      this.inflightBytes -= bytes;
+      this.arena.release(region);
       this.inflight.delete(tracked);
     });
     tracked.catch(() => undefined);

@@ -58,6 +58,8 @@ export interface WriterCounters {
 }
 
 const pieceBytes = 1024 * 1024;
+/** Large files are gathered here piece by piece; the pool copies each piece out before reuse. */
+const scratch = new Uint8Array(pieceBytes);
 const hasher = await xxhash();
 const hex64 = (value: bigint) => value.toString(16).padStart(16, '0');
 
@@ -140,7 +142,6 @@ export class ZoneWriter {
     await this.waitFor(physical);
     this.counters.files++;
     this.counters.dataBytes += entry.size;
-    const chunks = entry.body?.chunks() ?? emptyChunks();
     const previous = this.options.previous.get(physical);
     const base = {
       dir: this.resolver.abs(parent),
@@ -154,9 +155,10 @@ export class ZoneWriter {
     };
     let done: Promise<FileResult>;
     if (entry.size <= smallFileMaxBytes) {
-      done = (await this.pool.addSmall(base, entry.size, chunks)).done;
+      const body = entry.body?.whole?.() ?? entry.body?.chunks() ?? new Uint8Array(0);
+      done = (await this.pool.addSmall(base, entry.size, body)).done;
     } else {
-      done = (await this.writeLarge(entry, base.dir, physical, chunks)).done;
+      done = (await this.writeLarge(entry, base.dir, physical, entry.body?.chunks() ?? emptyChunks())).done;
     }
     this.track(physical, done.then((result) => this.fileDone(entry, physical, result)));
   }
@@ -188,7 +190,7 @@ export class ZoneWriter {
     const hash = hasher.create64();
     const writes: Promise<unknown>[] = [];
     let position = 0;
-    let buffer = new Uint8Array(Math.min(pieceBytes, entry.size));
+    const buffer = scratch;
     let filled = 0;
     const ship = async () => {
       if (filled === 0) return;
@@ -199,8 +201,7 @@ export class ZoneWriter {
         fd = fsb.open(target, CREATE_NEW, 0o600);
         copyPrefix(compareFd!, fd, at);
       }
-      if (fd >= 0) writes.push((await this.pool.pwrite(fd, at, piece)).done);
-      buffer = new Uint8Array(Math.min(pieceBytes, entry.size - position));
+      if (fd >= 0) writes.push((await this.pool.pwrite(fd, at, piece)).done); // copies the piece
       filled = 0;
     };
     try {

@@ -20,7 +20,7 @@
  * Input is never held beyond the 3 header bytes and the < 32 bits of an unfinished code.
  *
  * Output goes into a window (`win`); a string still in the window is copied from its most
- * recent occurrence (`where[code]`, refreshed each time the code is emitted); one that has
+ * recent occurrence (`entry[2 * code]`, refreshed each time the code is emitted); one that has
  * slid out is rebuilt backwards from the prefix/suffix chain (rare: ~0.1% of codes on a system
  * image). `read()` hands out copies of ~256 KiB; when the window fills, 1 MiB of history stays.
  *
@@ -84,11 +84,12 @@ export class LzwDecoder {
   private prevLen = 0;
   private badCode = 0;
 
-  // dictionary: code -> prefix code, last byte, length, window index of a copy (-1: none)
+  // dictionary: code -> prefix code and last byte (the chain), and in `entry` side by side
+  // (one cache line per lookup): [2 * code] window index of a copy (-1: none), [2 * code + 1]
+  // length
   private readonly prefix = new Uint16Array(tableSize);
   private readonly suffix = new Uint8Array(tableSize);
-  private readonly length = new Int32Array(tableSize);
-  private readonly where = new Int32Array(tableSize);
+  private readonly entry = new Int32Array(2 * tableSize);
 
   // output window: win[emitted..wp) is decoded but not handed out yet
   private readonly win = new Uint8Array(windowBytes);
@@ -134,7 +135,11 @@ export class LzwDecoder {
       }
       switch (this.run()) {
         case NEED_INPUT:
-          return null;
+          // run() refills 2 bytes at a time; take a last odd byte here (bitCount < n <= 16)
+          if (this.ip >= this.input.length || this.bitCount >= this.nBits) return null;
+          this.bitBuf |= this.input[this.ip++]! << this.bitCount;
+          this.bitCount += 8;
+          break;
         case CHECK:
           if (this.free > this.maxCode) {
             // GROW (no padding is ever needed in practice: sections hold 2^k codes)
@@ -202,8 +207,7 @@ export class LzwDecoder {
     const end = input.length;
     const prefix = this.prefix;
     const suffix = this.suffix;
-    const length = this.length;
-    const where = this.where;
+    const entry = this.entry;
     const win = this.win;
     const n = this.nBits;
     const mask = (1 << n) - 1;
@@ -223,17 +227,14 @@ export class LzwDecoder {
 
     for (;;) {
       if (bitCount < n) {
-        if (ip >= end) break;
-        bitBuf |= input[ip++]! << bitCount;
-        bitCount += 8;
-        if (bitCount < n) {
-          if (ip >= end) break;
-          bitBuf |= input[ip++]! << bitCount;
-          bitCount += 8;
-        }
+        // 16 bits at a time: bitCount <= 15, so at most 31 bits are held
+        if (ip + 1 >= end) break;
+        bitBuf |= (input[ip]! | (input[ip + 1]! << 8)) << bitCount;
+        bitCount += 16;
+        ip += 2;
       }
       const code = bitBuf & mask;
-      bitBuf >>>= n;
+      bitBuf >>= n; // (>> keeps it a small integer; bitBuf never has bit 31 set)
       bitCount -= n;
       const start = wp;
 
@@ -244,11 +245,14 @@ export class LzwDecoder {
           status = CLEAR;
           break;
         }
-        const len = length[code]!;
-        const src = where[code]!;
+        const src = entry[2 * code]!;
+        const len = entry[2 * code + 1]!;
         if (src >= 0) {
+          // every dictionary string has at least 2 bytes
+          win[wp] = win[src]!;
+          win[wp + 1] = win[src + 1]!;
           if (len <= 16) {
-            for (let i = 0; i < len; i++) win[wp + i] = win[src + i]!;
+            for (let i = 2; i < len; i++) win[wp + i] = win[src + i]!;
           } else {
             win.copyWithin(wp, src, src + len);
           }
@@ -262,7 +266,7 @@ export class LzwDecoder {
           }
           win[p] = c;
         }
-        where[code] = wp;
+        entry[2 * code] = wp;
         wp += len;
       } else if (code === free && free < maxMax && code !== clearCode) {
         // KwKwK: previous string + its own first byte
@@ -282,8 +286,8 @@ export class LzwDecoder {
       if (free < maxMax) {
         prefix[free] = prev;
         suffix[free] = win[start]!;
-        length[free] = prevLen + 1;
-        where[free] = prevPos;
+        entry[2 * free] = prevPos;
+        entry[2 * free + 1] = prevLen + 1;
         free++;
       }
       prev = code;
@@ -407,10 +411,10 @@ export class LzwDecoder {
     const shift = this.wp - keepBytes;
     if (shift <= 0 || this.emitted < shift) return;
     this.win.copyWithin(0, shift, this.wp);
-    const where = this.where;
-    for (let i = 0; i < tableSize; i++) {
-      const w = where[i]! - shift;
-      where[i] = w < 0 ? -1 : w;
+    const entry = this.entry;
+    for (let i = 0; i < 2 * tableSize; i += 2) {
+      const w = entry[i]! - shift;
+      entry[i] = w < 0 ? -1 : w;
     }
     this.wp -= shift;
     this.emitted -= shift;

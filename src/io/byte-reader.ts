@@ -71,6 +71,15 @@ export class ByteReader {
     return view;
   }
 
+  /** Exactly `n` bytes if they are already buffered (consumed), else undefined (nothing consumed). */
+  tryReadBuffered(n: number): Uint8Array | undefined {
+    if (this.available < n) return undefined;
+    const view = this.current.subarray(this.position, this.position + n);
+    this.position += n;
+    this.offset += n;
+    return view;
+  }
+
   /** True when no byte is left. */
   async atEnd(): Promise<boolean> {
     if (this.available > 0) return false;

@@ -9,7 +9,7 @@ export interface FileOp {
   dir: string;
   /** final component (byte string) */
   name: string;
-  /** body = data[start, start + length) */
+  /** body = arena[start, start + length) */
   start: number;
   length: number;
   mode: number;
@@ -25,15 +25,21 @@ export interface FileOp {
 export interface BatchTask {
   kind: 'batch';
   ops: FileOp[];
-  data: Uint8Array;
 }
 
-/** A piece of a large file written at an offset into an fd the main thread opened. */
+/** A piece of a large file, arena[start, start + length), written at `position` of an fd the
+ *  main thread opened (workers share the process' file descriptors). */
 export interface PwriteTask {
   kind: 'pwrite';
   fd: number;
   position: number;
-  data: Uint8Array;
+  start: number;
+  length: number;
+}
+
+/** Given to every worker once, at start (piscina workerData). */
+export interface WorkerSetup {
+  arena: SharedArrayBuffer;
 }
 
 export type WriteTask = BatchTask | PwriteTask;

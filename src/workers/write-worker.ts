@@ -12,7 +12,10 @@
 import * as fs from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import xxhash from 'xxhash-wasm';
-import type { BatchTask, FileOp, FileResult, PwriteTask, WriteTask } from './write-protocol.js';
+import { workerData } from 'piscina';
+import type { BatchTask, FileOp, FileResult, PwriteTask, WorkerSetup, WriteTask } from './write-protocol.js';
+
+const arena = new Uint8Array((workerData as WorkerSetup).arena);
 
 const { h64Raw } = await xxhash();
 const { O_WRONLY, O_RDONLY, O_CREAT, O_EXCL, O_NOFOLLOW } = fs.constants;
@@ -26,17 +29,16 @@ export default function run(task: WriteTask): FileResult[] | number {
 }
 
 function writePiece(task: PwriteTask): number {
-  const data = task.data;
+  const data = arena.subarray(task.start, task.start + task.length);
   let done = 0;
   while (done < data.length) done += fs.writeSync(task.fd, data, done, data.length - done, task.position + done);
   return done;
 }
 
 function writeBatch(task: BatchTask): FileResult[] {
-  const data = task.data;
   const results: FileResult[] = [];
   for (const op of task.ops) {
-    const body = data.subarray(op.start, op.start + op.length);
+    const body = arena.subarray(op.start, op.start + op.length);
     const hash = hex64(h64Raw(body));
     try {
       results.push({ status: writeFile(op, body, hash), hash });

@@ -210,6 +210,18 @@ class CpioBody {
     if (this.header.variant === 'crc') this.verify();
   }
 
+  whole(): Uint8Array | undefined {
+    if (this.remaining !== this.header.fileSize) return undefined;
+    const body = this.reader.tryReadBuffered(this.remaining);
+    if (!body) return undefined;
+    this.remaining = 0;
+    if (this.header.variant === 'crc') {
+      this.sum(body);
+      this.verify();
+    }
+    return body;
+  }
+
   async finish(): Promise<void> {
     if (this.remaining === 0) return;
     for await (const _ of this.chunks()) {

@@ -1,0 +1,427 @@
+/**
+ * xz (.xz container, LZMA2): single- and multi-block streams (xz -T), concatenated streams and
+ * stream padding, CRC32 / CRC64 / SHA-256 / no check, the Delta and BCJ pre-filters.
+ *
+ * Engine: a TypeScript LZMA2 decoder (./xz/lzma-decoder.ts). Measured on a 64 MiB system tar
+ * (2026-11-26, this kind of machine), decode-only MB/s of output, median of 3: see
+ * ../../shared/reference/measurements.md. No npm engine streamed every case acceptably:
+ * xz-decompress (WASM xz-embedded) rejects SHA-256 streams and serialises all decoders in a
+ * process behind one lock, so an xz inside an xz deadlocks; @napi-rs/lzma has only a
+ * whole-buffer API; lzma-native and node-liblzma need a native build or an install script.
+ *
+ * Reading, as a state machine over a ByteReader (memory: the LZMA window, one LZMA2 chunk of
+ * input, at most ~1 MiB of pending output):
+ *   STREAM_HEADER -> (BLOCK_HEADER -> LZMA2 chunks... -> block padding, check)* -> INDEX
+ *   -> STREAM_FOOTER -> stream padding (zero bytes, 4 at a time) -> STREAM_HEADER | end.
+ * Every size, CRC32 and check is verified as it comes; the index is compared with the blocks
+ * through running sums and a hash of its records rather than a list, so it costs no memory.
+ * Errors are P2VErrors (layer "xz", offset = compressed byte offset where the fault was found).
+ */
+import { ByteReader } from '../io/byte-reader.js';
+import { badArchive, isP2VError, P2VError } from '../errors.js';
+import type { Filter } from './filter.js';
+import { createBlockFilter, filterNames, type BlockFilter } from './xz/bcj.js';
+import { checkNames, checkSize, crc32, createCheck } from './xz/checks.js';
+import { LzmaDataError, LzmaDecoder } from './xz/lzma-decoder.js';
+
+const layer = 'xz';
+const headerMagic = [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00];
+const LZMA2_ID = 0x21;
+/** xz's own encoder tops out at 1.5 GiB; anything larger is not a file xz(1) writes. */
+const maxDictBytes = 1536 * 1024 * 1024;
+
+function fail(message: string, offset: number): P2VError {
+  return badArchive(message, { layer, offset });
+}
+
+function readUint32LE(bytes: Uint8Array, at: number): number {
+  return (bytes[at]! | (bytes[at + 1]! << 8) | (bytes[at + 2]! << 16) | (bytes[at + 3]! << 24)) >>> 0;
+}
+
+/** A variable-length integer (xz file format 1.2) inside `bytes` at `at`; undefined if invalid. */
+function parseVli(bytes: Uint8Array, at: number, end: number): { value: number; next: number } | undefined {
+  let value = 0;
+  for (let i = 0; i < 9 && at + i < end; i++) {
+    const b = bytes[at + i]!;
+    value += (b & 0x7f) * 2 ** (7 * i);
+    if ((b & 0x80) === 0) {
+      if (b === 0 && i > 0) return undefined; // not the shortest encoding
+      return value > Number.MAX_SAFE_INTEGER ? undefined : { value, next: at + i + 1 };
+    }
+  }
+  return undefined;
+}
+
+/** Reads stream-level bytes, keeping a CRC32 of them (for the index). */
+class IndexReader {
+  crc = 0;
+  size = 0;
+  constructor(private readonly reader: ByteReader) {}
+
+  async bytes(n: number, what: string): Promise<Uint8Array> {
+    const view = await this.reader.readExact(n, what);
+    this.crc = crc32(view, this.crc);
+    this.size += n;
+    return view;
+  }
+
+  async vli(what: string): Promise<number> {
+    let value = 0;
+    const at = this.reader.offset;
+    for (let i = 0; i < 9; i++) {
+      const b = (await this.bytes(1, what))[0]!;
+      value += (b & 0x7f) * 2 ** (7 * i);
+      if ((b & 0x80) === 0) {
+        if ((b === 0 && i > 0) || value > Number.MAX_SAFE_INTEGER) break;
+        return value;
+      }
+    }
+    throw fail(`invalid variable-length integer in the ${what}`, at);
+  }
+}
+
+/** What the blocks of a stream added up to, compared with the index at its end. */
+class RecordTally {
+  count = 0;
+  unpadded = 0;
+  uncompressed = 0;
+  hash = 0;
+  add(unpadded: number, uncompressed: number): void {
+    this.count++;
+    this.unpadded += unpadded;
+    this.uncompressed += uncompressed;
+    const record = new Uint8Array(16);
+    const view = new DataView(record.buffer);
+    view.setFloat64(0, unpadded, true);
+    view.setFloat64(8, uncompressed, true);
+    this.hash = crc32(record, this.hash);
+  }
+  equals(other: RecordTally): boolean {
+    return (
+      this.count === other.count &&
+      this.unpadded === other.unpadded &&
+      this.uncompressed === other.uncompressed &&
+      this.hash === other.hash
+    );
+  }
+}
+
+function streamFlagsValid(flags: Uint8Array, at: number): boolean {
+  return flags[at] === 0 && (flags[at + 1]! & 0xf0) === 0;
+}
+
+async function readStreamHeader(reader: ByteReader): Promise<number> {
+  const at = reader.offset;
+  const header = await reader.readExact(12, 'xz stream header');
+  for (let i = 0; i < 6; i++) {
+    if (header[i] !== headerMagic[i]) throw fail('not an xz stream header (bad magic)', at);
+  }
+  if (crc32(header.subarray(6, 8)) !== readUint32LE(header, 8)) {
+    throw fail('xz stream header CRC32 mismatch', at + 8);
+  }
+  if (!streamFlagsValid(header, 6)) {
+    throw new P2VError('P2V_UNSUPPORTED', 'xz stream header has flags this reader does not know', {
+      layer,
+      offset: at + 6,
+    });
+  }
+  return header[7]! & 0x0f;
+}
+
+interface BlockHeader {
+  size: number;
+  compressedSize: number | undefined;
+  uncompressedSize: number | undefined;
+  dictSize: number;
+  filters: BlockFilter[];
+}
+
+async function readBlockHeader(reader: ByteReader, first: number): Promise<BlockHeader> {
+  const at = reader.offset;
+  const size = (first + 1) * 4;
+  const header = await reader.readExact(size, 'xz block header');
+  const end = size - 4;
+  if (crc32(header.subarray(0, end)) !== readUint32LE(header, end)) {
+    throw fail('xz block header CRC32 mismatch', at + end);
+  }
+  const flags = header[1]!;
+  if ((flags & 0x3c) !== 0) {
+    throw new P2VError('P2V_UNSUPPORTED', 'xz block header has flags this reader does not know', {
+      layer,
+      offset: at + 1,
+    });
+  }
+  let p = 2;
+  const field = (what: string): number => {
+    const vli = parseVli(header, p, end);
+    if (!vli) throw fail(`invalid ${what} in an xz block header`, at + p);
+    p = vli.next;
+    return vli.value;
+  };
+  const compressedSize = flags & 0x40 ? field('compressed size') : undefined;
+  const uncompressedSize = flags & 0x80 ? field('uncompressed size') : undefined;
+  if (compressedSize === 0) throw fail('xz block header declares a compressed size of 0', at + 2);
+  const count = (flags & 3) + 1;
+  const filters: BlockFilter[] = [];
+  let dictSize = 0;
+  for (let n = 0; n < count; n++) {
+    const idAt = at + p;
+    const id = field('filter ID');
+    const propsSize = field('filter properties size');
+    if (p + propsSize > end) throw fail('xz block header filter properties overrun the header', idAt);
+    const props = header.subarray(p, p + propsSize);
+    p += propsSize;
+    const last = n === count - 1;
+    if (id === LZMA2_ID) {
+      if (!last) throw fail('LZMA2 is not the last filter of an xz block', idAt);
+      if (propsSize !== 1 || props[0]! > 40) throw fail('invalid LZMA2 dictionary size', idAt);
+      const bits = props[0]!;
+      dictSize = bits === 40 ? 0xffffffff : (2 | (bits & 1)) * 2 ** (Math.floor(bits / 2) + 11);
+      if (dictSize > maxDictBytes) {
+        throw new P2VError(
+          'P2V_UNSUPPORTED',
+          `xz block needs a ${Math.round(dictSize / 2 ** 20)} MiB dictionary, more than the 1536 MiB xz itself writes`,
+          { layer, offset: idAt },
+        );
+      }
+      continue;
+    }
+    if (last) {
+      const name = filterNames[id];
+      throw new P2VError('P2V_UNSUPPORTED', `xz block ends with ${name ? `the ${name}` : `unknown filter 0x${id.toString(16)}`}, not LZMA2`, {
+        layer,
+        offset: idAt,
+      });
+    }
+    const made = createBlockFilter(id, props);
+    if ('invalid' in made) throw fail(made.invalid, idAt);
+    if ('unsupported' in made) throw new P2VError('P2V_UNSUPPORTED', made.unsupported, { layer, offset: idAt });
+    filters.push(made);
+  }
+  for (; p < end; p++) {
+    if (header[p] !== 0) throw fail('non-zero padding in an xz block header', at + p);
+  }
+  // decoding applies the filters in reverse order of the header (LZMA2 first)
+  filters.reverse();
+  return { size, compressedSize, uncompressedSize, dictSize, filters };
+}
+
+/** Decode one block whose first header byte `first` has been peeked; adds it to `tally`. */
+async function* decodeBlock(
+  reader: ByteReader,
+  lzma: LzmaDecoder,
+  first: number,
+  checkType: number,
+  tally: RecordTally,
+): AsyncGenerator<Uint8Array> {
+  const header = await readBlockHeader(reader, first);
+  const check = createCheck(checkType);
+  const dataStart = reader.offset;
+  let produced = 0;
+
+  const emit = function* (pieces: Uint8Array[], last: boolean): Generator<Uint8Array> {
+    for (let piece of pieces) {
+      for (const filter of header.filters) piece = filter.process(piece);
+      if (piece.length === 0) continue;
+      check.update(piece);
+      produced += piece.length;
+      yield piece;
+    }
+    if (last) {
+      // each filter's unconverted tail goes through the filters after it
+      for (let f = 0; f < header.filters.length; f++) {
+        let tail = header.filters[f]!.finish();
+        for (const filter of header.filters.slice(f + 1)) {
+          tail = filter.process(tail);
+        }
+        if (tail.length === 0) continue;
+        check.update(tail);
+        produced += tail.length;
+        yield tail;
+      }
+    }
+    if (header.uncompressedSize !== undefined && produced > header.uncompressedSize) {
+      throw fail('xz block decodes to more than its header declares', reader.offset);
+    }
+  };
+
+  lzma.startBlock(header.dictSize);
+  let needDictReset = true;
+  let needProps = true;
+  for (;;) {
+    const chunkAt = reader.offset;
+    if (header.compressedSize !== undefined && chunkAt - dataStart >= header.compressedSize) {
+      throw fail('xz block data runs past the compressed size in its header', chunkAt);
+    }
+    const control = (await reader.readExact(1, 'LZMA2 chunk header'))[0]!;
+    if (control === 0x00) break;
+    if (control >= 0xe0 || control === 0x01) {
+      needProps = true;
+      needDictReset = false;
+      lzma.resetDictionary();
+    } else if (needDictReset) {
+      throw fail('LZMA2 data does not start with a dictionary reset', chunkAt);
+    }
+    if (control >= 0x80) {
+      const sizes = await reader.readExact(control >= 0xc0 ? 5 : 4, 'LZMA2 chunk header');
+      const outSize = (control & 0x1f) * 65536 + ((sizes[0]! << 8) | sizes[1]!) + 1;
+      const inSize = ((sizes[2]! << 8) | sizes[3]!) + 1;
+      if (control >= 0xc0) {
+        if (!lzma.setProperties(sizes[4]!)) throw fail('invalid LZMA properties in an LZMA2 chunk', chunkAt + 5);
+        needProps = false;
+        lzma.resetState();
+      } else if (needProps) {
+        throw fail('LZMA2 chunk lacks the properties its dictionary reset requires', chunkAt);
+      } else if (control >= 0xa0) {
+        lzma.resetState();
+      }
+      const dataAt = reader.offset;
+      const data = await reader.readExact(inSize, 'LZMA2 chunk');
+      try {
+        lzma.decodeLzmaChunk(data, 0, inSize, outSize);
+      } catch (error) {
+        if (error instanceof LzmaDataError) throw fail(`corrupt LZMA2 data: ${error.message}`, dataAt + error.at);
+        throw error;
+      }
+    } else if (control <= 0x02) {
+      const sizes = await reader.readExact(2, 'LZMA2 chunk header');
+      const data = await reader.readExact(((sizes[0]! << 8) | sizes[1]!) + 1, 'LZMA2 chunk');
+      lzma.copyUncompressed(data);
+    } else {
+      throw fail(`invalid LZMA2 control byte 0x${control.toString(16)}`, chunkAt);
+    }
+    yield* emit(lzma.takeOutput(false), false);
+  }
+  yield* emit(lzma.takeOutput(true), true);
+
+  const compressed = reader.offset - dataStart;
+  if (header.compressedSize !== undefined && compressed !== header.compressedSize) {
+    throw fail('xz block compressed size differs from its header', reader.offset);
+  }
+  if (header.uncompressedSize !== undefined && produced !== header.uncompressedSize) {
+    throw fail('xz block uncompressed size differs from its header', reader.offset);
+  }
+  const paddingAt = reader.offset;
+  const padding = await reader.readExact((4 - (compressed % 4)) % 4, 'xz block padding');
+  if (padding.some((b) => b !== 0)) throw fail('non-zero xz block padding', paddingAt);
+  const checkAt = reader.offset;
+  const stored = await reader.readExact(checkSize(checkType), 'xz block check');
+  const expected = check.digest();
+  if (expected && !expected.every((b, i) => b === stored[i])) {
+    throw fail(`xz block ${checkNames[checkType]} check mismatch: the data is corrupt`, checkAt);
+  }
+  tally.add(header.size + compressed + stored.length, produced);
+}
+
+/** The index (its indicator byte already peeked as 0x00) and the stream footer. */
+async function readIndexAndFooter(reader: ByteReader, blocks: RecordTally, checkType: number): Promise<void> {
+  const index = new IndexReader(reader);
+  await index.bytes(1, 'xz index');
+  const count = await index.vli('xz index');
+  if (count !== blocks.count) {
+    throw fail(`xz index lists ${count} blocks, the stream has ${blocks.count}`, reader.offset);
+  }
+  const listed = new RecordTally();
+  for (let n = 0; n < count; n++) {
+    const unpadded = await index.vli('xz index');
+    const uncompressed = await index.vli('xz index');
+    listed.add(unpadded, uncompressed);
+  }
+  if (!listed.equals(blocks)) throw fail('xz index does not match the blocks of the stream', reader.offset);
+  const paddingAt = reader.offset;
+  const padding = await index.bytes((4 - (index.size % 4)) % 4, 'xz index padding');
+  if (padding.some((b) => b !== 0)) throw fail('non-zero xz index padding', paddingAt);
+  const crc = index.crc;
+  const size = index.size + 4;
+  const crcAt = reader.offset;
+  if (readUint32LE(await reader.readExact(4, 'xz index CRC32'), 0) !== crc) {
+    throw fail('xz index CRC32 mismatch', crcAt);
+  }
+
+  const footerAt = reader.offset;
+  const footer = await reader.readExact(12, 'xz stream footer');
+  if (footer[10] !== 0x59 || footer[11] !== 0x5a) throw fail('bad xz stream footer magic', footerAt + 10);
+  if (crc32(footer.subarray(4, 10)) !== readUint32LE(footer, 0)) throw fail('xz stream footer CRC32 mismatch', footerAt);
+  if ((readUint32LE(footer, 4) + 1) * 4 !== size) {
+    throw fail('xz stream footer backward size does not match the index', footerAt + 4);
+  }
+  if (!streamFlagsValid(footer, 8) || (footer[9]! & 0x0f) !== checkType) {
+    throw fail('xz stream footer flags differ from the stream header', footerAt + 8);
+  }
+}
+
+async function* decodeStreams(reader: ByteReader): AsyncGenerator<Uint8Array> {
+  const lzma = new LzmaDecoder();
+  for (;;) {
+    const checkType = await readStreamHeader(reader);
+    const tally = new RecordTally();
+    for (;;) {
+      const first = (await reader.peek(1))[0];
+      if (first === undefined) throw fail('truncated xz stream: no index', reader.offset);
+      if (first === 0x00) break;
+      yield* decodeBlock(reader, lzma, first, checkType, tally);
+    }
+    await readIndexAndFooter(reader, tally, checkType);
+    // stream padding: zero bytes in groups of four, then the end or another stream
+    for (;;) {
+      const next = await reader.peek(4);
+      if (next.length === 0) return;
+      if (next.length === 4 && next.every((b) => b === 0)) {
+        await reader.readExact(4, 'xz stream padding');
+        continue;
+      }
+      if (next[0] === 0) throw fail('xz stream padding is not a multiple of 4 bytes', reader.offset);
+      break;
+    }
+  }
+}
+
+export const xzFilter: Filter = {
+  name: 'xz',
+  bid(head) {
+    if (head.length < 8) return 0;
+    for (let i = 0; i < 6; i++) if (head[i] !== headerMagic[i]) return 0;
+    if (!streamFlagsValid(head, 6)) return 0;
+    if (head.length < 12) return 64;
+    return crc32(head.subarray(6, 8)) === readUint32LE(head, 8) ? 96 : 0;
+  },
+  async *decode(input) {
+    const upstream = input[Symbol.asyncIterator]();
+    // errors from the layer below pass through untouched; only our own faults are relabelled
+    const upstreamErrors = new WeakSet<object>();
+    const source: AsyncIterable<Uint8Array> = {
+      [Symbol.asyncIterator]: () => ({
+        next: async () => {
+          try {
+            return await upstream.next();
+          } catch (error) {
+            if (typeof error === 'object' && error !== null) upstreamErrors.add(error);
+            throw error;
+          }
+        },
+      }),
+    };
+    const reader = new ByteReader(source, layer);
+    try {
+      yield* decodeStreams(reader);
+    } catch (error) {
+      if (isP2VError(error)) throw error;
+      if (typeof error === 'object' && error !== null && upstreamErrors.has(error)) throw error;
+      if (error instanceof RangeError) {
+        // an allocation the input asked for (the window) did not fit
+        throw new P2VError('P2V_LIMIT', `xz decoding needs more memory than is available (${error.message})`, {
+          layer,
+          offset: reader.offset,
+          cause: error,
+        });
+      }
+      throw badArchive(`xz decoding failed (${(error as Error)?.message ?? String(error)})`, {
+        layer,
+        offset: reader.offset,
+        cause: error,
+      });
+    } finally {
+      await upstream.return?.();
+    }
+  },
+};
