@@ -4,6 +4,26 @@
  */
 import type { Entry } from './entry.js';
 import { P2VError } from './errors.js';
+
+/** Below this many compressed bytes the ratio is not judged: tiny inputs have wild ratios. */
+const bombFloorBytes = 1024 * 1024;
+
+/** Stop a decompression bomb: decompressed bytes may not exceed `ratio` times the compressed
+ *  bytes read so far (node-tar's maxDecompressionRatio; configurable, as sparse images
+ *  legitimately compress far better than text). */
+async function* bombGuard(stream: AsyncIterable<Uint8Array>, compressed: () => number, ratio: number, chain: string[]): AsyncGenerator<Uint8Array> {
+  let produced = 0;
+  for await (const chunk of stream) {
+    produced += chunk.length;
+    if (produced > ratio * Math.max(compressed(), bombFloorBytes)) {
+      throw new P2VError('P2V_LIMIT', `${chain.join(' → ')} expanded more than ${ratio} times its compressed size (a decompression bomb?); raise --max-ratio if the image is legitimate`, {
+        layer: chain[chain.length - 1],
+        offset: compressed(),
+      });
+    }
+    yield chunk;
+  }
+}
 import { unwrapFilters } from './filters/registry.js';
 import type { FormatContext } from './formats/format.js';
 import { pickFormat } from './formats/registry.js';
@@ -27,19 +47,30 @@ export async function openImage(source: ByteSource, context: FormatContext): Pro
       yield chunk;
     }
   })();
-  const { stream, chain, head } = await unwrapFilters(counted);
-  const format = pickFormat(head);
-  if (!format) {
-    const what = head.length === 0 ? 'the image is empty' : 'not a recognised image format (cpio, tar/pax, flar, ufsdump)';
-    const inside = chain.length > 0 ? ` inside ${chain.join(' → ')}` : '';
-    throw new P2VError('P2V_BAD_ARCHIVE', `${what}${inside}`, { image: source.name, offset: 0 });
-  }
-  const label = format.label(head);
-  const reader = new ByteReader(stream, label);
+  const chain: string[] = [];
+  const layers = async (input: AsyncIterable<Uint8Array>) => {
+    const unwrapped = await unwrapFilters(input);
+    const filtersHere = unwrapped.chain;
+    chain.push(...filtersHere);
+    const stream = filtersHere.length > 0 ? bombGuard(unwrapped.stream, () => imageBytes, context.limits.maxDecompressionRatio, [...chain]) : unwrapped.stream;
+    const format = pickFormat(unwrapped.head);
+    if (!format) {
+      const what = unwrapped.head.length === 0 ? 'the image is empty' : 'not a recognised image format (cpio, tar/pax, flar, ufsdump)';
+      const inside = chain.length > 0 ? ` inside ${chain.join(' → ')}` : '';
+      throw new P2VError('P2V_BAD_ARCHIVE', `${what}${inside}`, { image: source.name, offset: 0 });
+    }
+    const label = format.label(unwrapped.head);
+    chain.push(label);
+    return format.entries(new ByteReader(stream, label), nestedContext);
+  };
+  const nestedContext: FormatContext = { ...context, openNested: layers };
+  const entries = await layers(counted);
   return {
-    chain: [...chain, label],
-    format: label,
-    entries: format.entries(reader, context),
+    chain,
+    get format() {
+      return chain[chain.length - 1]!;
+    },
+    entries,
     get imageBytes() {
       return imageBytes;
     },

@@ -52,9 +52,10 @@ function buildProgram(): Command {
     .option('--no-devices', 'do not create device nodes and FIFOs (they are reported)')
     .option('--index <file>', 'content index to compare against and to write (JSON lines)')
     .addOption(new Option('-j, --jobs <n>', 'writer threads').argParser(positiveInteger))
+    .addOption(new Option('--max-ratio <n>', 'refuse images whose decompressed size exceeds N times the compressed size').argParser(positiveInteger))
     .option('-q, --quiet', 'no progress line, no summary, no warnings')
     .option('--json', 'print the report as JSON')
-    .action(async (image: string, dir: string, opts: { stripAbsolute?: boolean; devices: boolean; index?: string; jobs?: number; quiet?: boolean; json?: boolean }) => {
+    .action(async (image: string, dir: string, opts: { stripAbsolute?: boolean; devices: boolean; index?: string; jobs?: number; maxRatio?: number; quiet?: boolean; json?: boolean }) => {
       const progress = !opts.quiet && !opts.json && process.stderr.isTTY ? new ProgressLine(process.stderr) : undefined;
       try {
         const report = await extract({
@@ -64,6 +65,7 @@ function buildProgram(): Command {
           devices: opts.devices,
           indexFile: opts.index,
           jobs: opts.jobs,
+          limits: opts.maxRatio ? { maxDecompressionRatio: opts.maxRatio } : undefined,
           onProgress: progress ? (p) => progress.update(p) : undefined,
         });
         progress?.clear();

@@ -269,13 +269,17 @@ export class ZoneWriter {
     const path = this.resolver.abs(physical);
     const target = entry.linkTarget ?? '';
     const existing = lstatOrUndefined(path);
-    if (!(existing?.isSymbolicLink() && fsb.readlink(path) === target)) {
+    const seconds = nsToSeconds(entry.mtimeNs);
+    const same = existing?.isSymbolicLink() && fsb.readlink(path) === target;
+    if (!same) {
       if (existing) await this.clearPath(physical, existing);
       fsb.symlink(target, path);
     }
-    if (this.isRoot) fsb.lchown(path, entry.uid, entry.gid);
-    const seconds = nsToSeconds(entry.mtimeNs);
-    fsb.lutimes(path, seconds, seconds);
+    // a re-run leaves an identical link alone, metadata included
+    if (!same || (this.isRoot && (existing!.uid !== entry.uid || existing!.gid !== entry.gid)) || existing!.mtimeMs !== seconds * 1000) {
+      if (this.isRoot) fsb.lchown(path, entry.uid, entry.gid);
+      fsb.lutimes(path, seconds, seconds);
+    }
     this.counters.symlinks++;
     await this.options.record(this.recordOf(entry, physical, {}));
   }

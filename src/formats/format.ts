@@ -12,6 +12,9 @@ export interface FormatContext {
   limits: Limits;
   /** non-fatal findings (checksum mismatch, skipped side entries) */
   warn(warning: Warning): void;
+  /** For wrapper formats (flar): open a payload stream through the same filter and format
+   *  layers; the layers found are appended to the image's chain. */
+  openNested?(stream: AsyncIterable<Uint8Array>): Promise<AsyncIterable<Entry>>;
 }
 
 export interface Format {
