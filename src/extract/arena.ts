@@ -70,7 +70,10 @@ export class Arena {
   private fit(length: number): number | undefined {
     if (this.slots.length === 0) return 0;
     const tail = this.slots[0]!.start; // oldest live byte
-    if (this.head >= tail) {
+    // wrapped: the newest region lies before the oldest one, so free space is [head, tail);
+    // tested on starts, not on head >= tail, which is ambiguous when the ring is exactly full
+    const wrapped = this.slots[this.slots.length - 1]!.start < tail;
+    if (!wrapped) {
       if (this.head + length <= this.size) return this.head;
       if (length <= tail) return 0; // wrap: bytes between head and the end stay unused
       return undefined;
