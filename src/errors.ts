@@ -61,8 +61,8 @@ export class P2VError extends Error {
     const parts: string[] = [];
     if (d.image !== undefined) parts.push(d.image);
     if (d.layer !== undefined || d.offset !== undefined) {
-      const where = d.layer ?? 'offset';
-      parts.push(d.offset !== undefined ? `${where} at byte ${d.offset}` : where);
+      const at = d.offset !== undefined ? `at byte ${d.offset}` : '';
+      parts.push(d.layer !== undefined ? `${d.layer} ${at}`.trim() : at);
     }
     if (d.entry !== undefined) parts.push(`entry "${d.entry}"`);
     parts.push(this.message.replace(/\s*\n\s*/g, ' '));

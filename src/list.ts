@@ -1,7 +1,7 @@
 /**
  * list() and inspect(): read an image without writing anything.
  */
-import type { Entry, EntryType } from './entry.js';
+import type { Entry, EntryBody, EntryType } from './entry.js';
 import { isP2VError, P2VError } from './errors.js';
 import { openImage } from './image.js';
 import type { ByteSource } from './io/source.js';
@@ -21,14 +21,27 @@ export async function listEntries(options: ReadOptions, warnings: Warning[] = []
   const opened = await openImage(source, { limits: resolveLimits(options.limits), warn: (w) => warnings.push(w) }).catch((error) => {
     throw isP2VError(error) ? error.withContext({ image: source.name }) : error;
   });
+  const withImage = (error: unknown) => (isP2VError(error) ? error.withContext({ image: source.name }) : new P2VError('P2V_IO', String(error), { image: source.name }));
   const entries = (async function* () {
     try {
-      yield* opened.entries;
+      for await (const entry of opened.entries) {
+        const body = entry.body;
+        // a body the consumer reads fails naming the image too (a copy: the reader keeps its entry)
+        yield body ? { ...entry, body: { chunks: () => namedChunks(body, withImage) } } : entry;
+      }
     } catch (error) {
-      throw isP2VError(error) ? error.withContext({ image: source.name }) : new P2VError('P2V_IO', String(error), { image: source.name });
+      throw withImage(error);
     }
   })();
   return { chain: opened.chain, entries };
+}
+
+async function* namedChunks(body: EntryBody, withImage: (error: unknown) => Error): AsyncGenerator<Uint8Array> {
+  try {
+    yield* body.chunks();
+  } catch (error) {
+    throw withImage(error);
+  }
 }
 
 export interface InspectReport {

@@ -563,30 +563,30 @@ export class LzmaDecoder {
       full = full + len < dictSize ? full + len : dictSize;
       let src = pos - rep0 - 1;
       if (src < 0) src += size;
-      if (len >= 32 && pos + len <= size && src + len <= size && (src >= pos || src + len <= pos)) {
-        win.copyWithin(pos, src, src + len);
-        pos += len;
+      // copy in spans that wrap neither source nor destination; byte by byte when short or
+      // overlapping (distance < length repeats the pattern, which copyWithin would not)
+      for (;;) {
+        let n = len;
+        if (n > size - pos) n = size - pos;
+        if (n > size - src) n = size - src;
+        if (n >= 64 && (src >= pos || src + n <= pos)) {
+          win.copyWithin(pos, src, src + n);
+          pos += n;
+          src += n;
+        } else {
+          for (const stop = pos + n; pos < stop; ) win[pos++] = win[src++]!;
+        }
+        len -= n;
+        if (src === size) src = 0;
         if (pos === size) {
+          // growing keeps positions; wrapping happens only at the full size
           this.pos = pos;
           this.edge();
           win = this.window;
           size = this.size;
           pos = this.pos;
         }
-      } else {
-        do {
-          win[pos++] = win[src++]!;
-          if (src === size) src = 0;
-          if (pos === size) {
-            this.pos = pos;
-            this.edge();
-            // growing keeps positions; wrapping happens only at the full size, with src
-            // then already below it
-            win = this.window;
-            size = this.size;
-            pos = this.pos;
-          }
-        } while (--len > 0);
+        if (len === 0) break;
       }
     }
 
