@@ -318,8 +318,10 @@ export class ZoneWriter {
     await this.waitFor(physical);
     const path = this.resolver.abs(physical);
     const existing = lstatOrUndefined(path);
-    if (existing) await this.clearPath(physical, existing);
-    makeSpecialNode(path, entry.type as 'char' | 'block' | 'fifo', entry.mode, entry.devMajor, entry.devMinor);
+    if (!(existing && sameNode(existing, entry))) {
+      if (existing) await this.clearPath(physical, existing);
+      makeSpecialNode(path, entry.type as 'char' | 'block' | 'fifo', entry.mode, entry.devMajor, entry.devMinor);
+    }
     if (this.isRoot) fsb.lchown(path, entry.uid, entry.gid);
     // mknod -m set the mode before chown; set it again after, as chown may clear set-id bits.
     // We created this node a moment ago and only we write in the root: chmod cannot be led
@@ -405,6 +407,15 @@ export class ZoneWriter {
   private dirMetadata(entry: Entry) {
     return { mode: entry.mode & 0o7777, uid: entry.uid, gid: entry.gid, mtimeSeconds: nsToSeconds(entry.mtimeNs) };
   }
+}
+
+/** Is `stat` already the node `entry` describes (a re-run)? Linux dev_t split as glibc does it. */
+function sameNode(stat: fs.Stats, entry: Entry): boolean {
+  if (entry.type === 'fifo') return stat.isFIFO();
+  const isType = entry.type === 'char' ? stat.isCharacterDevice() : stat.isBlockDevice();
+  const major = ((stat.rdev >>> 8) & 0xfff) | (Math.floor(stat.rdev / 2 ** 32) & ~0xfff);
+  const minor = (stat.rdev & 0xff) | ((stat.rdev >>> 12) & ~0xff);
+  return isType && major === entry.devMajor && minor === entry.devMinor;
 }
 
 async function* emptyChunks(): AsyncGenerator<Uint8Array> {}

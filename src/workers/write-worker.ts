@@ -52,6 +52,11 @@ function writeBatch(task: BatchTask): FileResult[] {
 
 function writeFile(op: FileOp, body: Uint8Array, hash: string): 'written' | 'unchanged' {
   const path = `${op.dir}/${op.name}`;
+  // the index says a file was here: one lstat usually settles it (a re-run's common case)
+  if (op.known?.hash === hash) {
+    const stat = lstatOrUndefined(path);
+    if (stat?.isFile() && stat.size === body.length && !metadataDiffers(op, stat) && sameContent(op, path, stat, body, hash)) return 'unchanged';
+  }
   let fd: number;
   try {
     fd = fs.openSync(bytes(path), CREATE_NEW, 0o600);
@@ -123,6 +128,14 @@ function sameContent(op: FileOp, path: string, stat: fs.Stats, body: Uint8Array,
     return existing.equals(body);
   } finally {
     fs.closeSync(fd);
+  }
+}
+
+function lstatOrUndefined(path: string): fs.Stats | undefined {
+  try {
+    return fs.lstatSync(bytes(path));
+  } catch {
+    return undefined;
   }
 }
 
