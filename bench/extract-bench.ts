@@ -1,0 +1,612 @@
+/**
+ * Extraction benchmark: zonep2v against GNU cpio, bsdcpio and bsdtar on a generated Solaris-like
+ * image, each timed run on its own freshly made filesystem.
+ *
+ *   npm run bench -- [--size 256M] [--runs 3] [--fs ext4|tmpfs|both] [--work /var/tmp/zonep2v-bench]
+ *                    [--seed 1] [--zonep2v "node /path/to/bin/zonep2v.js"] [--zonep2v-args "..."]
+ *                    [--jobs zonep2v,bsdcpio,...] [--fs-size 1G] [--image-dir DIR] [--json FILE]
+ *
+ * Steps: generate the corpus once (cached under --work by seed and size), pack it as image.cpio
+ * (GNU cpio -H newc from `find . | sort`) and image.cpio.gz (gzip -6), read both once so they sit
+ * in the page cache, then for each round and each filesystem run every job in a rotated order
+ * (so no tool always runs first or right after another) on a fresh filesystem. zonep2v's first
+ * extraction is followed, on the same filesystem, by a no-change re-run into the same directory.
+ * After each run the tree is checked (entry count and data bytes against the corpus manifest),
+ * untimed. A job that fails is reported and the benchmark goes on.
+ *
+ * Reported per job: median wall seconds, MB/s (uncompressed image.cpio bytes / wall, for every job,
+ * so compressed and uncompressed rows compare directly), entries/s (archive entries / wall), peak
+ * RSS (max over runs and over the processes of a pipeline, MB = 10^6 bytes), and ratios: against
+ * bsdcpio (uncompressed), bsdtar with its built-in gzip (compressed), and re-run / first run.
+ */
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { CORPUS_GENERATOR, generateCorpus, type CorpusStats } from './corpus.js';
+import { cleanupAll, loopAvailable, withFreshFs, type FsKind } from './fresh-fs.js';
+import { GNU_TIME, runTimed, shQuote, splitCommand, type ProcStat } from './measure.js';
+import { mb, parseSize, sizeLabel } from './size.js';
+
+// ---- jobs ----
+
+type Group = 'cpio' | 'gzip';
+
+interface JobContext {
+  cpio: string;
+  gz: string;
+  out: string;
+  zonep2v: string[];
+  zonep2vArgs: string[];
+}
+
+interface Job {
+  id: string;
+  label: string;
+  group: Group;
+  /** programs that must exist for the job to run */
+  needs: string[];
+  /** run a second, no-change extraction into the same directory and time it too */
+  rerun?: boolean;
+  stages(ctx: JobContext): { stages: string[][]; stdinFile?: string; inOut: boolean };
+}
+
+const JOBS: readonly Job[] = [
+  {
+    id: 'zonep2v', label: 'zonep2v extract image.cpio', group: 'cpio', needs: [], rerun: true,
+    stages: (c) => ({ stages: [[...c.zonep2v, 'extract', c.cpio, c.out, ...c.zonep2vArgs]], inOut: false }),
+  },
+  { id: 'gnu-cpio', label: 'cpio -idmu < image.cpio', group: 'cpio', needs: ['cpio'], stages: (c) => ({ stages: [['cpio', '-idmu', '--quiet']], stdinFile: c.cpio, inOut: true }) },
+  { id: 'bsdcpio', label: 'bsdcpio -idmu < image.cpio', group: 'cpio', needs: ['bsdcpio'], stages: (c) => ({ stages: [['bsdcpio', '-idmu', '--quiet']], stdinFile: c.cpio, inOut: true }) },
+  { id: 'bsdtar', label: 'bsdtar -xf image.cpio', group: 'cpio', needs: ['bsdtar'], stages: (c) => ({ stages: [['bsdtar', '-xf', c.cpio]], inOut: true }) },
+  {
+    id: 'zonep2v-gz', label: 'zonep2v extract image.cpio.gz', group: 'gzip', needs: [],
+    stages: (c) => ({ stages: [[...c.zonep2v, 'extract', c.gz, c.out, ...c.zonep2vArgs]], inOut: false }),
+  },
+  { id: 'gzip-cpio', label: 'gzip -dc | cpio -idmu', group: 'gzip', needs: ['gzip', 'cpio'], stages: (c) => ({ stages: [['gzip', '-dc', c.gz], ['cpio', '-idmu', '--quiet']], inOut: true }) },
+  { id: 'bsdtar-gz', label: 'bsdtar -xf image.cpio.gz', group: 'gzip', needs: ['bsdtar'], stages: (c) => ({ stages: [['bsdtar', '-xf', c.gz]], inOut: true }) },
+];
+
+const BASELINE: Record<Group, string> = { cpio: 'bsdcpio', gzip: 'bsdtar-gz' };
+const RERUN_SUFFIX = '-rerun';
+
+/** The brief's targets, printed next to the measured ratios. */
+const TARGETS = {
+  vsBsdcpio: 1.0,
+  vsBsdtarGzip: 1.0,
+  rssMB: 300,
+  rerunVsFirst: 0.25,
+};
+
+// ---- records ----
+
+interface Verify {
+  entries: number;
+  dataBytes: number;
+  ok: boolean;
+  note: string;
+}
+
+interface RunRecord {
+  round: number;
+  ok: boolean;
+  wallSeconds: number;
+  /** user + system CPU seconds, summed over the pipeline's processes */
+  cpuSeconds: number;
+  /** max over the pipeline's processes */
+  peakRssMB: number;
+  /** sum over the pipeline's processes (they run at the same time: an upper bound of the tree) */
+  sumRssMB: number;
+  procs: ProcStat[];
+  error?: string;
+  verify?: Verify;
+  fsSetupSeconds?: number;
+}
+
+interface RowSummary {
+  fs: FsKind;
+  id: string;
+  label: string;
+  group: Group;
+  runs: RunRecord[];
+  okRuns: number;
+  medianWallSeconds: number | null;
+  medianCpuSeconds: number | null;
+  mbPerSecond: number | null;
+  entriesPerSecond: number | null;
+  peakRssMB: number | null;
+  ratio: number | null;
+  ratioBase: string;
+  target: string;
+  pass: boolean | null;
+  lastError?: string;
+}
+
+// ---- main ----
+
+interface Config {
+  seed: number;
+  totalBytes: number;
+  runs: number;
+  fsKinds: FsKind[];
+  work: string;
+  zonep2v: string[];
+  zonep2vArgs: string[];
+  jobs: Job[];
+  fsSize?: number;
+  imageDir?: string;
+  json?: string;
+  verify: boolean;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const cfg = parseConfig(argv);
+  if (!cfg) return 2;
+
+  if (process.getuid?.() !== 0) {
+    process.stderr.write('extract-bench: needs root (mount, loop devices, chown)\n');
+    return 2;
+  }
+  const missing = ['cpio', 'bsdcpio', 'bsdtar', 'gzip', 'mkfs.ext4', 'truncate', GNU_TIME].filter((t) => !which(t));
+  if (missing.includes(GNU_TIME)) {
+    process.stderr.write(`extract-bench: GNU time (${GNU_TIME}) is required: apt-get install -y time\n`);
+    return 2;
+  }
+  if (missing.length) {
+    process.stderr.write(`warning: missing ${missing.join(', ')} (apt-get install -y cpio libarchive-tools e2fsprogs); jobs needing them are skipped\n`);
+  }
+  const jobs = cfg.jobs.filter((j) => j.needs.every((t) => which(t)));
+
+  let fsKinds = cfg.fsKinds;
+  const loop = loopAvailable();
+  if (fsKinds.includes('ext4') && (!loop || missing.includes('mkfs.ext4'))) {
+    process.stderr.write(`WARNING: ${!loop ? 'no free loop device (losetup -f failed)' : 'mkfs.ext4 missing'}: falling back to tmpfs only; numbers are not comparable with ext4 runs\n`);
+    fsKinds = ['tmpfs'];
+  }
+
+  fs.mkdirSync(cfg.work, { recursive: true });
+  const corpus = await ensureCorpus(cfg);
+  const images = ensureImages(corpus.dir);
+  const archiveEntries = corpus.stats.entries + 1; // "." is in the archive too
+  const fsSize = cfg.fsSize ?? roundUp(Math.max(1024 ** 3, images.cpioBytes * 2.5 + archiveEntries * 4096), 1024 ** 2);
+
+  warmUp([images.cpio, images.gz], cfg.zonep2v);
+  printHeader(cfg, corpus.stats, images, fsKinds, fsSize, loop);
+
+  const scratch = path.join(cfg.work, 'scratch');
+  const rows = new Map<string, RunRecord[]>();
+  const rowKey = (fsKind: FsKind, id: string): string => `${fsKind}/${id}`;
+  const push = (fsKind: FsKind, id: string, rec: RunRecord): void => {
+    const k = rowKey(fsKind, id);
+    rows.set(k, [...(rows.get(k) ?? []), rec]);
+  };
+
+  for (let round = 0; round < cfg.runs; round++) {
+    for (const fsKind of fsKinds) {
+      const order = jobs.map((_, i) => jobs[(i + round) % jobs.length]!);
+      for (const job of order) {
+        const tag = `round ${round + 1}/${cfg.runs} ${fsKind.padEnd(5)}`;
+        warmImages([images.cpio, images.gz]);
+        try {
+          await withFreshFs({ kind: fsKind, sizeBytes: fsSize, workDir: cfg.work, ...(cfg.imageDir ? { imageDir: cfg.imageDir } : {}) }, async (ffs) => {
+            const out = path.join(ffs.mountPoint, 'root');
+            fs.mkdirSync(out);
+            const ctx: JobContext = { cpio: images.cpio, gz: images.gz, out, zonep2v: cfg.zonep2v, zonep2vArgs: cfg.zonep2vArgs };
+            const first = await timeJob(job, ctx, scratch, round, cfg.verify ? corpus.stats : null);
+            first.fsSetupSeconds = ffs.setupSeconds;
+            push(fsKind, job.id, first);
+            printRun(tag, job.label, first);
+            if (job.rerun) {
+              if (!first.ok) {
+                const skipped: RunRecord = { round, ok: false, wallSeconds: NaN, cpuSeconds: NaN, peakRssMB: NaN, sumRssMB: NaN, procs: [], error: 'first extraction failed' };
+                push(fsKind, job.id + RERUN_SUFFIX, skipped);
+                printRun(tag, `${job.label} (re-run)`, skipped);
+              } else {
+                const again = await timeJob(job, ctx, scratch, round, cfg.verify ? corpus.stats : null);
+                push(fsKind, job.id + RERUN_SUFFIX, again);
+                printRun(tag, `${job.label} (re-run)`, again);
+              }
+            }
+          });
+        } catch (err) {
+          const rec: RunRecord = { round, ok: false, wallSeconds: NaN, cpuSeconds: NaN, peakRssMB: NaN, sumRssMB: NaN, procs: [], error: `setup: ${errText(err)}` };
+          push(fsKind, job.id, rec);
+          printRun(tag, job.label, rec);
+        }
+        // Let writeback of the deleted loop image settle before the next timed run.
+        spawnSync('sync');
+      }
+    }
+  }
+
+  const summaries: RowSummary[] = [];
+  for (const fsKind of fsKinds) {
+    for (const job of jobs) {
+      summaries.push(summarize(fsKind, job.id, job.label, job.group, rows.get(rowKey(fsKind, job.id)) ?? [], rows, images.cpioBytes, archiveEntries));
+      if (job.rerun) {
+        const id = job.id + RERUN_SUFFIX;
+        summaries.push(summarize(fsKind, id, `${job.label} (re-run)`, job.group, rows.get(rowKey(fsKind, id)) ?? [], rows, images.cpioBytes, archiveEntries));
+      }
+    }
+  }
+  printTable(summaries, fsKinds, cfg.runs);
+
+  if (cfg.json) {
+    const report = {
+      tool: 'zonep2v-extract-bench',
+      date: new Date().toISOString(),
+      host: hostInfo(loop),
+      config: { seed: cfg.seed, totalBytes: cfg.totalBytes, runs: cfg.runs, fs: fsKinds, fsSizeBytes: fsSize, work: cfg.work, zonep2v: cfg.zonep2v, zonep2vArgs: cfg.zonep2vArgs, jobs: jobs.map((j) => j.id) },
+      corpus: corpus.stats,
+      image: { cpioBytes: images.cpioBytes, gzBytes: images.gzBytes, entries: archiveEntries },
+      targets: TARGETS,
+      results: summaries,
+    };
+    fs.writeFileSync(cfg.json, JSON.stringify(report, null, 2) + '\n');
+    process.stdout.write(`\nJSON written to ${cfg.json}\n`);
+  }
+  return 0;
+}
+
+async function timeJob(job: Job, ctx: JobContext, scratch: string, round: number, expect: CorpusStats | null): Promise<RunRecord> {
+  const spec = job.stages(ctx);
+  const res = await runTimed({ stages: spec.stages, ...(spec.stdinFile ? { stdinFile: spec.stdinFile } : {}), cwd: spec.inOut ? ctx.out : scratch, scratchDir: scratch });
+  const rss = res.procs.map((p) => (Number.isFinite(p.maxRssKiB) ? (p.maxRssKiB * 1024) / 1e6 : 0));
+  const rec: RunRecord = {
+    round,
+    ok: res.ok,
+    wallSeconds: res.wallSeconds,
+    cpuSeconds: res.procs.reduce((s, p) => s + (Number.isFinite(p.cpuSeconds) ? p.cpuSeconds : 0), 0),
+    peakRssMB: Math.max(0, ...rss),
+    sumRssMB: rss.reduce((s, x) => s + x, 0),
+    procs: res.procs,
+    ...(res.error ? { error: res.error } : {}),
+  };
+  if (expect && res.ok) rec.verify = verifyTree(ctx.out, expect);
+  return rec;
+}
+
+// ---- corpus and images (cached) ----
+
+interface CachedCorpus {
+  dir: string;
+  stats: CorpusStats;
+}
+
+async function ensureCorpus(cfg: Config): Promise<CachedCorpus> {
+  const dir = path.join(cfg.work, `corpus-s${cfg.seed}-${sizeLabel(cfg.totalBytes)}`);
+  const manifest = path.join(dir, 'manifest.json');
+  try {
+    const stats = JSON.parse(fs.readFileSync(manifest, 'utf8')) as CorpusStats;
+    if (stats.generator === CORPUS_GENERATOR && stats.seed === cfg.seed && stats.targetBytes === cfg.totalBytes) {
+      process.stdout.write(`corpus: cached ${dir}\n`);
+      return { dir, stats };
+    }
+  } catch {
+    /* not there yet */
+  }
+  process.stdout.write(`corpus: generating seed ${cfg.seed}, ${sizeLabel(cfg.totalBytes)} into ${dir} ...\n`);
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.mkdirSync(dir, { recursive: true });
+  const stats = await generateCorpus({ seed: cfg.seed, totalBytes: cfg.totalBytes, dir: path.join(dir, 'tree'), verbose: false });
+  fs.writeFileSync(manifest, JSON.stringify(stats, null, 2) + '\n');
+  process.stdout.write(`corpus: ${stats.entries} entries, ${(stats.elapsedMs / 1000).toFixed(1)} s\n`);
+  return { dir, stats };
+}
+
+interface Images {
+  cpio: string;
+  gz: string;
+  cpioBytes: number;
+  gzBytes: number;
+}
+
+function ensureImages(corpusDir: string): Images {
+  const cpio = path.join(corpusDir, 'image.cpio');
+  const gz = path.join(corpusDir, 'image.cpio.gz');
+  const stamp = path.join(corpusDir, 'images.json');
+  if (!fs.existsSync(stamp) || !fs.existsSync(cpio) || !fs.existsSync(gz)) {
+    process.stdout.write('images: packing image.cpio (GNU cpio -H newc) and image.cpio.gz (gzip -6) ...\n');
+    const q = shQuote;
+    bash(`cd ${q(path.join(corpusDir, 'tree'))} && find . | LC_ALL=C sort | cpio -o -H newc --quiet > ${q(cpio + '.tmp')} && mv ${q(cpio + '.tmp')} ${q(cpio)}`);
+    bash(`gzip -6 -n -c ${q(cpio)} > ${q(gz + '.tmp')} && mv ${q(gz + '.tmp')} ${q(gz)}`);
+    fs.writeFileSync(stamp, JSON.stringify({ generator: CORPUS_GENERATOR, cpioBytes: fs.statSync(cpio).size, gzBytes: fs.statSync(gz).size }) + '\n');
+  }
+  return { cpio, gz, cpioBytes: fs.statSync(cpio).size, gzBytes: fs.statSync(gz).size };
+}
+
+function bash(script: string): void {
+  const r = spawnSync('bash', ['-o', 'pipefail', '-c', script], { stdio: ['ignore', 'inherit', 'inherit'] });
+  if (r.status !== 0) throw new Error(`failed (exit ${r.status}): ${script}`);
+}
+
+// ---- page cache and warm-up ----
+
+/** Reads the images so they are in the page cache (we cannot always drop caches; we can fill them). */
+function warmImages(files: string[]): void {
+  const buf = Buffer.allocUnsafe(8 << 20);
+  for (const f of files) {
+    const fd = fs.openSync(f, 'r');
+    try {
+      while (fs.readSync(fd, buf, 0, buf.length, null) > 0) {
+        /* read it all */
+      }
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+}
+
+/** Loads the tools' binaries (and Node with zonep2v's modules) once, untimed. */
+function warmUp(images: string[], zonep2v: string[]): void {
+  warmImages(images);
+  for (const t of ['cpio', 'bsdcpio', 'bsdtar', 'gzip']) spawnSync(t, ['--version'], { stdio: 'ignore' });
+  spawnSync(zonep2v[0]!, [...zonep2v.slice(1), '--help'], { stdio: 'ignore' });
+}
+
+// ---- verification (untimed) ----
+
+function verifyTree(dir: string, expect: CorpusStats): Verify {
+  let entries = 0;
+  let dataBytes = 0;
+  const seen = new Set<string>();
+  const stack = [dir];
+  while (stack.length) {
+    const d = stack.pop()!;
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      entries++;
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) stack.push(p);
+      else if (e.isFile()) {
+        const st = fs.lstatSync(p, { bigint: true });
+        const key = `${st.dev}:${st.ino}`;
+        if (!seen.has(key)) {
+          seen.add(key);
+          dataBytes += Number(st.size);
+        }
+      }
+    }
+  }
+  const notes: string[] = [];
+  if (entries !== expect.entries) notes.push(`entries ${entries}/${expect.entries}`);
+  if (dataBytes !== expect.dataBytes) notes.push(`data ${dataBytes}/${expect.dataBytes} B`);
+  return { entries, dataBytes, ok: notes.length === 0, note: notes.join(', ') || 'ok' };
+}
+
+// ---- summary ----
+
+function summarize(fsKind: FsKind, id: string, label: string, group: Group, runs: RunRecord[], rows: Map<string, RunRecord[]>, cpioBytes: number, entries: number): RowSummary {
+  const okRuns = runs.filter((r) => r.ok);
+  const med = okRuns.length ? median(okRuns.map((r) => r.wallSeconds)) : null;
+  const peak = okRuns.length ? Math.max(...okRuns.map((r) => r.peakRssMB)) : null;
+  const isRerun = id.endsWith(RERUN_SUFFIX);
+  const baseId = isRerun ? id.slice(0, -RERUN_SUFFIX.length) : BASELINE[group];
+  const baseRuns = (rows.get(`${fsKind}/${baseId}`) ?? []).filter((r) => r.ok);
+  const baseMed = baseRuns.length ? median(baseRuns.map((r) => r.wallSeconds)) : null;
+  const ratio = med !== null && baseMed !== null ? med / baseMed : null;
+
+  let target = '';
+  let pass: boolean | null = null;
+  if (id.startsWith('zonep2v')) {
+    const limit = isRerun ? TARGETS.rerunVsFirst : group === 'cpio' ? TARGETS.vsBsdcpio : TARGETS.vsBsdtarGzip;
+    target = isRerun ? `<=${limit.toFixed(2)}x first` : `<=${limit.toFixed(2)}x ${baseId}, RSS<${TARGETS.rssMB}MB`;
+    if (ratio !== null && peak !== null) pass = ratio <= limit && peak < TARGETS.rssMB;
+  }
+  const failed = runs.filter((r) => !r.ok);
+  return {
+    fs: fsKind,
+    id,
+    label,
+    group,
+    runs,
+    okRuns: okRuns.length,
+    medianWallSeconds: med,
+    medianCpuSeconds: okRuns.length ? median(okRuns.map((r) => r.cpuSeconds)) : null,
+    mbPerSecond: med ? mb(cpioBytes) / med : null,
+    entriesPerSecond: med ? entries / med : null,
+    peakRssMB: peak,
+    ratio,
+    ratioBase: isRerun ? 'first run' : baseId,
+    target,
+    pass,
+    ...(failed.length ? { lastError: failed[failed.length - 1]!.error ?? 'failed' } : {}),
+  };
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+// ---- printing ----
+
+function printHeader(cfg: Config, c: CorpusStats, img: Images, fsKinds: FsKind[], fsSize: number, loop: boolean): void {
+  const h = hostInfo(loop);
+  const out = process.stdout;
+  out.write(`\nhost: ${h.cpus} cpus, ${h.memGiB} GiB, ${h.kernel}, node ${h.node}; loop devices: ${loop ? 'yes' : 'NO'}; load ${h.loadavg}\n`);
+  out.write(`tools: ${h.tools.join('; ')}\n`);
+  if (os.loadavg()[0]! > h.cpus / 2) {
+    out.write(`WARNING: the machine is busy (load ${h.loadavg} on ${h.cpus} cpus): timings will be noisy; use more --runs\n`);
+  }
+  out.write(
+    `corpus: seed ${c.seed}, ${sizeLabel(c.targetBytes)}: ${c.entries} entries (${c.files} files, ${c.dirs} dirs, ${c.symlinks} symlinks, ` +
+      `${c.hardlinks} hard links), ${mb(c.dataBytes).toFixed(1)} MB data, median file ${c.medianFileBytes} B, ${c.duplicates} duplicate files\n`,
+  );
+  out.write(`images: image.cpio ${mb(img.cpioBytes).toFixed(1)} MB, image.cpio.gz ${mb(img.gzBytes).toFixed(1)} MB (gzip ratio ${(img.cpioBytes / img.gzBytes).toFixed(2)}x)\n`);
+  out.write(`runs: ${cfg.runs} per job on ${fsKinds.join(' + ')} (fresh ${sizeLabel(fsSize)} filesystem per run); zonep2v = ${cfg.zonep2v.join(' ')}${cfg.zonep2vArgs.length ? ` ... ${cfg.zonep2vArgs.join(' ')}` : ''}\n\n`);
+}
+
+function printRun(tag: string, label: string, r: RunRecord): void {
+  const status = r.ok ? (r.verify && !r.verify.ok ? `ok (check: ${r.verify.note})` : 'ok') : `FAILED: ${oneLine(r.error ?? '')}`;
+  const wall = Number.isFinite(r.wallSeconds) ? `${r.wallSeconds.toFixed(3)} s` : '   -   ';
+  const rss = Number.isFinite(r.peakRssMB) && r.procs.length ? `rss ${r.peakRssMB.toFixed(0).padStart(4)} MB` : '           ';
+  process.stdout.write(`${tag}  ${label.padEnd(38)} ${wall.padStart(9)}  ${rss}  ${status}\n`);
+}
+
+function printTable(rows: RowSummary[], fsKinds: FsKind[], runs: number): void {
+  const out = process.stdout;
+  for (const fsKind of fsKinds) {
+    out.write(`\n== ${fsKind}: median of ${runs} run(s) ==\n`);
+    const header = ['job', 'wall s', 'cpu s', 'MB/s', 'entries/s', 'RSS MB', 'ratio', 'vs', 'target', 'ok?'];
+    const table: string[][] = [header];
+    for (const r of rows.filter((x) => x.fs === fsKind)) {
+      if (r.okRuns === 0) {
+        table.push([r.label, 'FAILED', '', '', '', '', '', '', r.target, r.target ? 'FAIL' : '', oneLine(r.lastError ?? '').slice(0, 90)]);
+        continue;
+      }
+      const partial = r.okRuns < r.runs.length ? ` (${r.runs.length - r.okRuns} failed)` : '';
+      table.push([
+        r.label + partial,
+        r.medianWallSeconds!.toFixed(3),
+        r.medianCpuSeconds!.toFixed(2),
+        r.mbPerSecond!.toFixed(0),
+        Math.round(r.entriesPerSecond!).toLocaleString('en-US'),
+        r.peakRssMB!.toFixed(0),
+        r.ratio === null ? '-' : `${r.ratio.toFixed(2)}x`,
+        r.ratio === null ? '' : r.ratioBase,
+        r.target,
+        r.pass === null ? '' : r.pass ? 'PASS' : 'FAIL',
+      ]);
+    }
+    const widths = header.map((_, i) => Math.max(...table.map((row) => (row[i] ?? '').length)));
+    const numeric = new Set([1, 2, 3, 4, 5, 6]);
+    for (const row of table) {
+      out.write(
+        row
+          .map((cell, i) => (i >= widths.length ? cell : numeric.has(i) ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!)))
+          .join('  ')
+          .trimEnd() + '\n',
+      );
+    }
+    const checks = rows.filter((x) => x.fs === fsKind && x.runs.some((r) => r.verify && !r.verify.ok));
+    for (const r of checks) {
+      const v = r.runs.find((x) => x.verify && !x.verify.ok)!.verify!;
+      out.write(`  note: ${r.label}: extracted tree differs from the corpus (${v.note})\n`);
+    }
+  }
+  out.write(
+    `\ntargets: zonep2v <= ${TARGETS.vsBsdcpio.toFixed(1)}x bsdcpio (uncompressed), <= ${TARGETS.vsBsdtarGzip.toFixed(1)}x bsdtar (gzip), ` +
+      `peak RSS < ${TARGETS.rssMB} MB, no-change re-run <= ${TARGETS.rerunVsFirst}x first run\n` +
+      'cpu s = user+sys of all processes (less sensitive to a busy machine than wall); MB/s = uncompressed image.cpio bytes / wall; entries/s = archive entries / wall; RSS = max over runs and pipeline processes (MB = 10^6 B)\n',
+  );
+}
+
+function oneLine(s: string): string {
+  return s.replace(/\s+/g, ' ').trim();
+}
+
+// ---- environment ----
+
+function which(cmd: string): boolean {
+  if (cmd.includes('/')) return fs.existsSync(cmd);
+  return spawnSync('sh', ['-c', `command -v ${shQuote(cmd)}`], { stdio: 'ignore' }).status === 0;
+}
+
+function hostInfo(loop: boolean): { cpus: number; memGiB: number; kernel: string; node: string; loop: boolean; loadavg: string; tools: string[] } {
+  const version = (cmd: string, args: string[]): string => {
+    const r = spawnSync(cmd, args, { encoding: 'utf8' });
+    return (r.stdout || r.stderr || '').split('\n')[0]!.trim() || `${cmd}: ?`;
+  };
+  return {
+    cpus: os.cpus().length,
+    memGiB: Math.round(os.totalmem() / 1024 ** 3),
+    kernel: `${os.type()} ${os.release()}`,
+    node: process.version,
+    loop,
+    loadavg: os.loadavg().map((x) => x.toFixed(2)).join(' '),
+    tools: [version('cpio', ['--version']), version('bsdcpio', ['--version']).replace(/ - libarchive.*/, ''), version('bsdtar', ['--version']).replace(/ zlib.*/, ''), version('gzip', ['--version'])],
+  };
+}
+
+// ---- arguments ----
+
+function defaultZonep2v(): string {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  const candidates = [path.resolve(here, '../../bin/zonep2v.js'), path.resolve(process.cwd(), 'bin/zonep2v.js')];
+  const found = candidates.find((c) => fs.existsSync(c)) ?? candidates[0]!;
+  return `${shQuote(process.execPath)} ${shQuote(found)}`;
+}
+
+function parseConfig(argv: string[]): Config | null {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      size: { type: 'string', default: '256M' },
+      seed: { type: 'string', default: '1' },
+      runs: { type: 'string', default: '3' },
+      fs: { type: 'string', default: 'ext4' },
+      work: { type: 'string', default: '/var/tmp/zonep2v-bench' },
+      zonep2v: { type: 'string' },
+      'zonep2v-args': { type: 'string', default: '' },
+      jobs: { type: 'string' },
+      'fs-size': { type: 'string' },
+      'image-dir': { type: 'string' },
+      json: { type: 'string' },
+      'no-verify': { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(
+      'usage: node dist/bench/extract-bench.js [--size 256M] [--runs 3] [--fs ext4|tmpfs|both] [--seed 1]\n' +
+        '         [--work /var/tmp/zonep2v-bench] [--zonep2v "node bin/zonep2v.js"] [--zonep2v-args "..."]\n' +
+        `         [--jobs ${JOBS.map((j) => j.id).join(',')}] [--fs-size 1G] [--image-dir DIR] [--json FILE] [--no-verify]\n`,
+    );
+    return null;
+  }
+  const runs = Number(values.runs);
+  const seed = Number(values.seed);
+  const fsKinds: FsKind[] = values.fs === 'both' ? ['ext4', 'tmpfs'] : values.fs === 'ext4' || values.fs === 'tmpfs' ? [values.fs] : [];
+  const fail = (msg: string): null => {
+    process.stderr.write(`extract-bench: ${msg}\n`);
+    return null;
+  };
+  if (!Number.isInteger(runs) || runs < 1) return fail(`bad --runs ${values.runs}`);
+  if (!Number.isInteger(seed) || seed < 0) return fail(`bad --seed ${values.seed}`);
+  if (!fsKinds.length) return fail(`bad --fs ${values.fs} (ext4, tmpfs or both)`);
+  let jobs = [...JOBS];
+  if (values.jobs) {
+    const want = values.jobs.split(',').map((s) => s.trim());
+    const unknown = want.filter((w) => !JOBS.some((j) => j.id === w));
+    if (unknown.length) return fail(`unknown job(s) ${unknown.join(', ')}; known: ${JOBS.map((j) => j.id).join(', ')}`);
+    jobs = JOBS.filter((j) => want.includes(j.id));
+  }
+  return {
+    seed,
+    totalBytes: parseSize(values.size!),
+    runs,
+    fsKinds,
+    work: path.resolve(values.work!),
+    zonep2v: splitCommand(values.zonep2v ?? defaultZonep2v()),
+    zonep2vArgs: splitCommand(values['zonep2v-args']!),
+    jobs,
+    ...(values['fs-size'] ? { fsSize: parseSize(values['fs-size']) } : {}),
+    ...(values['image-dir'] ? { imageDir: path.resolve(values['image-dir']) } : {}),
+    ...(values.json ? { json: path.resolve(values.json) } : {}),
+    verify: !values['no-verify'],
+  };
+}
+
+function roundUp(x: number, to: number): number {
+  return Math.ceil(x / to) * to;
+}
+
+function errText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      cleanupAll();
+      process.stderr.write(`extract-bench: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}
