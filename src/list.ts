@@ -18,7 +18,8 @@ export interface ReadOptions {
 /** Entries of the image, bodies skipped. `warnings` fills as the stream is read. */
 export async function listEntries(options: ReadOptions, warnings: Warning[] = []): Promise<{ chain: string[]; entries: AsyncIterable<Entry> }> {
   const source = options.source ?? (await openSource(options.image));
-  const opened = await openImage(source, { limits: resolveLimits(options.limits), warn: (w) => warnings.push(w) }).catch((error) => {
+  const opened = await openImage(source, { limits: resolveLimits(options.limits), warn: (w) => warnings.push(w) }).catch(async (error) => {
+    await source.close?.();
     throw isP2VError(error) ? error.withContext({ image: source.name }) : error;
   });
   const withImage = (error: unknown) => (isP2VError(error) ? error.withContext({ image: source.name }) : new P2VError('P2V_IO', String(error), { image: source.name }));
@@ -31,6 +32,8 @@ export async function listEntries(options: ReadOptions, warnings: Warning[] = []
       }
     } catch (error) {
       throw withImage(error);
+    } finally {
+      await source.close?.();
     }
   })();
   return { chain: opened.chain, entries };

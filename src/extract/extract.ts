@@ -67,6 +67,7 @@ export async function extract(options: ExtractOptions): Promise<ExtractReport> {
   } finally {
     if (timer) clearInterval(timer);
     await pool.close();
+    await source.close?.();
   }
   return {
     image: imageName,

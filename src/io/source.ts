@@ -17,6 +17,8 @@ export interface ByteSource {
   /** total size when known (regular files), for progress and ETA */
   size?: number;
   chunks(): AsyncIterable<Uint8Array>;
+  /** Release the underlying file, whether or not `chunks()` was read to the end. Idempotent. */
+  close?(): Promise<void>;
 }
 
 export async function openFileSource(path: string): Promise<ByteSource> {
@@ -28,7 +30,10 @@ export async function openFileSource(path: string): Promise<ByteSource> {
   }
   const stat = await handle.stat();
   const fileHandle = handle;
+  let closed: Promise<void> | undefined;
+  const close = () => (closed ??= fileHandle.close().catch(() => undefined));
   return {
+    close,
     name: path,
     size: stat.isFile() ? stat.size : undefined,
     async *chunks() {
@@ -61,7 +66,7 @@ export async function openFileSource(path: string): Promise<ByteSource> {
         }
       } finally {
         await Promise.allSettled(inFlight);
-        await fileHandle.close();
+        await close();
       }
     },
   };
