@@ -34,7 +34,10 @@ export async function extract(options: ExtractOptions): Promise<ExtractReport> {
   if (options.indexFile) for (const [key, record] of loadIndex(options.indexFile)) previous.set(key, record);
   const index = options.indexFile ? new IndexWriter(options.indexFile) : undefined;
 
-  const pool = new WritePool(options.jobs, limits.maxInflightBytes);
+  // umask 0 while we write, so files are created with their final mode (one fchmod less per
+  // file) and implied directories get exactly 0755; restored when done
+  const savedUmask = process.umask(0);
+  const pool = new WritePool(options.jobs, limits.maxInflightBytes, true);
   const writer = new ZoneWriter(
     {
       root,
@@ -67,6 +70,7 @@ export async function extract(options: ExtractOptions): Promise<ExtractReport> {
   } finally {
     if (timer) clearInterval(timer);
     await pool.close();
+    process.umask(savedUmask);
     await source.close?.();
   }
   return {

@@ -49,10 +49,10 @@ export class WritePool {
   private failure: unknown;
   readonly threads: number;
 
-  constructor(jobs: number | undefined, arenaBytes: number) {
+  constructor(jobs: number | undefined, arenaBytes: number, umaskZero: boolean) {
     this.threads = Math.max(1, jobs ?? os.availableParallelism());
     this.arena = new Arena(Math.max(arenaBytes, 2 * batchBytes));
-    const setup: WorkerSetup = { arena: this.arena.shared };
+    const setup: WorkerSetup = { arena: this.arena.shared, umaskZero };
     this.piscina = new Piscina({
       filename: new URL('../workers/write-worker.js', import.meta.url).href,
       minThreads: this.threads,

@@ -40,6 +40,9 @@ export interface PwriteTask {
 /** Given to every worker once, at start (piscina workerData). */
 export interface WorkerSetup {
   arena: SharedArrayBuffer;
+  /** the process umask is 0 while extracting: a file created with its mode has exactly that
+   *  mode, so fchmod is needed only after a chown (which clears set-id bits) */
+  umaskZero: boolean;
 }
 
 export type WriteTask = BatchTask | PwriteTask;
