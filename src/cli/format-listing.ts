@@ -26,7 +26,7 @@ export function longLine(entry: Entry): string {
   const group = (entry.gname || String(entry.gid)).padEnd(8);
   const size =
     entry.type === 'char' || entry.type === 'block'
-      ? `${entry.devMajor}, ${entry.devMinor}`
+      ? `${String(entry.devMajor).padStart(3)}, ${String(entry.devMinor).padStart(3)}` // GNU cpio's "%3lu, %3lu"
       : String(entry.type === 'symlink' ? (entry.linkTarget ?? '').length : entry.size);
   let name = displayPath(entry.path);
   if (entry.type === 'symlink') name += ` -> ${displayPath(entry.linkTarget ?? '')}`;
