@@ -6,8 +6,9 @@
 import type { Filter } from './filter.js';
 import { bidBytes } from './filter.js';
 import { gzipFilter } from './gzip.js';
+import { xzFilter } from './xz.js';
 
-export const filters: Filter[] = [gzipFilter];
+export const filters: Filter[] = [gzipFilter, xzFilter];
 
 /** Best bidder for `head`, or undefined when no filter claims it (the data is not compressed). */
 export function pickFilter(head: Uint8Array): Filter | undefined {

@@ -2,15 +2,19 @@
  * xz (.xz container, LZMA2): single- and multi-block streams (xz -T), concatenated streams and
  * stream padding, CRC32 / CRC64 / SHA-256 / no check, the Delta and BCJ pre-filters.
  *
- * Engine: a TypeScript LZMA2 decoder (./xz/lzma-decoder.ts). Measured on a 64 MiB system tar
- * (2026-11-26, this kind of machine), decode-only MB/s of output, median of 3: see
- * ../../shared/reference/measurements.md. No npm engine streamed every case acceptably:
- * xz-decompress (WASM xz-embedded) rejects SHA-256 streams and serialises all decoders in a
- * process behind one lock, so an xz inside an xz deadlocks; @napi-rs/lzma has only a
- * whole-buffer API; lzma-native and node-liblzma need a native build or an install script.
+ * Engine: a TypeScript LZMA2 decoder (./xz/lzma-decoder.ts), chosen by measurement. Decoding a
+ * 64 MiB system tar (xz -6; and -T2 --block-size=1MiB) on this kind of machine, 2026-11-26, CPU
+ * seconds, median of 3 fresh processes (wall times were skewed by a load average near 10):
+ *   xz -dc 0.92 / 0.95; this decoder 1.90 / 1.98 (1.64 once warm); xz-decompress (WASM
+ *   xz-embedded) 1.53 / 1.55; @napi-rs/lzma 1.58 / 1.56; node-liblzma 4 (native) 1.47 / 1.42.
+ * None of the faster ones is usable: xz-decompress rejects SHA-256 streams and serialises every
+ * decoder in a process behind one lock, so an xz inside an xz (or an abandoned decoder)
+ * deadlocks; @napi-rs/lzma only decodes whole buffers; node-liblzma and lzma-native build native
+ * code from an install script (and node-liblzma 5 needs Node 22). Owning the decoder also gives
+ * exact compressed offsets in errors and no dependency.
  *
  * Reading, as a state machine over a ByteReader (memory: the LZMA window, one LZMA2 chunk of
- * input, at most ~1 MiB of pending output):
+ * input, under 3 MiB of pending output):
  *   STREAM_HEADER -> (BLOCK_HEADER -> LZMA2 chunks... -> block padding, check)* -> INDEX
  *   -> STREAM_FOOTER -> stream padding (zero bytes, 4 at a time) -> STREAM_HEADER | end.
  * Every size, CRC32 and check is verified as it comes; the index is compared with the blocks
@@ -277,8 +281,11 @@ async function* decodeBlock(
       }
       const dataAt = reader.offset;
       const data = await reader.readExact(inSize, 'LZMA2 chunk');
+      // always a plain Uint8Array view (upstream chunks are often Buffers): one receiver shape
+      // keeps the decoder's optimized code from being thrown away when the other one turns up
+      const view = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
       try {
-        lzma.decodeLzmaChunk(data, 0, inSize, outSize);
+        lzma.decodeLzmaChunk(view, 0, inSize, outSize);
       } catch (error) {
         if (error instanceof LzmaDataError) throw fail(`corrupt LZMA2 data: ${error.message}`, dataAt + error.at);
         throw error;

@@ -32,21 +32,23 @@ export const crc32: (data: Uint8Array, crc?: number) => number =
   typeof nativeCrc32 === 'function' ? (data, crc = 0) => nativeCrc32(data, crc) : crc32Portable;
 
 // CRC64/XZ (ECMA-182 polynomial, reflected): tables[k * 256 + b] as (lo, hi) 32-bit halves.
-const crc64Lo = new Uint32Array(8 * 256);
-const crc64Hi = new Uint32Array(8 * 256);
+// Int32Array, not Uint32Array: V8 loads a Uint32 element above 2^31 as a double, which costs
+// about 3x here; xor of int32s gives the same bits.
+const crc64Lo = new Int32Array(8 * 256);
+const crc64Hi = new Int32Array(8 * 256);
 {
-  const polyLo = 0xd7870f42;
-  const polyHi = 0xc96c5795;
+  const polyLo = 0xd7870f42 | 0;
+  const polyHi = 0xc96c5795 | 0;
   for (let n = 0; n < 256; n++) {
     let lo = n;
     let hi = 0;
     for (let k = 0; k < 8; k++) {
       const odd = lo & 1;
-      lo = ((lo >>> 1) | (hi << 31)) >>> 0;
+      lo = (lo >>> 1) | (hi << 31);
       hi = hi >>> 1;
       if (odd) {
-        lo = (lo ^ polyLo) >>> 0;
-        hi = (hi ^ polyHi) >>> 0;
+        lo ^= polyLo;
+        hi ^= polyHi;
       }
     }
     crc64Lo[n] = lo;
@@ -57,47 +59,42 @@ const crc64Hi = new Uint32Array(8 * 256);
       const prevLo = crc64Lo[(t - 1) * 256 + n]!;
       const prevHi = crc64Hi[(t - 1) * 256 + n]!;
       const idx = prevLo & 0xff;
-      crc64Lo[t * 256 + n] = (((prevLo >>> 8) | (prevHi << 24)) ^ crc64Lo[idx]!) >>> 0;
-      crc64Hi[t * 256 + n] = ((prevHi >>> 8) ^ crc64Hi[idx]!) >>> 0;
+      crc64Lo[t * 256 + n] = ((prevLo >>> 8) | (prevHi << 24)) ^ crc64Lo[idx]!;
+      crc64Hi[t * 256 + n] = (prevHi >>> 8) ^ crc64Hi[idx]!;
     }
   }
 }
 
 /** Running CRC64/XZ. */
 export class Crc64 {
-  private lo = 0xffffffff;
-  private hi = 0xffffffff;
+  private lo = -1;
+  private hi = -1;
+
+  constructor() {
+    this.lo = this.hi = -1; // a second write: see LzmaDecoder's constructor
+  }
 
   update(data: Uint8Array): void {
     const L = crc64Lo;
     const H = crc64Hi;
+    const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
     let lo = this.lo;
     let hi = this.hi;
     let i = 0;
-    const n = data.length;
-    for (; i < n && (i & 7) !== 0; i++) {
-      const idx = (lo ^ data[i]!) & 0xff;
-      lo = (((lo >>> 8) | (hi << 24)) ^ L[idx]!) >>> 0;
-      hi = ((hi >>> 8) ^ H[idx]!) >>> 0;
+    for (const end = data.length - 8; i <= end; i += 8) {
+      const a = lo ^ view.getInt32(i, true);
+      const b = hi ^ view.getInt32(i + 4, true);
+      lo =
+        L[1792 + (a & 0xff)]! ^ L[1536 + ((a >>> 8) & 0xff)]! ^ L[1280 + ((a >>> 16) & 0xff)]! ^ L[1024 + (a >>> 24)]! ^
+        L[768 + (b & 0xff)]! ^ L[512 + ((b >>> 8) & 0xff)]! ^ L[256 + ((b >>> 16) & 0xff)]! ^ L[b >>> 24]!;
+      hi =
+        H[1792 + (a & 0xff)]! ^ H[1536 + ((a >>> 8) & 0xff)]! ^ H[1280 + ((a >>> 16) & 0xff)]! ^ H[1024 + (a >>> 24)]! ^
+        H[768 + (b & 0xff)]! ^ H[512 + ((b >>> 8) & 0xff)]! ^ H[256 + ((b >>> 16) & 0xff)]! ^ H[b >>> 24]!;
     }
-    for (const end = n - 8; i <= end; i += 8) {
-      const a = (lo ^ (data[i]! | (data[i + 1]! << 8) | (data[i + 2]! << 16) | (data[i + 3]! << 24))) >>> 0;
-      const b = (hi ^ (data[i + 4]! | (data[i + 5]! << 8) | (data[i + 6]! << 16) | (data[i + 7]! << 24))) >>> 0;
-      const i7 = 7 * 256 + (a & 0xff);
-      const i6 = 6 * 256 + ((a >>> 8) & 0xff);
-      const i5 = 5 * 256 + ((a >>> 16) & 0xff);
-      const i4 = 4 * 256 + (a >>> 24);
-      const i3 = 3 * 256 + (b & 0xff);
-      const i2 = 2 * 256 + ((b >>> 8) & 0xff);
-      const i1 = 256 + ((b >>> 16) & 0xff);
-      const i0 = b >>> 24;
-      lo = (L[i7]! ^ L[i6]! ^ L[i5]! ^ L[i4]! ^ L[i3]! ^ L[i2]! ^ L[i1]! ^ L[i0]!) >>> 0;
-      hi = (H[i7]! ^ H[i6]! ^ H[i5]! ^ H[i4]! ^ H[i3]! ^ H[i2]! ^ H[i1]! ^ H[i0]!) >>> 0;
-    }
-    for (; i < n; i++) {
+    for (; i < data.length; i++) {
       const idx = (lo ^ data[i]!) & 0xff;
-      lo = (((lo >>> 8) | (hi << 24)) ^ L[idx]!) >>> 0;
-      hi = ((hi >>> 8) ^ H[idx]!) >>> 0;
+      lo = ((lo >>> 8) | (hi << 24)) ^ L[idx]!;
+      hi = (hi >>> 8) ^ H[idx]!;
     }
     this.lo = lo;
     this.hi = hi;

@@ -10,16 +10,18 @@
  * Because an LZMA2 chunk is small and bounded, a whole chunk is decoded synchronously; the
  * caller only awaits input between chunks.
  *
- * Window: a circular buffer of the dictionary size (rounded up to 16 so `pos & mask` is the
- * LZMA position state). It starts at 1 MiB and doubles on demand up to the dictionary size,
- * so a header that claims a 1.5 GiB dictionary costs memory only once that much data has been
- * decoded. Decoded bytes are copied out (`takeOutput`) before the window wraps over them, so
- * memory is the window plus at most one chunk of pending output.
+ * Window: a flat buffer holding the dictionary plus room for the next chunk's output. When a
+ * chunk does not fit, pending output is copied out and the last `dictSize` bytes slide to the
+ * front, so a match never wraps and the hot loop checks no edges (the slide costs one memmove of
+ * the dictionary per few MiB of output). The buffer starts at 1 MiB and doubles on demand up
+ * to dictionary + slack, so a header that claims a 1.5 GiB dictionary costs memory only once
+ * that much data has been decoded. Memory: the buffer plus under 3 MiB of pending output.
  *
  * Hot path, tuned by measurement: `decodeLzmaChunk` keeps the range coder, the window and the
  * LZMA state in locals and inlines every bit decode by hand; uint32 arithmetic is spelled with
- * `>>> 0` and `Math.imul` so V8 keeps it in 32-bit registers. A helper function per bit (or
- * state kept on `this`) measured about 2x slower.
+ * `>>> 0` and `Math.imul` so V8 keeps it in 32-bit registers; the layout offsets are a const
+ * enum so they compile to literals. Field writes in the constructor and the int32 dictionary
+ * size keep V8 from discarding the optimized code mid-stream (see there).
  */
 
 /** Decoding failed at `at`, an index into the input buffer the caller passed. */
@@ -33,46 +35,50 @@ export class LzmaDataError extends Error {
   }
 }
 
-// Probability array layout (one Uint16Array, offsets as in the LZMA SDK's CLzmaDec).
-const IS_MATCH = 0; // [state << 4 | posState], 12 * 16
-const IS_REP = 192; // [state]
-const IS_REP_G0 = 204;
-const IS_REP_G1 = 216;
-const IS_REP_G2 = 228;
-const IS_REP0_LONG = 240; // [state << 4 | posState]
-const POS_SLOT = 432; // [lenState << 6 | tree index], 4 * 64
-const SPEC_POS = 688; // 114 reverse-tree probabilities for distance slots 4..13
-const ALIGN = 802; // 16
-const LEN_MATCH = 818; // length coder for matches, 514 entries
-const LEN_REP = 1332; // length coder for repeated matches
-const LITERAL = 1846; // 0x300 per literal coder, at most 16 coders (lc + lp <= 4)
-const LEN_CHOICE = 0;
-const LEN_CHOICE2 = 1;
-const LEN_LOW = 2; // [posState << 3 | index], 16 * 8
-const LEN_MID = 130;
-const LEN_HIGH = 258; // 256
-const PROBS_SIZE = LITERAL + 0x300 * 16;
+// Probability array layout (one Uint16Array, offsets as in the LZMA SDK's CLzmaDec). A const
+// enum, so tsc writes the numbers into the hot loop instead of module-scope loads.
+const enum P {
+  IS_MATCH = 0, // [state << 4 | posState], 12 * 16
+  IS_REP = 192, // [state]
+  IS_REP_G0 = 204,
+  IS_REP_G1 = 216,
+  IS_REP_G2 = 228,
+  IS_REP0_LONG = 240, // [state << 4 | posState]
+  POS_SLOT = 432, // [lenState << 6 | tree index], 4 * 64
+  SPEC_POS = 688, // 114 reverse-tree probabilities for distance slots 4..13
+  ALIGN = 802, // 16
+  LEN_MATCH = 818, // length coder for matches, 514 entries
+  LEN_REP = 1332, // length coder for repeated matches
+  LITERAL = 1846, // 0x300 per literal coder, at most 16 coders (lc + lp <= 4)
+  LEN_CHOICE = 0,
+  LEN_CHOICE2 = 1,
+  LEN_LOW = 2, // [posState << 3 | index], 16 * 8
+  LEN_MID = 130,
+  LEN_HIGH = 258, // 256
+  SIZE = 1846 + 0x300 * 16,
+  /** the range coder renormalises when its range drops below 2^24 */
+  TOP = 0x1000000,
+}
 
-const TOP = 0x1000000; // renormalise when range drops below 2^24
 const INITIAL_WINDOW = 1 << 20;
+/** Room beyond the dictionary: more than one chunk's output (2 MiB), so a slide always makes room. */
+const MIN_SLACK = 4 << 20;
 /** Pending output is copied out once it reaches this size (fewer, larger pieces downstream). */
 const OUTPUT_PIECE = 1 << 20;
 
 export class LzmaDecoder {
   private window = new Uint8Array(0);
-  /** active window size: grows by doubling up to `limit`, then wraps */
-  private size = 0;
-  /** dictionary size rounded up to a multiple of 16 */
-  private limit = 0;
+  /** largest the window may grow: dictionary + slack */
+  private maxWindow = 0;
   private dictSize = 0;
   private pos = 0;
   /** window[flushed, pos) is decoded but not yet copied out */
   private flushed = 0;
-  /** bytes available as match history: min(bytes since the dictionary reset, dictSize) */
+  /** bytes available as match history: min(bytes since the dictionary reset, dictSize); <= pos */
   private full = 0;
   private output: Uint8Array[] = [];
 
-  private readonly probs = new Uint16Array(PROBS_SIZE);
+  private readonly probs = new Uint16Array(P.SIZE);
   private lc = 0;
   private lp = 0;
   private pb = 0;
@@ -82,12 +88,23 @@ export class LzmaDecoder {
   private rep2 = 0;
   private rep3 = 0;
 
+  constructor() {
+    // Write every mutable field a second time now. V8 treats a field written once as constant
+    // and may fold it into optimized code; the first later write (a window growth, say) then
+    // throws that code away ("wrong map" in --trace-deopt) and a ~100 ms recompile follows.
+    this.window = new Uint8Array(0);
+    this.output = [];
+    this.maxWindow = this.dictSize = this.pos = this.flushed = this.full = 0;
+    this.lc = this.lp = this.pb = this.state = 0;
+    this.rep0 = this.rep1 = this.rep2 = this.rep3 = 0;
+  }
+
   /** Start a block whose LZMA2 filter declares `dictSize`. */
   startBlock(dictSize: number): void {
-    this.dictSize = dictSize;
-    this.limit = Math.max(4096, Math.ceil(dictSize / 16) * 16);
-    this.size = Math.min(this.limit, Math.max(this.window.length, INITIAL_WINDOW));
-    if (this.window.length < this.size) this.window = new Uint8Array(this.size);
+    // an int32, not the double `2 ** n` made it: a Smi field stays a Smi field (see constructor)
+    this.dictSize = dictSize | 0;
+    this.maxWindow = Math.ceil(dictSize / 16) * 16 + Math.max(MIN_SLACK, Math.ceil(dictSize / 64) * 16);
+    if (this.window.length === 0) this.window = new Uint8Array(INITIAL_WINDOW);
     this.pos = 0;
     this.flushed = 0;
     this.full = 0;
@@ -124,14 +141,9 @@ export class LzmaDecoder {
 
   /** A stored LZMA2 chunk: the bytes go into the dictionary as they are. */
   copyUncompressed(data: Uint8Array): void {
-    let done = 0;
-    while (done < data.length) {
-      const n = Math.min(data.length - done, this.size - this.pos);
-      this.window.set(data.subarray(done, done + n), this.pos);
-      this.pos += n;
-      done += n;
-      if (this.pos === this.size) this.edge();
-    }
+    this.makeRoom(data.length);
+    this.window.set(data, this.pos);
+    this.pos += data.length;
     this.full = Math.min(this.full + data.length, this.dictSize);
   }
 
@@ -148,20 +160,23 @@ export class LzmaDecoder {
     this.flushed = this.pos;
   }
 
-  /** `pos` reached the end of the active window: grow it if the dictionary allows, else wrap. */
-  private edge(): void {
+  /** Make room for `n` more bytes at `pos`: slide the history to the front, or grow. */
+  private makeRoom(n: number): void {
+    if (this.pos + n <= this.window.length) return;
     this.flush();
-    if (this.size < this.limit) {
-      const grown = Math.min(this.limit, this.size * 2);
-      if (this.window.length < grown) {
-        const next = new Uint8Array(grown);
-        next.set(this.window.subarray(0, this.size));
-        this.window = next;
-      }
-      this.size = grown;
-    } else {
-      this.pos = 0;
-      this.flushed = 0;
+    // keep `full` bytes of history; move by a multiple of 16 so `pos & mask` keeps its meaning
+    const shift = (this.pos - this.full) & ~15;
+    if (shift > 0) {
+      this.window.copyWithin(0, shift, this.pos);
+      this.pos -= shift;
+      this.flushed = this.pos;
+    }
+    if (this.pos + n > this.window.length) {
+      let size = this.window.length;
+      while (size < this.pos + n) size *= 2;
+      const grown = new Uint8Array(Math.max(this.pos + n, Math.min(size, this.maxWindow)));
+      grown.set(this.window.subarray(0, this.pos));
+      this.window = grown;
     }
   }
 
@@ -177,8 +192,8 @@ export class LzmaDecoder {
     const lpMask = (1 << this.lp) - 1;
     const pbMask = (1 << this.pb) - 1;
     const dictSize = this.dictSize;
-    let win = this.window;
-    let size = this.size;
+    this.makeRoom(outSize);
+    const win = this.window;
     let pos = this.pos;
     let full = this.full;
     let state = this.state;
@@ -199,8 +214,8 @@ export class LzmaDecoder {
     while (remaining > 0) {
       const posState = pos & pbMask;
       // is_match[state][posState]
-      i = IS_MATCH + (state << 4) + posState;
-      if (range < TOP) {
+      i = P.IS_MATCH + (state << 4) + posState;
+      if (range < P.TOP) {
         range = (range << 8) >>> 0;
         code = ((code << 8) | input[ip++]!) >>> 0;
       }
@@ -210,13 +225,13 @@ export class LzmaDecoder {
         range = bound;
         probs[i] = p + ((2048 - p) >>> 5);
         // literal
-        const prev = full === 0 ? 0 : win[pos === 0 ? size - 1 : pos - 1]!;
-        const base = LITERAL + 0x300 * (((pos & lpMask) << lc) + (prev >>> literalShift));
+        const prev = full === 0 ? 0 : win[pos - 1]!;
+        const base = P.LITERAL + 0x300 * (((pos & lpMask) << lc) + (prev >>> literalShift));
         sym = 1;
         if (state < 7) {
           do {
             i = base + sym;
-            if (range < TOP) {
+            if (range < P.TOP) {
               range = (range << 8) >>> 0;
               code = ((code << 8) | input[ip++]!) >>> 0;
             }
@@ -234,15 +249,13 @@ export class LzmaDecoder {
             }
           } while (sym < 0x100);
         } else {
-          let src = pos - rep0 - 1;
-          if (src < 0) src += size;
-          let matchByte = win[src]!;
+          let matchByte = win[pos - rep0 - 1]!;
           let offs = 0x100;
           do {
             matchByte <<= 1;
             const matchBit = matchByte & offs;
             i = base + offs + matchBit + sym;
-            if (range < TOP) {
+            if (range < P.TOP) {
               range = (range << 8) >>> 0;
               code = ((code << 8) | input[ip++]!) >>> 0;
             }
@@ -266,13 +279,6 @@ export class LzmaDecoder {
         if (full < dictSize) full++;
         remaining--;
         state = state < 4 ? 0 : state < 10 ? state - 3 : state - 6;
-        if (pos === size) {
-          this.pos = pos;
-          this.edge();
-          win = this.window;
-          size = this.size;
-          pos = this.pos;
-        }
         continue;
       }
       range = (range - bound) >>> 0;
@@ -282,8 +288,8 @@ export class LzmaDecoder {
       // is_rep[state]
       let lenBase: number;
       let isMatch = false;
-      i = IS_REP + state;
-      if (range < TOP) {
+      i = P.IS_REP + state;
+      if (range < P.TOP) {
         range = (range << 8) >>> 0;
         code = ((code << 8) | input[ip++]!) >>> 0;
       }
@@ -297,15 +303,15 @@ export class LzmaDecoder {
         rep2 = rep1;
         rep1 = rep0;
         state = state < 7 ? 7 : 10;
-        lenBase = LEN_MATCH;
+        lenBase = P.LEN_MATCH;
         isMatch = true;
       } else {
         range = (range - bound) >>> 0;
         code = (code - bound) >>> 0;
         probs[i] = p - (p >>> 5);
         // a repeated match: is_rep_g0[state]
-        i = IS_REP_G0 + state;
-        if (range < TOP) {
+        i = P.IS_REP_G0 + state;
+        if (range < P.TOP) {
           range = (range << 8) >>> 0;
           code = ((code << 8) | input[ip++]!) >>> 0;
         }
@@ -315,8 +321,8 @@ export class LzmaDecoder {
           range = bound;
           probs[i] = p + ((2048 - p) >>> 5);
           // is_rep0_long[state][posState]: 0 = one byte at rep0 ("short rep")
-          i = IS_REP0_LONG + (state << 4) + posState;
-          if (range < TOP) {
+          i = P.IS_REP0_LONG + (state << 4) + posState;
+          if (range < P.TOP) {
             range = (range << 8) >>> 0;
             code = ((code << 8) | input[ip++]!) >>> 0;
           }
@@ -327,18 +333,10 @@ export class LzmaDecoder {
             probs[i] = p + ((2048 - p) >>> 5);
             state = state < 7 ? 9 : 11;
             if (rep0 >= full) throw new LzmaDataError('match distance beyond the dictionary', ip);
-            let src = pos - rep0 - 1;
-            if (src < 0) src += size;
-            win[pos++] = win[src]!;
+            win[pos] = win[pos - rep0 - 1]!;
+            pos++;
             if (full < dictSize) full++;
             remaining--;
-            if (pos === size) {
-              this.pos = pos;
-              this.edge();
-              win = this.window;
-              size = this.size;
-              pos = this.pos;
-            }
             continue;
           }
           range = (range - bound) >>> 0;
@@ -349,8 +347,8 @@ export class LzmaDecoder {
           code = (code - bound) >>> 0;
           probs[i] = p - (p >>> 5);
           // is_rep_g1[state]
-          i = IS_REP_G1 + state;
-          if (range < TOP) {
+          i = P.IS_REP_G1 + state;
+          if (range < P.TOP) {
             range = (range << 8) >>> 0;
             code = ((code << 8) | input[ip++]!) >>> 0;
           }
@@ -366,8 +364,8 @@ export class LzmaDecoder {
             code = (code - bound) >>> 0;
             probs[i] = p - (p >>> 5);
             // is_rep_g2[state]
-            i = IS_REP_G2 + state;
-            if (range < TOP) {
+            i = P.IS_REP_G2 + state;
+            if (range < P.TOP) {
               range = (range << 8) >>> 0;
               code = ((code << 8) | input[ip++]!) >>> 0;
             }
@@ -390,15 +388,15 @@ export class LzmaDecoder {
           rep0 = dist;
         }
         state = state < 7 ? 8 : 11;
-        lenBase = LEN_REP;
+        lenBase = P.LEN_REP;
       }
 
       // match length: choice bits, then a 3-, 3- or 8-bit tree
       let len: number;
       let treeBase: number;
       let treeLimit: number;
-      i = lenBase + LEN_CHOICE;
-      if (range < TOP) {
+      i = lenBase + P.LEN_CHOICE;
+      if (range < P.TOP) {
         range = (range << 8) >>> 0;
         code = ((code << 8) | input[ip++]!) >>> 0;
       }
@@ -407,15 +405,15 @@ export class LzmaDecoder {
       if (code < bound) {
         range = bound;
         probs[i] = p + ((2048 - p) >>> 5);
-        treeBase = lenBase + LEN_LOW + (posState << 3);
+        treeBase = lenBase + P.LEN_LOW + (posState << 3);
         treeLimit = 8;
         len = 2;
       } else {
         range = (range - bound) >>> 0;
         code = (code - bound) >>> 0;
         probs[i] = p - (p >>> 5);
-        i = lenBase + LEN_CHOICE2;
-        if (range < TOP) {
+        i = lenBase + P.LEN_CHOICE2;
+        if (range < P.TOP) {
           range = (range << 8) >>> 0;
           code = ((code << 8) | input[ip++]!) >>> 0;
         }
@@ -424,14 +422,14 @@ export class LzmaDecoder {
         if (code < bound) {
           range = bound;
           probs[i] = p + ((2048 - p) >>> 5);
-          treeBase = lenBase + LEN_MID + (posState << 3);
+          treeBase = lenBase + P.LEN_MID + (posState << 3);
           treeLimit = 8;
           len = 10;
         } else {
           range = (range - bound) >>> 0;
           code = (code - bound) >>> 0;
           probs[i] = p - (p >>> 5);
-          treeBase = lenBase + LEN_HIGH;
+          treeBase = lenBase + P.LEN_HIGH;
           treeLimit = 256;
           len = 18;
         }
@@ -439,7 +437,7 @@ export class LzmaDecoder {
       sym = 1;
       do {
         i = treeBase + sym;
-        if (range < TOP) {
+        if (range < P.TOP) {
           range = (range << 8) >>> 0;
           code = ((code << 8) | input[ip++]!) >>> 0;
         }
@@ -461,11 +459,11 @@ export class LzmaDecoder {
       if (isMatch) {
         // distance: a 6-bit slot, then reverse-tree bits, or direct bits and 4 aligned bits
         const lenState = len < 5 ? len - 2 : 3;
-        treeBase = POS_SLOT + (lenState << 6);
+        treeBase = P.POS_SLOT + (lenState << 6);
         sym = 1;
         do {
           i = treeBase + sym;
-          if (range < TOP) {
+          if (range < P.TOP) {
             range = (range << 8) >>> 0;
             code = ((code << 8) | input[ip++]!) >>> 0;
           }
@@ -492,11 +490,11 @@ export class LzmaDecoder {
           const directBits = (slot >>> 1) - 1;
           let dist = (2 | (slot & 1)) << directBits;
           if (slot < 14) {
-            treeBase = SPEC_POS + dist - slot - 1;
+            treeBase = P.SPEC_POS + dist - slot - 1;
             sym = 1;
             for (let bit = 0; bit < directBits; bit++) {
               i = treeBase + sym;
-              if (range < TOP) {
+              if (range < P.TOP) {
                 range = (range << 8) >>> 0;
                 code = ((code << 8) | input[ip++]!) >>> 0;
               }
@@ -517,7 +515,7 @@ export class LzmaDecoder {
           } else {
             let direct = 0;
             for (let bit = directBits - 4; bit > 0; bit--) {
-              if (range < TOP) {
+              if (range < P.TOP) {
                 range = (range << 8) >>> 0;
                 code = ((code << 8) | input[ip++]!) >>> 0;
               }
@@ -532,8 +530,8 @@ export class LzmaDecoder {
             dist += direct << 4;
             sym = 1;
             for (let bit = 0; bit < 4; bit++) {
-              i = ALIGN + sym;
-              if (range < TOP) {
+              i = P.ALIGN + sym;
+              if (range < P.TOP) {
                 range = (range << 8) >>> 0;
                 code = ((code << 8) | input[ip++]!) >>> 0;
               }
@@ -562,35 +560,30 @@ export class LzmaDecoder {
       remaining -= len;
       full = full + len < dictSize ? full + len : dictSize;
       let src = pos - rep0 - 1;
-      if (src < 0) src += size;
-      // copy in spans that wrap neither source nor destination; byte by byte when short or
-      // overlapping (distance < length repeats the pattern, which copyWithin would not)
-      for (;;) {
-        let n = len;
-        if (n > size - pos) n = size - pos;
-        if (n > size - src) n = size - src;
-        if (n >= 64 && (src >= pos || src + n <= pos)) {
-          win.copyWithin(pos, src, src + n);
-          pos += n;
-          src += n;
+      if (len < 64) {
+        do win[pos++] = win[src++]!;
+        while (--len > 0);
+      } else if (src + len <= pos) {
+        win.copyWithin(pos, src, src + len);
+        pos += len;
+      } else {
+        // overlapping: the bytes repeat with period `d` (runs of zeros in sparse files land
+        // here), so copy whole periods, doubling, instead of byte by byte
+        const d = pos - src;
+        if (d === 1) {
+          win.fill(win[src]!, pos, pos + len);
         } else {
-          for (const stop = pos + n; pos < stop; ) win[pos++] = win[src++]!;
+          for (let k = 0; k < len; ) {
+            const m = k === 0 ? d : Math.min(k, len - k);
+            win.copyWithin(pos + k, src, src + m);
+            k += m;
+          }
         }
-        len -= n;
-        if (src === size) src = 0;
-        if (pos === size) {
-          // growing keeps positions; wrapping happens only at the full size
-          this.pos = pos;
-          this.edge();
-          win = this.window;
-          size = this.size;
-          pos = this.pos;
-        }
-        if (len === 0) break;
+        pos += len;
       }
     }
 
-    if (range < TOP) {
+    if (range < P.TOP) {
       range = (range << 8) >>> 0;
       code = ((code << 8) | input[ip++]!) >>> 0;
     }
