@@ -50,6 +50,9 @@ export interface Entry {
   offset: number;
   /** the body; the consumer must drain it (or call skip) before asking for the next entry */
   body?: EntryBody;
+  /** directory images: the file the body comes from (byte string), so a writer may copy it
+   *  file to file in a worker instead of reading `body` here */
+  sourcePath?: string;
 }
 
 export interface EntryBody {

@@ -28,6 +28,7 @@ import { unwrapFilters } from './filters/registry.js';
 import type { FormatContext } from './formats/format.js';
 import { pickFormat } from './formats/registry.js';
 import { ByteReader } from './io/byte-reader.js';
+import { walkDirectory } from './formats/dir/walk.js';
 import type { ByteSource } from './io/source.js';
 
 export interface OpenedImage {
@@ -40,6 +41,9 @@ export interface OpenedImage {
 }
 
 export async function openImage(source: ByteSource, context: FormatContext): Promise<OpenedImage> {
+  if (source.directory !== undefined) {
+    return { chain: ['dir'], format: 'dir', entries: walkDirectory({ root: source.directory, warn: context.warn }), imageBytes: 0 };
+  }
   let imageBytes = 0;
   const counted = (async function* () {
     for await (const chunk of source.chunks()) {

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { P2VError, isP2VError } from '../errors.js';
 import { toBytePath } from '../entry.js';
 import { openImage } from '../image.js';
-import { openFileSource, stdinSource, type ByteSource } from '../io/source.js';
+import { directorySource, openFileSource, stdinSource, type ByteSource } from '../io/source.js';
 import { resolveLimits } from '../limits.js';
 import { IndexWriter, loadIndex, type IndexRecord } from '../store/content-index.js';
 import type { ExtractOptions, ExtractReport, Warning } from './types.js';
@@ -17,7 +17,19 @@ import { ZoneWriter } from './zone-writer.js';
 const progressIntervalMs = 250;
 
 export async function openSource(image: string): Promise<ByteSource> {
-  return image === '-' ? stdinSource() : openFileSource(image);
+  if (image === '-') return stdinSource();
+  const stat = fs.statSync(image, { throwIfNoEntry: false });
+  if (stat?.isDirectory()) return directorySource(image, fs.realpathSync(image));
+  return openFileSource(image);
+}
+
+/** Copying a tree into itself (or the tree we write into being the one we read) never ends well. */
+function checkNotNested(source: ByteSource, root: string): void {
+  if (source.directory === undefined) return;
+  const inside = (a: string, b: string) => a === b || a.startsWith(b.endsWith('/') ? b : `${b}/`);
+  if (inside(root, source.directory) || inside(source.directory, root)) {
+    throw new P2VError('P2V_USAGE', 'the destination and the source directory overlap: choose a destination outside the source tree', { image: source.name });
+  }
 }
 
 export async function extract(options: ExtractOptions): Promise<ExtractReport> {
@@ -30,6 +42,7 @@ export async function extract(options: ExtractOptions): Promise<ExtractReport> {
 
   fs.mkdirSync(options.dest, { recursive: true });
   const root = toBytePath(fs.realpathSync(path.resolve(options.dest)));
+  checkNotNested(source, root);
   const previous = new Map<string, IndexRecord>();
   if (options.indexFile) for (const [key, record] of loadIndex(options.indexFile)) previous.set(key, record);
   const index = options.indexFile ? new IndexWriter(options.indexFile) : undefined;

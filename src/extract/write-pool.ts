@@ -84,6 +84,17 @@ export class WritePool {
     return { done: batch.results.then((results) => results[index]!) };
   }
 
+  /** Queue a file-to-file copy (directory images): the worker reads `source` itself. Large
+   *  copies close their batch so one big file does not hold up the small ones queued with it. */
+  async addCopy(op: Omit<FileOp, 'start' | 'length'>, size: number): Promise<Pending<FileResult>> {
+    this.rethrow();
+    if (this.batch && this.batch.ops.length >= batchMaxFiles) this.flush();
+    const batch = this.batch ?? (this.batch = await this.openBatch());
+    const index = batch.ops.push({ ...op, start: -1, length: size }) - 1;
+    if (size > smallFileMaxBytes) this.flush();
+    return { done: batch.results.then((results) => results[index]!) };
+  }
+
   /** Write a copy of `data` at `position` of `fd`; resolves once copied (the caller may reuse `data`). */
   async pwrite(fd: number, position: number, data: Uint8Array): Promise<Pending<unknown>> {
     this.rethrow();

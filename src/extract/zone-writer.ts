@@ -26,7 +26,7 @@ import { DirFixups } from './dir-fixups.js';
 import { CREATE_NEW, O_NOFOLLOW, O_RDONLY, fsb, lstatOrUndefined, nsToSeconds } from './fs-bytes.js';
 import { memberComponents } from './path-policy.js';
 import { RootResolver } from './root-resolver.js';
-import { makeSpecialNode } from './special-nodes.js';
+import { makeSpecialNode, setNodeMode } from './special-nodes.js';
 import type { Warning } from './types.js';
 import { smallFileMaxBytes, type Pending, type WritePool } from './write-pool.js';
 
@@ -154,7 +154,9 @@ export class ZoneWriter {
       known: previous?.hash ? { hash: previous.hash, size: previous.size, mtimeSeconds: nsToSeconds(previous.mtimeNs) } : undefined,
     };
     let done: Promise<FileResult>;
-    if (entry.size <= smallFileMaxBytes) {
+    if (entry.sourcePath !== undefined) {
+      done = (await this.pool.addCopy({ ...base, source: entry.sourcePath }, entry.size)).done;
+    } else if (entry.size <= smallFileMaxBytes) {
       const body = entry.body?.whole?.() ?? entry.body?.chunks() ?? new Uint8Array(0);
       done = (await this.pool.addSmall(base, entry.size, body)).done;
     } else {
@@ -170,6 +172,9 @@ export class ZoneWriter {
     }
     if (result.status === 'written') this.counters.written++;
     else this.counters.unchanged++;
+    if (result.copiedSize !== undefined) {
+      this.options.warn({ code: 'P2V_SOURCE_CHANGED', message: `the file changed size while it was copied (${entry.size} bytes announced); copy it again`, entry: displayPath(entry.path) });
+    }
     await this.options.record(this.recordOf(entry, physical, { hash: result.hash }));
   }
 
@@ -323,11 +328,14 @@ export class ZoneWriter {
       makeSpecialNode(path, entry.type as 'char' | 'block' | 'fifo', entry.mode, entry.devMajor, entry.devMinor);
     }
     if (this.isRoot) fsb.lchown(path, entry.uid, entry.gid);
-    // mknod -m set the mode before chown; set it again after, as chown may clear set-id bits.
-    // We created this node a moment ago and only we write in the root: chmod cannot be led
-    // through a symlink here (checked by lstat).
-    if (fsb.lstat(path).isSymbolicLink()) throw new P2VError('P2V_ENTRY_UNSAFE', 'node replaced by a symlink while writing', { severity: 'skipped' });
-    fsb.chmod(path, entry.mode & 0o7777);
+    // mknod -m set the permission bits before chown; the full mode (set-id bits, which chown
+    // may clear and mknod -m refuses) is set after, when it differs, through a descriptor:
+    // chmod by path would follow a symlink swapped in after the lstat check (a race seen in
+    // test/security/raced-symlink-swap.test.ts).
+    const replaced = () => new P2VError('P2V_ENTRY_UNSAFE', 'node replaced by a symlink while writing', { severity: 'skipped' });
+    const now = fsb.lstat(path);
+    if (now.isSymbolicLink()) throw replaced();
+    if ((now.mode & 0o7777) !== (entry.mode & 0o7777) && !setNodeMode(path, entry.type as 'char' | 'block' | 'fifo', entry.mode & 0o7777)) throw replaced();
     const seconds = nsToSeconds(entry.mtimeNs);
     fsb.lutimes(path, seconds, seconds);
     if (isDevice) this.counters.devices++;

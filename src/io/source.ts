@@ -19,6 +19,18 @@ export interface ByteSource {
   chunks(): AsyncIterable<Uint8Array>;
   /** Release the underlying file, whether or not `chunks()` was read to the end. Idempotent. */
   close?(): Promise<void>;
+  /** Set for a directory image (a mounted tree): absolute byte path; `chunks()` is then empty
+   *  and the image is walked instead of parsed. */
+  directory?: string;
+}
+
+/** A directory tree as an image (an NFS-mounted root, a received ZFS dataset). */
+export function directorySource(path: string, realPath: string): ByteSource {
+  return {
+    name: path,
+    directory: Buffer.from(realPath, 'utf8').toString('latin1'),
+    async *chunks() {},
+  };
 }
 
 export async function openFileSource(path: string): Promise<ByteSource> {

@@ -20,6 +20,8 @@ export interface FileOp {
   mtimeSeconds: number;
   /** what the content index says of the file already there, if anything */
   known?: { hash: string; size: number; mtimeSeconds: number };
+  /** copy this file (absolute byte path) instead of taking the body from the arena */
+  source?: string;
 }
 
 export interface BatchTask {
@@ -51,6 +53,9 @@ export type FileStatus = 'written' | 'unchanged' | 'error';
 
 export interface FileResult {
   status: FileStatus;
+  /** bytes actually copied, when they differ from the size announced (a file changing while
+   *  a live tree is copied) */
+  copiedSize?: number;
   /** XXH64 of the body, 16 hex digits */
   hash: string;
   /** errno code or our message when status is 'error' */
