@@ -8,25 +8,30 @@
  *   - SKIP: drop `skip` padding bits. Encoders write codes in groups of 8 (n bytes at width n)
  *     and pad a partial group when the width changes or after CLEAR, so the reader moves on to
  *     the next multiple of 8n bits counted from where the current width began (`segmentStart`).
- *   - FIRST: the first code of the stream must be a literal (< 256); it adds no entry.
+ *   - RESTART (`restart()`): the first code of the stream, or the first after a CLEAR, must
+ *     be a literal (after a CLEAR it may also be another CLEAR). It adds no entry we keep
+ *     (ncompress adds entry 256 there, which can never be looked up), so free becomes 257.
  *   - CODE (the hot loop, `run()`): take n bits LSB-first. A literal or a code < free is a
  *     known string; code == free is the KwKwK case (previous string + its own first byte);
  *     a larger code is corrupt. Each code adds entry `free` = previous string + first byte of
  *     this one, while free < 2^maxbits. In block mode code 256 is CLEAR: pad (SKIP), width 9,
- *     free 256, previous code kept (so the next code re-adds entry 256, never looked up).
+ *     free 256, then RESTART.
  *   - GROW: when free passes 2^n - 1 the width becomes n + 1 (after SKIP). At n == maxbits the
  *     limit is 2^maxbits, so the width stops there - except for maxbits 9, where every decoder
  *     (ncompress, gzip, libarchive, compress 4.0) moves to 10 bits once the table is full.
  * Input is never held beyond the 3 header bytes and the < 32 bits of an unfinished code.
  *
- * Output goes into a window (`win`); a string still in the window is copied from its most
- * recent occurrence (`entry[2 * code]`, refreshed each time the code is emitted); one that has
- * slid out is rebuilt backwards from the prefix/suffix chain (rare: ~0.1% of codes on a system
- * image). `read()` hands out copies of ~256 KiB; when the window fills, 1 MiB of history stays.
+ * Output goes into a window (`win`). The previous string and the current one are always
+ * adjacent there, so a new entry is a window range. Strings of up to 7 bytes (~99% of codes
+ * on a system image) live packed in `entry` itself and are written with two 32-bit stores;
+ * longer ones are copied from their most recent occurrence in the window (refreshed each time
+ * the code is emitted), or, once that has slid out, rebuilt backwards from the prefix/suffix
+ * chain. `read()` hands out copies of ~256 KiB; when the window fills, 1 MiB of history stays.
  *
  * HOT PATH: `run()` keeps its state in locals, allocates nothing, and leaves the loop for
  * anything rare (CLEAR, width change, a full output piece, end of input, errors) so that the
- * optimised loop holds only the common cases. Benchmark (bench/lzw-bench.ts) after any change.
+ * optimised loop holds only the common cases. Its cost is mostly the cache miss on `entry`
+ * (one line per code). Benchmark (bench/lzw-bench.ts) after any change.
  */
 import { badArchive } from '../errors.js';
 
@@ -79,26 +84,41 @@ export class LzwDecoder {
   private nBits = 9;
   private maxCode = 511;
   private free = 256;
-  private prev = -1;
+  /** the next code is the first of the stream or the first after a CLEAR */
+  private restarting = true;
+  private prev = 0;
   private prevPos = 0;
   private prevLen = 0;
   private badCode = 0;
 
-  // dictionary: code -> prefix code and last byte (the chain), and in `entry` side by side
-  // (one cache line per lookup): [2 * code] window index of a copy (-1: none), [2 * code + 1]
-  // length
+  // dictionary, by code:
+  //   entry[2c], entry[2c + 1] (side by side: one cache line per lookup):
+  //     a string of 1..7 bytes: bytes 0-3 little-endian | bytes 4-6 + (length << 24)
+  //     a longer string: window index of a copy (-1 when it slid out) | ~length
+  //     (CLEAR in block mode: ~0, so it takes the slow path)
+  //   prefix, suffix: the chain (previous code, last byte), for strings no longer in the window
+  private readonly entry = new Int32Array(2 * tableSize);
   private readonly prefix = new Uint16Array(tableSize);
   private readonly suffix = new Uint8Array(tableSize);
-  private readonly entry = new Int32Array(2 * tableSize);
 
   // output window: win[emitted..wp) is decoded but not handed out yet
   private readonly win = new Uint8Array(windowBytes);
+  private readonly view = new DataView(this.win.buffer);
   private wp = 0;
   private emitted = 0;
   private outputBase = 0;
 
   /** CLEAR codes seen so far (for tests and statistics). */
   clears = 0;
+  /** Strings rebuilt from the prefix/suffix chain because they had left the window (ditto). */
+  rebuilt = 0;
+
+  constructor() {
+    for (let c = 0; c < 256; c++) {
+      this.entry[2 * c] = c;
+      this.entry[2 * c + 1] = 1 << 24;
+    }
+  }
 
   /** Total bytes decoded so far. */
   get outputBytes(): number {
@@ -129,20 +149,25 @@ export class LzwDecoder {
     for (;;) {
       if (this.wp - this.emitted >= outputPieceBytes) return this.emit();
       if (this.skip !== 0 && !this.skipPadding()) return null;
-      if (this.prev < 0) {
-        if (!this.firstCode()) return null;
-        continue;
-      }
-      switch (this.run()) {
-        case NEED_INPUT:
+      let status: number;
+      if (this.restarting) {
+        status = this.restart();
+      } else {
+        status = this.run();
+        if (status === NEED_INPUT) {
           // run() refills 2 bytes at a time; take a last odd byte here (bitCount < n <= 16)
           if (this.ip >= this.input.length || this.bitCount >= this.nBits) return null;
           this.bitBuf |= this.input[this.ip++]! << this.bitCount;
           this.bitCount += 8;
-          break;
+          continue;
+        }
+      }
+      switch (status) {
+        case NEED_INPUT:
+          return null;
         case CHECK:
           if (this.free > this.maxCode) {
-            // GROW (no padding is ever needed in practice: sections hold 2^k codes)
+            // GROW (never any padding in practice: each width holds 2^k codes)
             this.padToGroup();
             this.nBits++;
             this.maxCode = this.nBits === this.maxBits ? this.maxMax : (1 << this.nBits) - 1;
@@ -154,6 +179,7 @@ export class LzwDecoder {
           this.nBits = 9;
           this.maxCode = 511;
           this.free = 256;
+          this.restarting = true;
           break;
         case BAD_CODE:
           this.fail(
@@ -199,16 +225,18 @@ export class LzwDecoder {
   }
 
   /**
-   * The hot loop: decode codes until something rare happens. Returns NEED_INPUT, CHECK
-   * (width change due and/or output piece full), CLEAR (consumed) or BAD_CODE.
+   * The hot loop: decode codes until something rare happens. Returns NEED_INPUT (fewer than
+   * 2 bytes left and no whole code in hand), CHECK (width change due and/or output piece full),
+   * CLEAR (consumed) or BAD_CODE.
    */
   private run(): number {
     const input = this.input;
     const end = input.length;
+    const entry = this.entry;
     const prefix = this.prefix;
     const suffix = this.suffix;
-    const entry = this.entry;
     const win = this.win;
+    const view = this.view;
     const n = this.nBits;
     const mask = (1 << n) - 1;
     const maxCode = this.maxCode;
@@ -234,40 +262,44 @@ export class LzwDecoder {
         ip += 2;
       }
       const code = bitBuf & mask;
-      bitBuf >>= n; // (>> keeps it a small integer; bitBuf never has bit 31 set)
+      bitBuf >>= n; // (>> keeps it a small integer: bit 31 is never set)
       bitCount -= n;
       const start = wp;
 
-      if (code < 256) {
-        win[wp++] = code;
-      } else if (code < free) {
-        if (code === clearCode) {
-          status = CLEAR;
-          break;
-        }
-        const src = entry[2 * code]!;
-        const len = entry[2 * code + 1]!;
-        if (src >= 0) {
-          // every dictionary string has at least 2 bytes
-          win[wp] = win[src]!;
-          win[wp + 1] = win[src + 1]!;
-          if (len <= 16) {
-            for (let i = 2; i < len; i++) win[wp + i] = win[src + i]!;
-          } else {
-            win.copyWithin(wp, src, src + len);
-          }
+      if (code < free) {
+        const hi = entry[2 * code + 1]!;
+        if (hi >= 0) {
+          // 1..7 bytes packed; the bytes past the length are overwritten by the next codes
+          view.setInt32(wp, entry[2 * code]!, true);
+          view.setInt32(wp + 4, hi, true);
+          wp += hi >>> 24;
         } else {
-          // slid out of the window: rebuild backwards from the chain
-          let p = wp + len - 1;
-          let c = code;
-          while (c >= 256) {
-            win[p--] = suffix[c]!;
-            c = prefix[c]!;
+          if (code === clearCode) {
+            status = CLEAR;
+            break;
           }
-          win[p] = c;
+          const v = ~hi;
+          const src = entry[2 * code]!;
+          if (src >= 0) {
+            if (v <= 16) {
+              for (let i = 0; i < v; i++) win[wp + i] = win[src + i]!;
+            } else {
+              win.copyWithin(wp, src, src + v);
+            }
+          } else {
+            // slid out of the window: rebuild backwards from the chain
+            this.rebuilt++;
+            let p = wp + v - 1;
+            let c = code;
+            while (c >= 256) {
+              win[p--] = suffix[c]!;
+              c = prefix[c]!;
+            }
+            win[p] = c;
+          }
+          entry[2 * code] = wp;
+          wp += v;
         }
-        entry[2 * code] = wp;
-        wp += len;
       } else if (code === free && free < maxMax && code !== clearCode) {
         // KwKwK: previous string + its own first byte
         if (prevLen <= 16) {
@@ -284,10 +316,17 @@ export class LzwDecoder {
       }
 
       if (free < maxMax) {
+        // the new entry's string is win[prevPos .. prevPos + prevLen] (prev and this are adjacent)
         prefix[free] = prev;
         suffix[free] = win[start]!;
-        entry[2 * free] = prevPos;
-        entry[2 * free + 1] = prevLen + 1;
+        const len = prevLen + 1;
+        if (len <= 7) {
+          entry[2 * free] = view.getInt32(prevPos, true);
+          entry[2 * free + 1] = (view.getInt32(prevPos + 4, true) & 0xffffff) | (len << 24);
+        } else {
+          entry[2 * free] = prevPos;
+          entry[2 * free + 1] = ~len;
+        }
         free++;
       }
       prev = code;
@@ -310,24 +349,35 @@ export class LzwDecoder {
     return status;
   }
 
-  /** The first code after the header: a literal, no entry. False when more input is needed. */
-  private firstCode(): boolean {
+  /** The first code of the stream or after a CLEAR (9 bits). Returns NEED_INPUT, CHECK or CLEAR. */
+  private restart(): number {
     const input = this.input;
     while (this.bitCount < 9) {
-      if (this.ip >= input.length) return false;
+      if (this.ip >= input.length) return NEED_INPUT;
       this.bitBuf |= input[this.ip++]! << this.bitCount;
       this.bitCount += 8;
     }
     const code = this.bitBuf & 511;
-    this.bitBuf >>>= 9;
+    this.bitBuf >>= 9;
     this.bitCount -= 9;
-    if (code >= 256) this.fail(`the first code is ${code}, not a literal byte (corrupt data)`, 9);
+    const atStart = this.free !== 256 || !this.blockMode;
+    if (code === 256 && this.blockMode && !atStart) return CLEAR;
+    if (code >= 256) {
+      this.fail(
+        atStart
+          ? `the first code is ${code}, not a literal byte (corrupt data)`
+          : `code ${code} is beyond the next free code 256 (corrupt data)`,
+        9,
+      );
+    }
     this.win[this.wp] = code;
     this.prev = code;
     this.prevPos = this.wp;
     this.prevLen = 1;
     this.wp++;
-    return true;
+    if (!atStart) this.free = 257;
+    this.restarting = false;
+    return CHECK;
   }
 
   /** Set `skip` to the bits left in the current group of 8 codes; start a new segment there. */
@@ -342,7 +392,7 @@ export class LzwDecoder {
   /** Drop `skip` bits. False when the chunk ran out first (the rest is skipped later). */
   private skipPadding(): boolean {
     if (this.skip <= this.bitCount) {
-      this.bitBuf >>>= this.skip;
+      this.bitBuf >>= this.skip;
       this.bitCount -= this.skip;
       this.skip = 0;
       return true;
@@ -362,7 +412,7 @@ export class LzwDecoder {
     if (this.skip !== 0) {
       // (not reached: segments start on byte boundaries and groups are whole bytes)
       if (this.ip >= this.input.length) return false;
-      this.bitBuf = this.input[this.ip++]! >>> this.skip;
+      this.bitBuf = this.input[this.ip++]! >> this.skip;
       this.bitCount = 8 - this.skip;
       this.skip = 0;
     }
@@ -394,6 +444,7 @@ export class LzwDecoder {
     this.nBits = 9;
     this.maxCode = 511;
     this.free = this.blockMode ? 257 : 256;
+    if (this.blockMode) this.entry[2 * 256 + 1] = ~0; // CLEAR: never a packed string
     this.state = CODES;
     return true;
   }
@@ -413,8 +464,10 @@ export class LzwDecoder {
     this.win.copyWithin(0, shift, this.wp);
     const entry = this.entry;
     for (let i = 0; i < 2 * tableSize; i += 2) {
-      const w = entry[i]! - shift;
-      entry[i] = w < 0 ? -1 : w;
+      if (entry[i + 1]! < 0) {
+        const w = entry[i]! - shift;
+        entry[i] = w < 0 ? -1 : w;
+      }
     }
     this.wp -= shift;
     this.emitted -= shift;
