@@ -11,7 +11,6 @@ import { directorySource, openFileSource, stdinSource, type ByteSource } from '.
 import { resolveLimits } from '../limits.js';
 import { IndexWriter, loadIndex, type IndexRecord } from '../store/content-index.js';
 import type { ExtractOptions, ExtractReport, Warning } from './types.js';
-import { WritePool } from './write-pool.js';
 import { ZoneWriter } from './zone-writer.js';
 
 const progressIntervalMs = 250;
@@ -21,6 +20,18 @@ export async function openSource(image: string): Promise<ByteSource> {
   const stat = fs.statSync(image, { throwIfNoEntry: false });
   if (stat?.isDirectory()) return directorySource(image, fs.realpathSync(image));
   return openFileSource(image);
+}
+
+/** The real path `dest` will have, before it is created: its deepest existing ancestor
+ *  resolved, plus the rest. */
+function realPathOfNew(dest: string): string {
+  let existing = path.resolve(dest);
+  const rest: string[] = [];
+  while (!fs.existsSync(existing)) {
+    rest.unshift(path.basename(existing));
+    existing = path.dirname(existing);
+  }
+  return path.join(fs.realpathSync(existing), ...rest);
 }
 
 /** Copying a tree into itself (or the tree we write into being the one we read) never ends well. */
@@ -40,9 +51,9 @@ export async function extract(options: ExtractOptions): Promise<ExtractReport> {
   const source = options.source ?? (await openSource(options.image));
   const imageName = source.name;
 
+  checkNotNested(source, toBytePath(realPathOfNew(options.dest)));
   fs.mkdirSync(options.dest, { recursive: true });
   const root = toBytePath(fs.realpathSync(path.resolve(options.dest)));
-  checkNotNested(source, root);
   const previous = new Map<string, IndexRecord>();
   if (options.indexFile) for (const [key, record] of loadIndex(options.indexFile)) previous.set(key, record);
   const index = options.indexFile ? new IndexWriter(options.indexFile) : undefined;
@@ -50,7 +61,6 @@ export async function extract(options: ExtractOptions): Promise<ExtractReport> {
   // umask 0 while we write, so files are created with their final mode (one fchmod less per
   // file) and implied directories get exactly 0755; restored when done
   const savedUmask = process.umask(0);
-  const pool = new WritePool(options.jobs, limits.maxInflightBytes, true);
   const writer = new ZoneWriter(
     {
       root,
@@ -58,10 +68,10 @@ export async function extract(options: ExtractOptions): Promise<ExtractReport> {
       devices: options.devices ?? true,
       limits,
       previous,
-      record: index ? (record) => index.add(record) : () => undefined,
+      record: index ? (record) => index.add(record) : undefined,
       warn,
     },
-    pool,
+    { jobs: options.jobs, arenaBytes: limits.maxInflightBytes, umaskZero: true },
   );
 
   let opened: Awaited<ReturnType<typeof openImage>> | undefined;
@@ -72,7 +82,10 @@ export async function extract(options: ExtractOptions): Promise<ExtractReport> {
     : undefined;
   try {
     opened = await openImage(source, { limits, warn });
-    for await (const entry of opened.entries) await writer.put(entry);
+    for await (const entry of opened.entries) {
+      const waiting = writer.put(entry);
+      if (waiting) await waiting;
+    }
     await writer.finish();
     await index?.commit();
   } catch (error) {
@@ -82,7 +95,7 @@ export async function extract(options: ExtractOptions): Promise<ExtractReport> {
     throw isP2VError(error) ? error.withContext({ image: imageName }) : new P2VError('P2V_IO', String((error as Error)?.message ?? error), { image: imageName, cause: error });
   } finally {
     if (timer) clearInterval(timer);
-    await pool.close();
+    await writer.close();
     process.umask(savedUmask);
     await source.close?.();
   }

@@ -50,6 +50,13 @@ export class RootResolver {
     for (const dir of this.knownDirs) if (dir.startsWith(prefix)) this.knownDirs.delete(dir);
   }
 
+  /** The fast path of `parentOf`, without waiting: the logical parent when it is made only of
+   *  real directories already checked (no symlink on the way), else undefined. */
+  knownParentOf(components: readonly string[]): string | undefined {
+    const joined = components.length === 1 ? '' : components.length === 2 ? components[0]! : components.slice(0, -1).join('/');
+    return this.knownDirs.has(joined) ? joined : undefined;
+  }
+
   /**
    * The physical directory that holds the member named by `components` (the last component is
    * the member itself and is never followed). Missing directories are created when `create`.

@@ -32,24 +32,30 @@ export interface Pending<T> {
   done: Promise<T>;
 }
 
-interface OpenBatch {
+/** Called once per file when its batch is done (one callback per file, no promise per file:
+ *  tens of thousands of promises were a measurable share of the main thread's time). */
+export type ResultHandler<Tag> = (tag: Tag, result: FileResult, batchDone: Promise<void>) => void;
+
+interface OpenBatch<Tag> {
   ops: FileOp[];
+  tags: Tag[];
   region: Region;
   used: number;
-  settle: { resolve: (results: FileResult[]) => void; reject: (error: unknown) => void };
-  results: Promise<FileResult[]>;
+  /** settles after every file's result was handled */
+  done: Promise<void>;
+  settle: { resolve: () => void; reject: (error: unknown) => void };
 }
 
-export class WritePool {
+export class WritePool<Tag> {
   private readonly piscina: Piscina;
   private readonly arena: Arena;
-  private batch: OpenBatch | undefined;
+  private batch: OpenBatch<Tag> | undefined;
   private readonly inflight = new Set<Promise<unknown>>();
   /** set when a task fails: the next call rethrows it on the main path */
   private failure: unknown;
   readonly threads: number;
 
-  constructor(jobs: number | undefined, arenaBytes: number, umaskZero: boolean) {
+  constructor(jobs: number | undefined, arenaBytes: number, umaskZero: boolean, private readonly onResult: ResultHandler<Tag>) {
     this.threads = Math.max(1, jobs ?? os.availableParallelism());
     this.arena = new Arena(Math.max(arenaBytes, 2 * batchBytes));
     const setup: WorkerSetup = { arena: this.arena.shared, umaskZero };
@@ -62,37 +68,56 @@ export class WritePool {
     });
   }
 
-  /** Copy a small body into the open batch; resolves (once copied) to a handle on its result.
-   *  (A handle, not a bare promise: an async function would flatten it and wait for the write.) */
-  async addSmall(op: Omit<FileOp, 'start' | 'length'>, size: number, body: Uint8Array | AsyncIterable<Uint8Array>): Promise<Pending<FileResult>> {
-    this.rethrow();
-    if (this.batch && (this.batch.used + size > this.batch.region.length || this.batch.ops.length >= batchMaxFiles)) {
-      this.flush();
-    }
-    const batch = this.batch ?? (this.batch = await this.openBatch());
-    const start = batch.region.start + batch.used;
-    if (body instanceof Uint8Array) {
-      this.arena.bytes.set(body, start);
-      batch.used += body.length;
-    } else {
-      for await (const piece of body) {
-        this.arena.bytes.set(piece, batch.region.start + batch.used);
-        batch.used += piece.length;
-      }
-    }
-    const index = batch.ops.push({ ...op, start, length: size }) - 1;
-    return { done: batch.results.then((results) => results[index]!) };
+  /** True when a small file of `size` bytes can be added now without waiting for room. */
+  hasRoomFor(size: number): boolean {
+    const batch = this.batch;
+    return batch !== undefined && batch.used + size <= batch.region.length && batch.ops.length < batchMaxFiles;
   }
 
-  /** Queue a file-to-file copy (directory images): the worker reads `source` itself. Large
+  /** Make room for a small file of `size` bytes (flushing a full batch, waiting for the ring). */
+  async makeRoom(size: number): Promise<void> {
+    this.rethrow();
+    if (this.batch && !this.hasRoomFor(size)) this.flush();
+    this.batch ??= await this.openBatch();
+  }
+
+  /** Add a small file whose whole body is at hand; call only after `hasRoomFor`/`makeRoom`.
+   *  `op.start` is filled in here. Returns the batch's completion (shared by its files). */
+  addSmall(op: FileOp, body: Uint8Array, tag: Tag): Promise<void> {
+    const batch = this.batch!;
+    op.start = batch.region.start + batch.used;
+    this.arena.bytes.set(body, op.start);
+    batch.used += body.length;
+    batch.ops.push(op);
+    batch.tags.push(tag);
+    return batch.done;
+  }
+
+  /** Same for a body that arrives in pieces (it spans input chunks). */
+  async addSmallStreamed(op: FileOp, chunks: AsyncIterable<Uint8Array>, tag: Tag): Promise<Promise<void>[]> {
+    await this.makeRoom(op.length);
+    const batch = this.batch!;
+    op.start = batch.region.start + batch.used;
+    for await (const piece of chunks) {
+      this.arena.bytes.set(piece, batch.region.start + batch.used);
+      batch.used += piece.length;
+    }
+    batch.ops.push(op);
+    batch.tags.push(tag);
+    return [batch.done]; // in an array: an async function must not flatten it into a wait
+  }
+
+  /** Queue a file-to-file copy (directory images): the worker reads `op.source` itself. Large
    *  copies close their batch so one big file does not hold up the small ones queued with it. */
-  async addCopy(op: Omit<FileOp, 'start' | 'length'>, size: number): Promise<Pending<FileResult>> {
+  async addCopy(op: FileOp, tag: Tag): Promise<Promise<void>[]> {
     this.rethrow();
     if (this.batch && this.batch.ops.length >= batchMaxFiles) this.flush();
-    const batch = this.batch ?? (this.batch = await this.openBatch());
-    const index = batch.ops.push({ ...op, start: -1, length: size }) - 1;
-    if (size > smallFileMaxBytes) this.flush();
-    return { done: batch.results.then((results) => results[index]!) };
+    this.batch ??= await this.openBatch();
+    const batch = this.batch;
+    batch.ops.push(op);
+    batch.tags.push(tag);
+    if (op.length > smallFileMaxBytes) this.flush();
+    return [batch.done];
   }
 
   /** Write a copy of `data` at `position` of `fd`; resolves once copied (the caller may reuse `data`). */
@@ -111,11 +136,20 @@ export class WritePool {
     this.batch = undefined;
     if (batch.ops.length === 0) {
       this.arena.release(batch.region);
-      batch.settle.resolve([]);
+      batch.settle.resolve();
       return;
     }
     const { done } = this.submit({ kind: 'batch', ops: batch.ops }, batch.region);
-    done.then((results) => batch.settle.resolve(results as FileResult[]), batch.settle.reject);
+    done.then((value) => {
+      const results = value as FileResult[];
+      try {
+        for (let i = 0; i < results.length; i++) this.onResult(batch.tags[i]!, results[i]!, batch.done);
+        batch.settle.resolve();
+      } catch (error) {
+        this.failure ??= error;
+        batch.settle.reject(error);
+      }
+    }, batch.settle.reject);
   }
 
   /** Flush and wait for every task in flight. */
@@ -129,12 +163,12 @@ export class WritePool {
     await this.piscina.destroy();
   }
 
-  private async openBatch(): Promise<OpenBatch> {
+  private async openBatch(): Promise<OpenBatch<Tag>> {
     const region = await this.arena.reserve(batchBytes);
-    let settle!: OpenBatch['settle'];
-    const results = new Promise<FileResult[]>((resolve, reject) => (settle = { resolve, reject }));
-    results.catch(() => undefined); // failures surface through `failure`
-    return { ops: [], region, used: 0, settle, results };
+    let settle!: OpenBatch<Tag>['settle'];
+    const done = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
+    done.catch(() => undefined); // failures surface through `failure`
+    return { ops: [], tags: [], region, used: 0, settle, done };
   }
 
   private submit(task: WriteTask, region: Region): Pending<unknown> {

@@ -21,14 +21,14 @@ import { displayPath } from '../entry.js';
 import { P2VError, isP2VError, ioError } from '../errors.js';
 import type { Limits } from '../limits.js';
 import type { IndexRecord } from '../store/content-index.js';
-import type { FileResult } from '../workers/write-protocol.js';
+import type { FileOp, FileResult } from '../workers/write-protocol.js';
 import { DirFixups } from './dir-fixups.js';
 import { CREATE_NEW, O_NOFOLLOW, O_RDONLY, fsb, lstatOrUndefined, nsToSeconds } from './fs-bytes.js';
 import { memberComponents } from './path-policy.js';
 import { RootResolver } from './root-resolver.js';
 import { makeSpecialNode, setNodeMode } from './special-nodes.js';
 import type { Warning } from './types.js';
-import { smallFileMaxBytes, type Pending, type WritePool } from './write-pool.js';
+import { smallFileMaxBytes, WritePool, type Pending } from './write-pool.js';
 
 export interface WriterOptions {
   /** absolute root, byte string */
@@ -38,8 +38,9 @@ export interface WriterOptions {
   limits: Limits;
   /** records of an earlier run, by physical path */
   previous: Map<string, IndexRecord>;
-  /** receives one record per member, as it completes */
-  record: (record: IndexRecord) => void | Promise<void>;
+  /** receives one record per member, as it completes; undefined when no index is kept (then
+   *  no record is even built: this runs once per file) */
+  record?: (record: IndexRecord) => void;
   warn: (warning: Warning) => void;
 }
 
@@ -62,6 +63,19 @@ const pieceBytes = 1024 * 1024;
 const scratch = new Uint8Array(pieceBytes);
 const hasher = await xxhash();
 const hex64 = (value: bigint) => value.toString(16).padStart(16, '0');
+const empty = new Uint8Array(0);
+
+export interface PoolOptions {
+  jobs?: number;
+  arenaBytes: number;
+  umaskZero: boolean;
+}
+
+/** What the writer remembers of a small file until its batch is written. */
+interface FileTag {
+  entry: Entry;
+  physical: string;
+}
 
 export class ZoneWriter {
   readonly counters: WriterCounters = { entries: 0, files: 0, dirs: 0, symlinks: 0, hardlinks: 0, devices: 0, fifos: 0, skippedSpecial: 0, dataBytes: 0, written: 0, unchanged: 0 };
@@ -71,7 +85,10 @@ export class ZoneWriter {
   private readonly completions = new Set<Promise<unknown>>();
   private readonly isRoot = process.getuid?.() === 0;
 
-  constructor(private readonly options: WriterOptions, private readonly pool: WritePool) {
+  private readonly pool: WritePool<FileTag>;
+
+  constructor(private readonly options: WriterOptions, poolOptions: PoolOptions) {
+    this.pool = new WritePool<FileTag>(poolOptions.jobs, poolOptions.arenaBytes, poolOptions.umaskZero, (tag, result, batchDone) => this.fileDone(tag, result, batchDone));
     this.resolver = new RootResolver(options.root, options.limits.maxSymlinkHops, {
       beforeTouch: (physical) => this.waitFor(physical),
     });
@@ -80,16 +97,29 @@ export class ZoneWriter {
     }
   }
 
-  async put(entry: Entry): Promise<void> {
+  /** Place one entry. Returns a promise only when it had to wait (hot path: most small files
+   *  of an image are placed synchronously, without a promise per file). */
+  put(entry: Entry): Promise<void> | undefined {
     this.counters.entries++;
     try {
-      await this.place(entry);
+      const waiting = this.place(entry);
+      return waiting?.catch((error) => this.failed(entry, error));
     } catch (error) {
-      const p2v = isP2VError(error) ? error : ioError(error, displayPath(entry.path), (error as NodeJS.ErrnoException).syscall ?? 'write');
-      p2v.withContext({ entry: displayPath(entry.path) });
-      if (p2v.severity === 'fatal') throw p2v;
-      this.options.warn({ code: p2v.code, message: p2v.message, entry: displayPath(entry.path) });
+      this.failed(entry, error);
+      return undefined;
     }
+  }
+
+  private failed(entry: Entry, error: unknown): void {
+    const p2v = isP2VError(error) ? error : ioError(error, displayPath(entry.path), (error as NodeJS.ErrnoException).syscall ?? 'write');
+    p2v.withContext({ entry: displayPath(entry.path) });
+    if (p2v.severity === 'fatal') throw p2v;
+    this.options.warn({ code: p2v.code, message: p2v.message, entry: displayPath(entry.path) });
+  }
+
+  /** Stop the workers (after `finish`, or after a failure). */
+  async close(): Promise<void> {
+    await this.pool.close();
   }
 
   /** Wait for all writes, then apply directory metadata. */
@@ -101,20 +131,24 @@ export class ZoneWriter {
     }
   }
 
-  private async place(entry: Entry): Promise<void> {
+  private place(entry: Entry): Promise<void> | undefined {
     if (entry.type === 'attrs') {
-      await this.recordAttrs(entry);
-      return;
+      this.recordAttrs(entry);
+      return undefined;
     }
     const components = memberComponents(entry.path, { stripAbsolute: this.options.stripAbsolute, maxPathDepth: this.options.limits.maxPathDepth });
     if (components.length === 0) {
       // the archive may describe the root directory itself, never replace it (node-tar CHECKPATH)
       if (entry.type === 'dir') this.dirs.set('', this.dirMetadata(entry));
       else this.options.warn({ code: 'P2V_ENTRY_UNSAFE', message: `a ${entry.type} named like the root itself: ignored`, entry: displayPath(entry.path) });
-      return;
+      return undefined;
     }
-    const parent = await this.resolver.parentOf(components, true, entry.path);
-    const name = components[components.length - 1]!;
+    const known = this.resolver.knownParentOf(components);
+    if (known !== undefined) return this.placeIn(entry, known, components[components.length - 1]!);
+    return this.resolver.parentOf(components, true, entry.path).then((parent) => this.placeIn(entry, parent, components[components.length - 1]!));
+  }
+
+  private placeIn(entry: Entry, parent: string, name: string): Promise<void> | undefined {
     const physical = parent === '' ? name : `${parent}/${name}`;
     switch (entry.type) {
       case 'file':
@@ -138,14 +172,16 @@ export class ZoneWriter {
 
   // ---- regular files -------------------------------------------------------------------------
 
-  private async placeFile(entry: Entry, parent: string, name: string, physical: string): Promise<void> {
-    await this.waitFor(physical);
+  private placeFile(entry: Entry, parent: string, name: string, physical: string): Promise<void> | undefined {
+    if (this.pending.has(physical)) return this.waitFor(physical).then(() => this.placeFile(entry, parent, name, physical));
     this.counters.files++;
     this.counters.dataBytes += entry.size;
-    const previous = this.options.previous.get(physical);
-    const base = {
+    const previous = this.options.previous.size > 0 ? this.options.previous.get(physical) : undefined;
+    const op: FileOp = {
       dir: this.resolver.abs(parent),
       name,
+      start: 0,
+      length: entry.size,
       mode: entry.mode & 0o7777,
       uid: entry.uid,
       gid: entry.gid,
@@ -153,19 +189,35 @@ export class ZoneWriter {
       mtimeSeconds: nsToSeconds(entry.mtimeNs),
       known: previous?.hash ? { hash: previous.hash, size: previous.size, mtimeSeconds: nsToSeconds(previous.mtimeNs) } : undefined,
     };
-    let done: Promise<FileResult>;
+    const tag: FileTag = { entry, physical };
     if (entry.sourcePath !== undefined) {
-      done = (await this.pool.addCopy({ ...base, source: entry.sourcePath }, entry.size)).done;
-    } else if (entry.size <= smallFileMaxBytes) {
-      const body = entry.body?.whole?.() ?? entry.body?.chunks() ?? new Uint8Array(0);
-      done = (await this.pool.addSmall(base, entry.size, body)).done;
-    } else {
-      done = (await this.writeLarge(entry, base.dir, physical, entry.body?.chunks() ?? emptyChunks())).done;
+      op.source = entry.sourcePath;
+      return this.pool.addCopy(op, tag).then(([done]) => this.pendingUntil(physical, done!));
     }
-    this.track(physical, done.then((result) => this.fileDone(entry, physical, result)));
+    if (entry.size > smallFileMaxBytes) {
+      return this.writeLarge(entry, op.dir, physical, entry.body?.chunks() ?? emptyChunks()).then(({ done }) => {
+        this.track(physical, done.then((result) => this.fileDone(tag, result, undefined)));
+      });
+    }
+    // the hot path: body already in memory, room in the open batch → no promise at all
+    const whole = entry.size === 0 ? empty : entry.body?.whole?.();
+    if (whole && this.pool.hasRoomFor(entry.size)) {
+      this.pendingUntil(physical, this.pool.addSmall(op, whole, tag));
+      return undefined;
+    }
+    if (whole) return this.pool.makeRoom(entry.size).then(() => this.pendingUntil(physical, this.pool.addSmall(op, whole, tag)));
+    return this.pool.addSmallStreamed(op, entry.body!.chunks(), tag).then(([done]) => this.pendingUntil(physical, done!));
   }
 
-  private async fileDone(entry: Entry, physical: string, result: FileResult): Promise<void> {
+  /** Remember that `physical` is being written until `done` (a batch) settles. */
+  private pendingUntil(physical: string, done: Promise<void>): void {
+    this.pending.set(physical, done);
+  }
+
+  /** A small file's result, called by the pool when its batch is written. */
+  private fileDone(tag: FileTag, result: FileResult, batchDone: Promise<void> | undefined): void {
+    const { entry, physical } = tag;
+    if (batchDone !== undefined && this.pending.get(physical) === batchDone) this.pending.delete(physical);
     if (result.status === 'error') {
       this.options.warn({ code: 'P2V_IO', message: `file not written: ${result.syscall ?? 'write'} failed: ${result.error}`, entry: displayPath(entry.path) });
       return;
@@ -175,7 +227,10 @@ export class ZoneWriter {
     if (result.copiedSize !== undefined) {
       this.options.warn({ code: 'P2V_SOURCE_CHANGED', message: `the file changed size while it was copied (${entry.size} bytes announced); copy it again`, entry: displayPath(entry.path) });
     }
-    await this.options.record(this.recordOf(entry, physical, { hash: result.hash }));
+    if (this.options.record) {
+      this.hashes.set(physical, result.hash);
+      this.options.record(this.recordOf(entry, physical, { hash: result.hash }));
+    }
   }
 
   /**
@@ -266,7 +321,7 @@ export class ZoneWriter {
     this.resolver.noteDir(physical);
     this.dirs.set(physical, this.dirMetadata(entry));
     this.counters.dirs++;
-    await this.options.record(this.recordOf(entry, physical, {}));
+    this.options.record?.(this.recordOf(entry, physical, {}));
   }
 
   private async placeSymlink(entry: Entry, physical: string): Promise<void> {
@@ -286,7 +341,7 @@ export class ZoneWriter {
       fsb.lutimes(path, seconds, seconds);
     }
     this.counters.symlinks++;
-    await this.options.record(this.recordOf(entry, physical, {}));
+    this.options.record?.(this.recordOf(entry, physical, {}));
   }
 
   private async placeHardlink(entry: Entry, physical: string): Promise<void> {
@@ -309,8 +364,7 @@ export class ZoneWriter {
       fsb.link(targetPath, path);
     }
     this.counters.hardlinks++;
-    const targetRecord = this.recordsByPath.get(targetPhysical);
-    await this.options.record(this.recordOf(entry, physical, { hash: targetRecord, size: targetStat.size }));
+    this.options.record?.(this.recordOf(entry, physical, { hash: this.hashes.get(targetPhysical), size: targetStat.size }));
   }
 
   private async placeSpecial(entry: Entry, physical: string): Promise<void> {
@@ -340,13 +394,14 @@ export class ZoneWriter {
     fsb.lutimes(path, seconds, seconds);
     if (isDevice) this.counters.devices++;
     else this.counters.fifos++;
-    await this.options.record(this.recordOf(entry, physical, {}));
+    this.options.record?.(this.recordOf(entry, physical, {}));
   }
 
-  private async recordAttrs(entry: Entry): Promise<void> {
+  private recordAttrs(entry: Entry): void {
+    if (!this.options.record) return;
     const xattrs: Record<string, string> = {};
     for (const [key, value] of entry.xattrs ?? []) xattrs[key] = Buffer.from(value).toString('base64');
-    await this.options.record({ ...this.recordOf(entry, entry.path, {}), xattrs });
+    this.options.record({ ...this.recordOf(entry, entry.path, {}), xattrs });
   }
 
   // ---- helpers --------------------------------------------------------------------------------
@@ -382,6 +437,7 @@ export class ZoneWriter {
     while (this.completions.size > 0) await Promise.all([...this.completions]);
   }
 
+  /** Large files: remember the pending path until `work` (finalisation) is done. */
   private track(physical: string, work: Promise<void>): void {
     const guarded = work.catch((error) => {
       this.options.warn({ code: 'P2V_IO', message: String((error as Error).message ?? error), entry: displayPath(physical) });
@@ -394,10 +450,10 @@ export class ZoneWriter {
     });
   }
 
-  private readonly recordsByPath = new Map<string, string>();
+  /** hash by physical path, for the index records of hard links (kept only with an index) */
+  private readonly hashes = new Map<string, string>();
 
   private recordOf(entry: Entry, physical: string, extra: { hash?: string; size?: number }): IndexRecord {
-    if (extra.hash && entry.type === 'file') this.recordsByPath.set(physical, extra.hash);
     return {
       path: physical,
       type: entry.type,

@@ -5,11 +5,12 @@
  */
 import type { Filter } from './filter.js';
 import { bidBytes } from './filter.js';
+import { bzip2Filter } from './bzip2/index.js';
 import { compressFilter } from './compress.js';
 import { gzipFilter } from './gzip.js';
 import { xzFilter } from './xz.js';
 
-export const filters: Filter[] = [gzipFilter, xzFilter, compressFilter];
+export const filters: Filter[] = [gzipFilter, bzip2Filter, xzFilter, compressFilter];
 
 /** Best bidder for `head`, or undefined when no filter claims it (the data is not compressed). */
 export function pickFilter(head: Uint8Array): Filter | undefined {

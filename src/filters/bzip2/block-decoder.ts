@@ -8,8 +8,9 @@
  *   tables    nGroups (3) Huffman tables of nInUse+2 symbols, nSelectors (15) MTF/unary selectors
  *             naming the table for each group of 50 symbols, code lengths delta-coded per table
  *   symbols   Huffman → RUNA/RUNB zero-run lengths and move-to-front indices → the BWT last column
- *   BWT       inverse Burrows–Wheeler via one Uint32Array (`tt`): low byte = column byte,
- *             high 24 bits = link to the next position
+ *   BWT       inverse Burrows–Wheeler (inverse-bwt.ts): the column threaded into a cycle through
+ *             one Uint32Array (`tt`: low byte = column byte, high bits = next row), walked by
+ *             four lanes at once
  *   RLE1      undo the initial run-length step (4 equal bytes, then a count of 0..255 more)
  *   CRC       big-endian CRC-32 of the output, returned next to the stored one for the caller
  *
@@ -17,12 +18,13 @@
  * them it returns `null` ("give me more bytes") instead of reporting corruption. The caller
  * retries with more input, or reports truncation when there is none.
  *
- * Hot paths, tuned by measurement (bench/bzip2-bench.ts): the symbol loop (table-driven Huffman,
- * bit buffer in locals) and the BWT walk with RLE1. No allocation per symbol or per byte.
+ * Hot paths, tuned by measurement (bench/bzip2-bench.ts, perf): the symbol loop (table-driven
+ * Huffman, bit buffer in locals), the BWT walk, the RLE1 pass. No allocation per symbol or byte.
  */
 import { P2VError, badArchive } from '../../errors.js';
 import { BitReader } from './bit-reader.js';
 import { crc32Final, crc32Initial, crc32Update } from './crc32.js';
+import { BwtScratch } from './inverse-bwt.js';
 
 /** What one block decodes to. */
 export interface DecodedBlock {
@@ -51,8 +53,8 @@ const maxCodeLength = 20;
 const groupSize = 50;
 /** bzip2 1.0.8 reads more selectors than this but ignores the excess (CVE-2019-12900 fix). */
 const maxSelectors = 2 + 900_000 / groupSize;
-/** Bits resolved by one table lookup; longer codes take the canonical-limit path. Measured: 10
- *  and 11 are equal, 9 is slower, 12 costs more to build per block than it saves. */
+/** Bits resolved by one table lookup; longer codes take the canonical-limit path. Measured 9..12:
+ *  all within noise of each other; 10 keeps the six tables at 12 KiB. */
 const tableBits = 10;
 const tableMask = (1 << tableBits) - 1;
 /** A run of 2^21 RUNA/RUNB already exceeds any block: bzip2 rejects it too (avoids overflow). */
@@ -78,6 +80,7 @@ export class BlockWorkspace {
   readonly seqToUnseq = new Uint8Array(256);
   readonly lengthCount = new Int32Array(maxCodeLength + 1);
   readonly nextIndex = new Int32Array(maxCodeLength + 1);
+  readonly bwt = new BwtScratch();
 
   /** Make room for a block of `level` x 100k bytes. */
   reserve(level: number): void {
@@ -379,52 +382,48 @@ function decodeSymbols(
 }
 
 /**
- * Inverse BWT (threading the column into a linked list through tt's high 24 bits), then undo
- * RLE1 while walking it. Writes into ws.out (grown if runs expand past it); returns the length.
- * HOT: the walk is one dependent random read of tt per byte, as in bzip2 itself.
+ * Inverse BWT (inverse-bwt.ts), then undo RLE1 over the pieces it returns, in order. Writes into
+ * ws.out (grown if runs expand past it); returns the length.
+ * HOT: one pass over the block's bytes.
  */
 function undoTransforms(ws: BlockWorkspace, blockLength: number, origPtr: number): number {
-  const tt = ws.tt;
-  const counts = ws.counts;
-  let sum = 0;
-  for (let i = 0; i < 256; i++) {
-    const n = counts[i]!;
-    counts[i] = sum;
-    sum += n;
-  }
-  for (let i = 0; i < blockLength; i++) {
-    const byte = tt[i]! & 0xff;
-    tt[counts[byte]!++]! |= i << 8;
-  }
+  BwtScratch.link(ws.tt, ws.counts, blockLength);
+  const bwt = ws.bwt;
+  const pieceCount = bwt.walk(ws.tt, blockLength, origPtr);
+  const raw = bwt.raw;
+  const pieces = bwt.pieces;
 
   let out = ws.out;
   let o = 0;
   let last = -1; // previous byte of the current run, -1 after a run count
   let same = 0; // how many times `last` was just repeated (a 4th is followed by a count)
-  let at = tt[origPtr]! >>> 8;
-  // Invariant: out.length >= o + (bytes of the column still to walk), so plain bytes never overflow.
-  for (let i = 0; i < blockLength; i++) {
-    const cell = tt[at]!;
-    at = cell >>> 8;
-    const byte = cell & 0xff;
-    if (same === 4) {
-      if (byte !== 0) {
-        const need = o + byte + (blockLength - i - 1);
-        if (need > out.length) out = grow(ws, o, need);
-        out.fill(last, o, o + byte);
-        o += byte;
+  let left = blockLength; // bytes of raw not yet read
+  // Invariant: out.length >= o + left, so plain bytes never overflow.
+  for (let p = 0; p < pieceCount; p++) {
+    const from = pieces[2 * p]!;
+    const to = pieces[2 * p + 1]!;
+    for (let i = from; i < to; i++) {
+      const byte = raw[i]!;
+      if (same === 4) {
+        if (byte !== 0) {
+          const need = o + byte + (left - (i - from) - 1);
+          if (need > out.length) out = grow(ws, o, need);
+          out.fill(last, o, o + byte);
+          o += byte;
+        }
+        same = 0;
+        last = -1;
+        continue;
       }
-      same = 0;
-      last = -1;
-      continue;
+      out[o++] = byte;
+      if (byte === last) {
+        same++;
+      } else {
+        last = byte;
+        same = 1;
+      }
     }
-    out[o++] = byte;
-    if (byte === last) {
-      same++;
-    } else {
-      last = byte;
-      same = 1;
-    }
+    left -= to - from;
   }
   return o;
 }

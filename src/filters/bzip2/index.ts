@@ -5,6 +5,7 @@
  *   bit-reader.ts     MSB-first bits over one byte array
  *   crc32.ts          bzip2's big-endian CRC-32 and the stream CRC combination
  *   block-decoder.ts  one block, from the bit after its magic to its bytes and CRCs (no I/O)
+ *   inverse-bwt.ts    the inverse BWT walk, four lanes at once (memory latency bound)
  *   stream.ts         headers, block boundaries, CRC checks, multi-stream, bounded buffering
  */
 import type { Filter } from '../filter.js';

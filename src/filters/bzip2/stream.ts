@@ -8,8 +8,8 @@
  *   MAGIC     48 bits: 0x314159265359 → BLOCK; 0x177245385090 → END; else corrupt.
  *   BLOCK     wait until the block is probably complete, decode it (block-decoder.ts), check its
  *             CRC, fold it into the stream CRC, emit its bytes → MAGIC.
- *   END       32-bit stream CRC, then padding to a byte boundary → HEADER (pbzip2 and lbzip2 -n
- *             write one stream per chunk; `cat a.bz2 b.bz2` works too).
+ *   END       32-bit stream CRC, then padding to a byte boundary → HEADER (pbzip2 writes one
+ *             stream per chunk, and `cat a.bz2 b.bz2` is a valid bzip2 file too).
  *
  * Bounded memory: blocks are not byte-aligned and carry no length, so the window keeps the bytes
  * from the current block's magic onwards and grows as chunks arrive. The block is decoded once the
@@ -18,7 +18,7 @@
  * If the magic was a false match inside compressed data, the decoder reports that it ran out of
  * bytes and we wait for twice as many before trying again, so a hostile stream full of fake
  * magics costs at most about twice the work. A block larger than any encoder can produce
- * (`maxCompressedBlockBytes`) is an error, so the window never grows past ~2.3 MB plus one chunk.
+ * (`maxCompressedBlockBytes`) is an error, so the window holds at most ~2.3 MB plus one chunk.
  */
 import { badArchive } from '../../errors.js';
 import { BitReader } from './bit-reader.js';
@@ -116,25 +116,32 @@ class InputWindow {
   }
 }
 
-// The 32 bits of a magic that fill whole bytes, at each of the 8 bit alignments, for the scan.
+// The 32 bits of a magic that fill whole bytes, at each of the 8 bit alignments, for the scan;
+// and their first 16 bits as a 64 Ki-entry filter, so most positions cost one table lookup.
 const magicWords = new Uint32Array(16);
-const magicFirstBytes = new Uint8Array(256);
+const magicPrefixes = new Uint8Array(65536);
 for (let shift = 0; shift < 8; shift++) {
   for (const [i, magic] of [blockMagic, endMagic].entries()) {
     const word = Math.floor(magic / 2 ** (8 + shift)) % 2 ** 32;
     magicWords[i * 8 + shift] = word;
-    magicFirstBytes[word >>> 24] = 1;
+    magicPrefixes[word >>> 16] = 1;
   }
 }
 
 /**
  * First index k in [from, to - 4] where bytes k..k+3 are the middle of a block or end-of-stream
  * magic starting in byte k-1 (at any bit), or -1. Candidates only: the decoder has the last word.
+ * Exported for the block-parallel driver, which needs block boundaries up front.
+ * HOT (every compressed byte): a rolling 16-bit prefix through the filter table.
  */
-function findMagic(data: Uint8Array, from: number, to: number): number {
-  for (let k = from, last = to - 4; k <= last; k++) {
-    if (magicFirstBytes[data[k]!] === 0) continue;
-    const word = ((data[k]! << 24) | (data[k + 1]! << 16) | (data[k + 2]! << 8) | data[k + 3]!) >>> 0;
+export function findMagic(data: Uint8Array, from: number, to: number): number {
+  const last = to - 4;
+  if (from > last) return -1;
+  let prefix = data[from]!;
+  for (let k = from; k <= last; k++) {
+    prefix = ((prefix << 8) | data[k + 1]!) & 0xffff;
+    if (magicPrefixes[prefix] === 0) continue;
+    const word = ((prefix << 16) | (data[k + 2]! << 8) | data[k + 3]!) >>> 0;
     for (let i = 0; i < 16; i++) if (magicWords[i] === word) return k;
   }
   return -1;
@@ -146,9 +153,8 @@ function isHeader(bytes: Uint8Array): boolean {
 
 /** True when `bytes` (fewer than 4) could be the start of a stream header. */
 function isHeaderPrefix(bytes: Uint8Array): boolean {
-  const header = [0x42, 0x5a, 0x68];
-  for (let i = 0; i < bytes.length; i++) if (i < 3 && bytes[i] !== header[i]) return false;
-  return true;
+  const start = [0x42, 0x5a, 0x68]; // "BZh"
+  return bytes.every((byte, i) => i >= 3 || byte === start[i]);
 }
 
 function hex(n: number): string {
@@ -158,53 +164,53 @@ function hex(n: number): string {
 /** Decode a bzip2 file (one or more concatenated streams) chunk by chunk. */
 export async function* decodeBzip2(input: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array, void, undefined> {
   const iterator = input[Symbol.asyncIterator]();
-  const window = new InputWindow(iterator);
+  const source = new InputWindow(iterator);
   const workspace = new BlockWorkspace();
   let streams = 0;
   try {
     for (;;) {
       // HEADER
-      await window.ensure(4);
-      const head = window.bytes();
+      await source.ensure(4);
+      const head = source.bytes();
       if (!isHeader(head)) {
         if (streams === 0) {
           const what = head.length === 0 ? 'empty input' : 'no "BZh1".."BZh9" header';
-          throw badArchive(`not a bzip2 stream: ${what}`, { layer, offset: window.offset });
+          throw badArchive(`not a bzip2 stream: ${what}`, { layer, offset: source.offset });
         }
         if (head.length < 4 && head.length > 0 && isHeaderPrefix(head)) {
-          throw badArchive('bzip2 stream truncated inside a stream header', { layer, offset: window.offset });
+          throw badArchive('bzip2 stream truncated inside a stream header', { layer, offset: source.offset });
         }
         return; // end of input, or trailing garbage (bzip2 -dc ignores it too)
       }
       const level = head[3]! - 0x30;
       streams++;
       let streamCrc = 0;
-      let bit = 32; // next bit to read, relative to the window
+      let bit = 32; // next bit to read, relative to the source
 
       for (;;) {
         // MAGIC
-        window.discard(bit >>> 3);
+        source.discard(bit >>> 3);
         bit &= 7;
-        const magicOffset = window.offset;
-        if (!(await window.ensure((bit + 48 + 7) >>> 3))) {
+        const magicOffset = source.offset;
+        if (!(await source.ensure((bit + 48 + 7) >>> 3))) {
           throw badArchive('bzip2 stream truncated: input ends before the end-of-stream marker', {
             layer,
-            offset: window.offset + window.length,
+            offset: source.offset + source.length,
           });
         }
-        let reader = new BitReader(window.bytes(), bit);
+        let reader = new BitReader(source.bytes(), bit);
         const magic = reader.read(24) * 2 ** 24 + reader.read(24);
         bit = reader.bitOffset;
 
         if (magic === endMagic) {
           // END
-          if (!(await window.ensure((bit + 32 + 7) >>> 3))) {
+          if (!(await source.ensure((bit + 32 + 7) >>> 3))) {
             throw badArchive('bzip2 stream truncated inside the end-of-stream marker', {
               layer,
-              offset: window.offset + window.length,
+              offset: source.offset + source.length,
             });
           }
-          reader = new BitReader(window.bytes(), bit);
+          reader = new BitReader(source.bytes(), bit);
           const stored = reader.read32();
           if (stored !== streamCrc) {
             throw badArchive(`bzip2 stream CRC mismatch (stored ${hex(stored)}, computed ${hex(streamCrc)})`, {
@@ -212,7 +218,7 @@ export async function* decodeBzip2(input: AsyncIterable<Uint8Array>): AsyncGener
               offset: magicOffset,
             });
           }
-          window.discard((reader.bitOffset + 7) >>> 3); // padding to a byte boundary
+          source.discard((reader.bitOffset + 7) >>> 3); // padding to a byte boundary
           break;
         }
         if (magic !== blockMagic) {
@@ -223,17 +229,17 @@ export async function* decodeBzip2(input: AsyncIterable<Uint8Array>): AsyncGener
         const cap = maxCompressedBlockBytes(level);
         let scanFrom = (bit >>> 3) + 1;
         let candidate = -1;
-        let tryAt = 0; // window length needed before the next attempt (after a false magic)
+        let tryAt = 0; // source length needed before the next attempt (after a false magic)
         for (;;) {
-          while (!window.ended) {
+          while (!source.ended) {
             if (candidate < 0) {
-              candidate = findMagic(window.bytes(), scanFrom, window.length);
-              if (candidate < 0) scanFrom = Math.max(scanFrom, window.length - 3);
+              candidate = findMagic(source.bytes(), scanFrom, source.length);
+              if (candidate < 0) scanFrom = Math.max(scanFrom, source.length - 3);
             }
-            if ((candidate >= 0 && window.length >= tryAt) || window.length > cap) break;
-            await window.pull();
+            if ((candidate >= 0 && source.length >= tryAt) || source.length > cap) break;
+            await source.pull();
           }
-          const block = decodeBlock(window.bytes(), bit, level, { offset: magicOffset, workspace });
+          const block = decodeBlock(source.bytes(), bit, level, { offset: magicOffset, workspace });
           if (block) {
             if (block.computedCrc !== block.storedCrc) {
               throw badArchive(
@@ -246,13 +252,13 @@ export async function* decodeBzip2(input: AsyncIterable<Uint8Array>): AsyncGener
             yield block.output;
             break;
           }
-          if (window.ended) {
+          if (source.ended) {
             throw badArchive(
-              `bzip2 stream truncated: input ends inside the block that starts at byte ${magicOffset}`,
-              { layer, offset: window.offset + window.length },
+              `bzip2 stream truncated (or corrupt): input ends inside the block that starts at byte ${magicOffset}`,
+              { layer, offset: source.offset + source.length },
             );
           }
-          if (window.length > cap) {
+          if (source.length > cap) {
             throw badArchive(`bzip2 block is larger than ${cap} bytes, more than any encoder writes`, {
               layer,
               offset: magicOffset,
@@ -261,7 +267,7 @@ export async function* decodeBzip2(input: AsyncIterable<Uint8Array>): AsyncGener
           // The magic was a false match inside the compressed data: look further, with more bytes.
           scanFrom = candidate + 1;
           candidate = -1;
-          tryAt = window.length * 2;
+          tryAt = source.length * 2;
         }
       }
     }
