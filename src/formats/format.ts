@@ -15,6 +15,19 @@ export interface FormatContext {
   /** For wrapper formats (flar): open a payload stream through the same filter and format
    *  layers; the layers found are appended to the image's chain. */
   openNested?(stream: AsyncIterable<Uint8Array>): Promise<AsyncIterable<Entry>>;
+  /** Facts a layer states about the whole image (a flar's identification section, for
+   *  instance), reported once they are parsed; `inspect` prints them. Not a warning. */
+  describe?(description: LayerDescription): void;
+}
+
+/** What one layer says about the image, as ordered key/value text (printable as is). */
+export interface LayerDescription {
+  /** the layer's label in the chain, e.g. "flar" */
+  layer: string;
+  /** what the fields are, e.g. "identification section" */
+  title: string;
+  /** key/value pairs in archive order; keys as the archive spells them */
+  fields: Array<[string, string]>;
 }
 
 export interface Format {

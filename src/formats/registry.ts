@@ -4,8 +4,10 @@
  */
 import type { Format } from './format.js';
 import { cpioFormat } from './cpio/index.js';
+import { flarFormat } from './flar/index.js';
+import { tarFormat } from './tar/index.js';
 
-export const formats: Format[] = [cpioFormat];
+export const formats: Format[] = [cpioFormat, tarFormat, flarFormat];
 
 export function pickFormat(head: Uint8Array): Format | undefined {
   let best: Format | undefined;
