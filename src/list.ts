@@ -8,6 +8,8 @@ import type { ByteSource } from './io/source.js';
 import { resolveLimits, type Limits } from './limits.js';
 import type { Warning } from './extract/types.js';
 import { openSource } from './extract/extract.js';
+import type { LayerDescription } from './formats/format.js';
+import { archiveBase, topComponent, type ArchiveBase } from './formats/archive-base.js';
 
 export interface ReadOptions {
   image: string;
@@ -16,9 +18,14 @@ export interface ReadOptions {
 }
 
 /** Entries of the image, bodies skipped. `warnings` fills as the stream is read. */
-export async function listEntries(options: ReadOptions, warnings: Warning[] = []): Promise<{ chain: string[]; entries: AsyncIterable<Entry> }> {
+export async function listEntries(
+  options: ReadOptions,
+  warnings: Warning[] = [],
+  descriptions: LayerDescription[] = [],
+): Promise<{ chain: string[]; entries: AsyncIterable<Entry> }> {
   const source = options.source ?? (await openSource(options.image));
-  const opened = await openImage(source, { limits: resolveLimits(options.limits), warn: (w) => warnings.push(w) }).catch(async (error) => {
+  const context = { limits: resolveLimits(options.limits), warn: (w: Warning) => warnings.push(w), describe: (d: LayerDescription) => descriptions.push(d) };
+  const opened = await openImage(source, context).catch(async (error) => {
     await source.close?.();
     throw isP2VError(error) ? error.withContext({ image: source.name }) : error;
   });
@@ -55,22 +62,37 @@ export interface InspectReport {
   byType: Partial<Record<EntryType, number>>;
   /** regular-file bytes */
   dataBytes: number;
-  /** bytes of the (decompressed) archive stream are not counted separately; image size on disk: */
+  /** the image file's size on disk, when it is a file */
   imageSize?: number;
+  /** what layers state about the image (a flash archive's identification section, ...) */
+  descriptions: LayerDescription[];
+  /** where the members belong, by the Solaris installer's archive-base rule (judged on the
+   *  whole listing, with "zone" standing for the zonepath's last component) */
+  archiveBase: ArchiveBase;
   warnings: Warning[];
 }
 
-export async function inspect(options: ReadOptions): Promise<InspectReport> {
+export async function inspect(options: ReadOptions & { zonepath?: string }): Promise<InspectReport> {
   const warnings: Warning[] = [];
+  const descriptions: LayerDescription[] = [];
   const source = options.source ?? (await openSource(options.image));
-  const { chain, entries } = await listEntries({ ...options, source }, warnings);
+  const { chain, entries } = await listEntries({ ...options, source }, warnings, descriptions);
   const byType: Partial<Record<EntryType, number>> = {};
   let count = 0;
   let dataBytes = 0;
+  const topNames = new Set<string>();
+  const names: string[] = [];
   for await (const entry of entries) {
     count++;
     byType[entry.type] = (byType[entry.type] ?? 0) + 1;
     dataBytes += entry.size;
+    // the rule looks at first components only: keep one name per top-level component
+    const top = topComponent(entry.path);
+    if (!topNames.has(top)) {
+      topNames.add(top);
+      names.push(entry.path);
+    }
   }
-  return { image: source.name, chain, format: chain[chain.length - 1]!, entries: count, byType, dataBytes, imageSize: source.size, warnings };
+  const archiveBaseVerdict = archiveBase(names, { zonepath: options.zonepath ?? '/zones/zone', complete: true });
+  return { image: source.name, chain, format: chain[chain.length - 1]!, entries: count, byType, dataBytes, imageSize: source.size, descriptions, archiveBase: archiveBaseVerdict, warnings };
 }

@@ -134,6 +134,19 @@ function buildProgram(): Command {
       process.stdout.write(`layers:  ${report.chain.join(' → ')}\n`);
       process.stdout.write(`entries: ${report.entries}${types ? ` (${types})` : ''}\n`);
       process.stdout.write(`data:    ${humanBytes(report.dataBytes)} (${report.dataBytes} bytes)\n`);
+      const base = report.archiveBase;
+      const baseText: Record<string, string> = {
+        zoneroot: 'members are relative to the zone root (a system or zone root)',
+        zonepath: 'members start with root/ (archive made inside a zonepath)',
+        'zonepath-parent': `members start with ${'top' in base ? base.top : ''}/root/ (archive of a zonepath directory)`,
+        absolute: 'absolute member names: the Solaris installer refuses such images (see --strip-absolute)',
+        mismatch: `a single top directory "${'top' in base ? base.top : ''}" that is no zonepath: the installer refuses such images`,
+      };
+      process.stdout.write(`base:    ${baseText[base.kind]}\n`);
+      for (const description of report.descriptions) {
+        process.stdout.write(`${description.layer} ${description.title}:\n`);
+        for (const [key, value] of description.fields) process.stdout.write(`  ${key}=${value}\n`);
+      }
       printWarnings(report.warnings, false);
     });
   return program;
