@@ -62,6 +62,11 @@ export interface EntryBody {
   /** The whole body, consumed, when it is already in memory (no await needed); otherwise
    *  undefined and nothing is consumed. A fast path for the many small files of an image. */
   whole?(): Uint8Array | undefined;
+  /** Sparse bodies (optional): the same logical bytes as `chunks()`, but a hole comes as a
+   *  number — that many zero bytes the archive does not store — so a writer can seek over it
+   *  and leave a hole instead of writing zeros. Data pieces follow the `chunks()` rules. A
+   *  consumer reads the body through exactly one of `chunks()`, `pieces()` or `whole()`. */
+  pieces?(): AsyncIterable<Uint8Array | number>;
 }
 
 export function pathBytes(path: string): Buffer {

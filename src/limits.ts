@@ -20,6 +20,12 @@ export interface Limits {
   maxDecompressionRatio: number;
   /** Bytes of file data in flight between the parser and the writers: bounds memory. */
   maxInflightBytes: number;
+  /** Largest inode map of a dump (TS_CLRI / TS_BITS, one bit per inode). 64 MiB covers 512 M
+   *  inodes, far beyond any UFS or ext2 file system; a larger c_count is a corrupt header. */
+  maxDumpMapBytes: number;
+  /** Directory names a dump reader holds to name the files (inode records carry no names, so
+   *  the whole tree is kept until the files come). 512 MiB is several million names. */
+  maxDumpTreeBytes: number;
 }
 
 export const defaultLimits: Readonly<Limits> = Object.freeze({
@@ -30,6 +36,8 @@ export const defaultLimits: Readonly<Limits> = Object.freeze({
   maxSymlinkHops: 40,
   maxDecompressionRatio: 100_000,
   maxInflightBytes: 64 * 1024 * 1024,
+  maxDumpMapBytes: 64 * 1024 * 1024,
+  maxDumpTreeBytes: 512 * 1024 * 1024,
 });
 
 export function resolveLimits(overrides: Partial<Limits> | undefined): Limits {

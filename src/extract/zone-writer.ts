@@ -61,6 +61,8 @@ export interface WriterCounters {
 const pieceBytes = 1024 * 1024;
 /** Large files are gathered here piece by piece; the pool copies each piece out before reuse. */
 const scratch = new Uint8Array(pieceBytes);
+/** Hashed in place of a hole's bytes; never written to. */
+const zeroPiece = new Uint8Array(pieceBytes);
 const hasher = await xxhash();
 const hex64 = (value: bigint) => value.toString(16).padStart(16, '0');
 const empty = new Uint8Array(0);
@@ -195,7 +197,9 @@ export class ZoneWriter {
       return this.pool.addCopy(op, tag).then(([done]) => this.pendingUntil(physical, done!));
     }
     if (entry.size > smallFileMaxBytes) {
-      return this.writeLarge(entry, op.dir, physical, entry.body?.chunks() ?? emptyChunks()).then(({ done }) => {
+      // a sparse body (pieces) leaves its holes unwritten
+      const body = entry.body?.pieces?.() ?? entry.body?.chunks() ?? emptyChunks();
+      return this.writeLarge(entry, op.dir, physical, body).then(({ done }) => {
         this.track(physical, done.then((result) => this.fileDone(tag, result, undefined)));
       });
     }
@@ -239,8 +243,11 @@ export class ZoneWriter {
    * already there, pieces are compared with it first and nothing is written while they match;
    * from the first difference on, a temporary file (holding the identical prefix) takes the
    * data and is renamed over the old file at the end.
+   * Holes (a number in place of a piece, EntryBody.pieces) are hashed as the zeros they are but
+   * not written: the offset moves on and the file is extended to its size at the end, so the
+   * file system leaves them unallocated.
    */
-  private async writeLarge(entry: Entry, dir: string, physical: string, chunks: AsyncIterable<Uint8Array>): Promise<Pending<FileResult>> {
+  private async writeLarge(entry: Entry, dir: string, physical: string, chunks: AsyncIterable<Uint8Array | number>): Promise<Pending<FileResult>> {
     const path = this.resolver.abs(physical);
     const existing = lstatOrUndefined(path);
     if (existing?.isDirectory()) await this.clearPath(physical, existing);
@@ -264,8 +271,23 @@ export class ZoneWriter {
       if (fd >= 0) writes.push((await this.pool.pwrite(fd, at, piece)).done); // copies the piece
       filled = 0;
     };
+    let holes = false;
+    const skipHole = async (length: number) => {
+      await ship();
+      for (let left = length; left > 0; left -= zeroPiece.length) hash.update(zeroPiece.subarray(0, Math.min(left, zeroPiece.length)));
+      if (fd < 0 && !zeroBytes(compareFd!, position, length)) {
+        fd = fsb.open(target, CREATE_NEW, 0o600);
+        copyPrefix(compareFd!, fd, position);
+      }
+      position += length;
+      holes = true;
+    };
     try {
       for await (const chunk of chunks) {
+        if (typeof chunk === 'number') {
+          await skipHole(chunk);
+          continue;
+        }
         hash.update(chunk);
         let from = 0;
         while (from < chunk.length) {
@@ -298,6 +320,7 @@ export class ZoneWriter {
         }
         fs.closeSync(compareFd);
       }
+      if (holes) fs.ftruncateSync(fd, position); // a trailing hole: nothing was written there
       applyFdMetadata(fd, metadata, this.isRoot);
       fs.closeSync(fd);
       if (target !== path) fsb.rename(target, path);
@@ -493,6 +516,19 @@ function sameBytes(fd: number, piece: Uint8Array, position: number): boolean {
     done += n;
   }
   return existing.equals(piece);
+}
+
+/** Are bytes [position, position + length) of `fd` all zero (an existing file matching a hole)? */
+function zeroBytes(fd: number, position: number, length: number): boolean {
+  const buffer = Buffer.allocUnsafe(Math.min(length, pieceBytes));
+  let done = 0;
+  while (done < length) {
+    const n = fs.readSync(fd, buffer, 0, Math.min(buffer.length, length - done), position + done);
+    if (n === 0) return false;
+    for (let i = 0; i < n; i++) if (buffer[i] !== 0) return false;
+    done += n;
+  }
+  return true;
 }
 
 function copyPrefix(from: number, to: number, length: number): void {

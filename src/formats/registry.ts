@@ -4,10 +4,11 @@
  */
 import type { Format } from './format.js';
 import { cpioFormat } from './cpio/index.js';
+import { dumpFormat } from './dump/index.js';
 import { flarFormat } from './flar/index.js';
 import { tarFormat } from './tar/index.js';
 
-export const formats: Format[] = [cpioFormat, tarFormat, flarFormat];
+export const formats: Format[] = [cpioFormat, tarFormat, flarFormat, dumpFormat];
 
 export function pickFormat(head: Uint8Array): Format | undefined {
   let best: Format | undefined;

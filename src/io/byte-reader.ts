@@ -80,6 +80,13 @@ export class ByteReader {
     return view;
   }
 
+  /** What is buffered now, not consumed and without reading more (possibly empty). Lets a
+   *  parser that reads fixed-size records take a run of whole records as one view instead of
+   *  asking for more than is buffered (which would join chunks, a copy). */
+  buffered(): Uint8Array {
+    return this.current.subarray(this.position);
+  }
+
   /** True when no byte is left. */
   async atEnd(): Promise<boolean> {
     if (this.available > 0) return false;
