@@ -13,6 +13,8 @@ import { archiveBase, topComponent, type ArchiveBase } from './formats/archive-b
 
 export interface ReadOptions {
   image: string;
+  /** further volumes of a multi-volume dump, in order */
+  volumes?: string[];
   source?: ByteSource;
   limits?: Partial<Limits>;
 }
@@ -23,7 +25,7 @@ export async function listEntries(
   warnings: Warning[] = [],
   descriptions: LayerDescription[] = [],
 ): Promise<{ chain: string[]; entries: AsyncIterable<Entry> }> {
-  const source = options.source ?? (await openSource(options.image));
+  const source = options.source ?? (await openSource(options.image, options.volumes));
   const context = { limits: resolveLimits(options.limits), warn: (w: Warning) => warnings.push(w), describe: (d: LayerDescription) => descriptions.push(d) };
   const opened = await openImage(source, context).catch(async (error) => {
     await source.close?.();
@@ -75,7 +77,7 @@ export interface InspectReport {
 export async function inspect(options: ReadOptions & { zonepath?: string }): Promise<InspectReport> {
   const warnings: Warning[] = [];
   const descriptions: LayerDescription[] = [];
-  const source = options.source ?? (await openSource(options.image));
+  const source = options.source ?? (await openSource(options.image, options.volumes));
   const { chain, entries } = await listEntries({ ...options, source }, warnings, descriptions);
   const byType: Partial<Record<EntryType, number>> = {};
   let count = 0;

@@ -20,6 +20,9 @@ function positiveInteger(value: string): number {
   return n;
 }
 
+const collect = (value: string, all: string[]) => [...all, value];
+const volumeHelp = 'next volume of a multi-volume dump, in order (repeatable)';
+
 function printWarnings(warnings: Warning[], quiet: boolean): void {
   if (quiet) return;
   const shown = warnings.slice(0, 20);
@@ -48,6 +51,7 @@ function buildProgram(): Command {
     .description('stream IMAGE ("-" for stdin) into directory DIR, hashing every file')
     .argument('<image>', 'image file, or - for standard input')
     .argument('<dir>', 'destination directory (created if missing)')
+    .option('--volume <file>', volumeHelp, collect, [])
     .option('--strip-absolute', 'extract absolute member names relative to DIR instead of refusing the image')
     .option('--no-devices', 'do not create device nodes and FIFOs (they are reported)')
     .option('--index <file>', 'content index to compare against and to write (JSON lines)')
@@ -55,11 +59,12 @@ function buildProgram(): Command {
     .addOption(new Option('--max-ratio <n>', 'refuse images whose decompressed size exceeds N times the compressed size').argParser(positiveInteger))
     .option('-q, --quiet', 'no progress line, no summary, no warnings')
     .option('--json', 'print the report as JSON')
-    .action(async (image: string, dir: string, opts: { stripAbsolute?: boolean; devices: boolean; index?: string; jobs?: number; maxRatio?: number; quiet?: boolean; json?: boolean }) => {
+    .action(async (image: string, dir: string, opts: { volume: string[]; stripAbsolute?: boolean; devices: boolean; index?: string; jobs?: number; maxRatio?: number; quiet?: boolean; json?: boolean }) => {
       const progress = !opts.quiet && !opts.json && process.stderr.isTTY ? new ProgressLine(process.stderr) : undefined;
       try {
         const report = await extract({
           image,
+          volumes: opts.volume,
           dest: dir,
           stripAbsolute: opts.stripAbsolute,
           devices: opts.devices,
@@ -83,11 +88,12 @@ function buildProgram(): Command {
     .command('list')
     .description('list the members of IMAGE')
     .argument('<image>', 'image file, or - for standard input')
+    .option('--volume <file>', volumeHelp, collect, [])
     .option('-v, --verbose', 'long listing, like cpio -itv')
     .option('--json', 'one JSON object per member')
-    .action(async (image: string, opts: { verbose?: boolean; json?: boolean }) => {
+    .action(async (image: string, opts: { volume: string[]; verbose?: boolean; json?: boolean }) => {
       const warnings: Warning[] = [];
-      const { entries } = await listEntries({ image }, warnings);
+      const { entries } = await listEntries({ image, volumes: opts.volume }, warnings);
       const out: string[] = [];
       const flush = () => {
         if (out.length) process.stdout.write(out.join(''));
@@ -122,9 +128,10 @@ function buildProgram(): Command {
     .command('inspect')
     .description('show the layers of IMAGE (e.g. compress → cpio(newc)), entry and byte counts')
     .argument('<image>', 'image file, or - for standard input')
+    .option('--volume <file>', volumeHelp, collect, [])
     .option('--json', 'print the report as JSON')
-    .action(async (image: string, opts: { json?: boolean }) => {
-      const report = await inspect({ image });
+    .action(async (image: string, opts: { volume: string[]; json?: boolean }) => {
+      const report = await inspect({ image, volumes: opts.volume });
       if (opts.json) {
         process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
         return;

@@ -8,6 +8,7 @@ import { P2VError, isP2VError } from '../errors.js';
 import { toBytePath } from '../entry.js';
 import { openImage } from '../image.js';
 import { directorySource, openFileSource, stdinSource, type ByteSource } from '../io/source.js';
+import { concatVolumes } from '../io/concat-volumes.js';
 import { resolveLimits } from '../limits.js';
 import { IndexWriter, loadIndex, type IndexRecord } from '../store/content-index.js';
 import type { ExtractOptions, ExtractReport, Warning } from './types.js';
@@ -15,7 +16,20 @@ import { ZoneWriter } from './zone-writer.js';
 
 const progressIntervalMs = 250;
 
-export async function openSource(image: string): Promise<ByteSource> {
+/** Open an image: a file, "-" (stdin), a directory, or with `volumes` the volumes of a
+ *  multi-volume dump read in order. */
+export async function openSource(image: string, volumes: readonly string[] = []): Promise<ByteSource> {
+  if (volumes.length > 0) {
+    if (image === '-' || volumes.includes('-')) throw new P2VError('P2V_USAGE', 'standard input cannot be one volume of several');
+    const opened: ByteSource[] = [];
+    try {
+      for (const volume of [image, ...volumes]) opened.push(await openFileSource(volume));
+    } catch (error) {
+      await Promise.allSettled(opened.map((source) => source.close?.()));
+      throw error;
+    }
+    return concatVolumes(opened);
+  }
   if (image === '-') return stdinSource();
   const stat = fs.statSync(image, { throwIfNoEntry: false });
   if (stat?.isDirectory()) return directorySource(image, fs.realpathSync(image));
@@ -48,7 +62,7 @@ export async function extract(options: ExtractOptions): Promise<ExtractReport> {
   const limits = resolveLimits(options.limits);
   const warnings: Warning[] = [];
   const warn = (warning: Warning) => warnings.push(warning);
-  const source = options.source ?? (await openSource(options.image));
+  const source = options.source ?? (await openSource(options.image, options.volumes));
   const imageName = source.name;
 
   checkNotNested(source, toBytePath(realPathOfNew(options.dest)));

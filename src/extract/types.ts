@@ -7,6 +7,8 @@ export interface ExtractOptions {
   image: string;
   /** destination directory (the zone root); created if missing */
   dest: string;
+  /** further volumes of a multi-volume dump, in order, after `image` */
+  volumes?: string[];
   /** a ready source instead of opening `image` (tests, embedded payloads) */
   source?: ByteSource;
   /** strip a leading "/" from member names instead of refusing the image (Solaris refuses) */
