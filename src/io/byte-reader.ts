@@ -126,9 +126,25 @@ export class ByteReader {
 
   /** Discard exactly `n` bytes. */
   async skip(n: number, what: string): Promise<void> {
+    if (this.skipBuffered(n)) return;
     for await (const _ of this.take(n, what)) {
       // draining is the point
     }
+  }
+
+  /** Discard `n` bytes if they are buffered (true), else nothing (false). With `tryReadBuffered`
+   *  and `peekBuffered`, the synchronous fast paths a parser takes before awaiting: an `await`
+   *  costs a microtask even when the data is there, and these run a few times per member. */
+  skipBuffered(n: number): boolean {
+    if (this.available < n) return false;
+    this.position += n;
+    this.offset += n;
+    return true;
+  }
+
+  /** Up to `n` bytes without consuming, if `n` are buffered; else undefined. */
+  peekBuffered(n: number): Uint8Array | undefined {
+    return this.available >= n ? this.current.subarray(this.position, this.position + n) : undefined;
   }
 
   /** The rest of the stream, as views (used by wrappers such as flar that hand on a payload). */

@@ -54,7 +54,7 @@ async function* readCpio(reader: ByteReader, context: FormatContext): AsyncGener
 
   for (;;) {
     const headerOffset = reader.offset;
-    const magic = await reader.peek(6);
+    const magic = reader.peekBuffered(6) ?? (await reader.peek(6));
     if (magic.length === 0) {
       throw badArchive('archive ends without a TRAILER!!! member (truncated?)', { layer, offset: headerOffset });
     }
@@ -62,17 +62,19 @@ async function* readCpio(reader: ByteReader, context: FormatContext): AsyncGener
     if (!variant) {
       throw badArchive(`not a cpio header (bad magic ${hexBytes(magic)})`, { layer, offset: headerOffset });
     }
-    const header = decodeHeader(variant, await reader.readExact(headerSizes[variant], `cpio(${variant}) header`), headerOffset);
+    const headerSize = headerSizes[variant];
+    const header = decodeHeader(variant, reader.tryReadBuffered(headerSize) ?? (await reader.readExact(headerSize, `cpio(${variant}) header`)), headerOffset);
     const align = alignment(variant);
     const at = { layer: `cpio(${variant})`, offset: headerOffset };
 
     if (header.nameSize === 0 || header.nameSize > context.limits.maxPathBytes) {
       throw new P2VError(header.nameSize === 0 ? 'P2V_BAD_ARCHIVE' : 'P2V_LIMIT', `name size ${header.nameSize} is out of range (limit ${context.limits.maxPathBytes})`, at);
     }
-    const rawName = await reader.readExact(header.nameSize, 'cpio member name');
+    const rawName = reader.tryReadBuffered(header.nameSize) ?? (await reader.readExact(header.nameSize, 'cpio member name'));
     const nul = rawName.indexOf(0);
     const name = Buffer.from(nul >= 0 ? rawName.subarray(0, nul) : rawName).toString('latin1');
-    await reader.skip(header.extraSize + padTo(header.headerSize + header.nameSize + header.extraSize, align), 'cpio name padding');
+    const namePad = header.extraSize + padTo(header.headerSize + header.nameSize + header.extraSize, align);
+    if (!reader.skipBuffered(namePad)) await reader.skip(namePad, 'cpio name padding');
     const dataPad = padTo(header.fileSize, align);
 
     if (name === TRAILER) {
@@ -157,12 +159,13 @@ async function* readCpio(reader: ByteReader, context: FormatContext): AsyncGener
       entry.body = bodyOf(reader, header, context, name);
       yield entry;
       // the consumer may have stopped early: the cursor skips whatever it left
-      await (entry.body as CpioBody).finish();
+      const body = entry.body as CpioBody;
+      if (!body.done) await body.finish();
     } else {
       if (header.fileSize > 0) await reader.skip(header.fileSize, 'cpio member data');
       yield entry;
     }
-    await reader.skip(dataPad, 'cpio data padding');
+    if (!reader.skipBuffered(dataPad)) await reader.skip(dataPad, 'cpio data padding');
     if (type === 'file' && header.nlink > 1) for (const held of links.released(header)) yield held;
   }
 }
@@ -220,6 +223,10 @@ class CpioBody {
       this.verify();
     }
     return body;
+  }
+
+  get done(): boolean {
+    return this.remaining === 0;
   }
 
   async finish(): Promise<void> {
