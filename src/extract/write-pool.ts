@@ -46,6 +46,18 @@ interface OpenBatch<Tag> {
   settle: { resolve: () => void; reject: (error: unknown) => void };
 }
 
+/**
+ * Node 20's require(esm) aborts the process now and then when a worker thread loads an ES
+ * module (V8 fatal "IsGraphAsync must be used on an instantiated module", or the assertion in
+ * ModuleWrap::CreateRequiredModuleFacade): about 1 in 2000 worker starts, also with a trivial
+ * worker file, never with a CommonJS one (found by the security tests, which start hundreds of
+ * pools). piscina tries require() before import(), so require(esm) is turned off for our
+ * workers and piscina falls back to import().
+ */
+const workerExecArgv = process.allowedNodeEnvironmentFlags.has('--no-experimental-require-module')
+  ? [...process.execArgv, '--no-experimental-require-module']
+  : undefined;
+
 export class WritePool<Tag> {
   private readonly piscina: Piscina;
   private readonly arena: Arena;
@@ -65,6 +77,7 @@ export class WritePool<Tag> {
       maxThreads: this.threads,
       idleTimeout: 60_000,
       workerData: setup,
+      execArgv: workerExecArgv,
     });
   }
 
