@@ -1,23 +1,35 @@
 /**
- * Extraction benchmark: zonep2v against GNU cpio, bsdcpio and bsdtar on a generated Solaris-like
- * image, each timed run on its own freshly made filesystem.
+ * Extraction benchmark: zonep2v against GNU cpio, bsdcpio, bsdtar, GNU tar, cp and rsync on a
+ * generated Solaris-like system image, each timed run on its own freshly made filesystem.
  *
  *   npm run bench -- [--size 256M] [--runs 3] [--fs ext4|tmpfs|both] [--work /var/tmp/zonep2v-bench]
  *                    [--seed 1] [--zonep2v "node /path/to/bin/zonep2v.js"] [--zonep2v-args "..."]
  *                    [--jobs zonep2v,bsdcpio,...] [--fs-size 1G] [--image-dir DIR] [--json FILE]
  *
  * Steps: generate the corpus once (cached under --work by seed and size), pack it as image.cpio
- * (GNU cpio -H newc from `find . | sort`) and image.cpio.gz (gzip -6), read both once so they sit
- * in the page cache, then for each round and each filesystem run every job in a rotated order
- * (so no tool always runs first or right after another) on a fresh filesystem. zonep2v's first
- * extraction is followed, on the same filesystem, by a no-change re-run into the same directory.
- * After each run the tree is checked (entry count and data bytes against the corpus manifest),
- * untimed. A job that fails is reported and the benchmark goes on.
+ * (GNU cpio -H newc from `find . | sort`), image.cpio.gz (gzip -6) and image.tar (bsdtar --format
+ * pax, same order), then for each round and each filesystem run every job in a rotated order (so
+ * no tool always runs first or right after another) on a fresh filesystem, with its input read
+ * just before so it sits in the page cache (the image, or for directory copies the corpus tree).
+ * Four groups of jobs:
  *
- * Reported per job: median wall seconds, MB/s (uncompressed image.cpio bytes / wall, for every job,
- * so compressed and uncompressed rows compare directly), entries/s (archive entries / wall), peak
- * RSS (max over runs and over the processes of a pipeline, MB = 10^6 bytes), and ratios: against
- * bsdcpio (uncompressed), bsdtar with its built-in gzip (compressed), and re-run / first run.
+ *   cpio  zonep2v / GNU cpio / bsdcpio / bsdtar on image.cpio
+ *   gzip  zonep2v / gzip|cpio / bsdtar on image.cpio.gz
+ *   pax   zonep2v / bsdtar / GNU tar on image.tar
+ *   dir   zonep2v extract TREE DIR / cp -a / rsync -a, the corpus tree itself as the source
+ *
+ * Some jobs are followed, on the same filesystem, by a no-change re-run into the same directory
+ * (zonep2v on image.cpio and on the tree, rsync -a), and the zonep2v `--index` variants give both
+ * runs `--index FILE` (FILE on the same fresh filesystem, outside DIR: the first run writes it,
+ * the re-run reads it). After each run the tree is checked (entry count and data bytes against
+ * the corpus), untimed. A job that fails is reported and the benchmark goes on.
+ *
+ * Reported per job: median wall and CPU seconds, MB/s (uncompressed image.cpio bytes / wall, for
+ * every row, so all rows compare directly), entries/s (archive entries / wall), peak RSS (max over
+ * runs and over the processes of a pipeline, MB = 10^6 bytes), and a ratio against the group's
+ * baseline: bsdcpio (cpio), bsdtar with its built-in gzip (gzip), the faster of bsdtar and GNU tar
+ * (pax), the faster of cp -a and rsync -a (dir); re-runs against their first run, except zonep2v's
+ * directory re-runs, which compare with rsync -a's no-change re-run.
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -32,12 +44,17 @@ import { mb, parseSize, sizeLabel } from './size.js';
 
 // ---- jobs ----
 
-type Group = 'cpio' | 'gzip';
+type Group = 'cpio' | 'gzip' | 'pax' | 'dir';
 
 interface JobContext {
   cpio: string;
   gz: string;
+  tar: string;
+  /** the corpus tree, source of the directory copies */
+  tree: string;
   out: string;
+  /** zonep2v's --index file: on the fresh filesystem, outside `out` */
+  index: string;
   zonep2v: string[];
   zonep2vArgs: string[];
 }
@@ -50,43 +67,125 @@ interface Job {
   needs: string[];
   /** run a second, no-change extraction into the same directory and time it too */
   rerun?: boolean;
+  /** the re-run row's label (default: label + " (re-run)") */
+  rerunLabel?: string;
+  /** the tool copies hard links as separate files (rsync -a has no -H): check data bytes per name */
+  splitsHardLinks?: boolean;
+  /** zonep2v is given --index (checked: the first run must write it) */
+  index?: boolean;
   stages(ctx: JobContext): { stages: string[][]; stdinFile?: string; inOut: boolean };
 }
 
+/** `zonep2v extract SRC DIR [--index FILE] ...` */
+function zonep2vExtract(c: JobContext, src: string, index: boolean): { stages: string[][]; inOut: boolean } {
+  return { stages: [[...c.zonep2v, 'extract', src, c.out, ...(index ? ['--index', c.index] : []), ...c.zonep2vArgs]], inOut: false };
+}
+
 const JOBS: readonly Job[] = [
+  { id: 'zonep2v', label: 'zonep2v extract image.cpio', group: 'cpio', needs: [], rerun: true, stages: (c) => zonep2vExtract(c, c.cpio, false) },
   {
-    id: 'zonep2v', label: 'zonep2v extract image.cpio', group: 'cpio', needs: [], rerun: true,
-    stages: (c) => ({ stages: [[...c.zonep2v, 'extract', c.cpio, c.out, ...c.zonep2vArgs]], inOut: false }),
+    id: 'zonep2v-index', label: 'zonep2v extract image.cpio --index', rerunLabel: 'zonep2v extract image.cpio (re-run, --index)',
+    group: 'cpio', needs: [], rerun: true, index: true, stages: (c) => zonep2vExtract(c, c.cpio, true),
   },
   { id: 'gnu-cpio', label: 'cpio -idmu < image.cpio', group: 'cpio', needs: ['cpio'], stages: (c) => ({ stages: [['cpio', '-idmu', '--quiet']], stdinFile: c.cpio, inOut: true }) },
   { id: 'bsdcpio', label: 'bsdcpio -idmu < image.cpio', group: 'cpio', needs: ['bsdcpio'], stages: (c) => ({ stages: [['bsdcpio', '-idmu', '--quiet']], stdinFile: c.cpio, inOut: true }) },
   { id: 'bsdtar', label: 'bsdtar -xf image.cpio', group: 'cpio', needs: ['bsdtar'], stages: (c) => ({ stages: [['bsdtar', '-xf', c.cpio]], inOut: true }) },
-  {
-    id: 'zonep2v-gz', label: 'zonep2v extract image.cpio.gz', group: 'gzip', needs: [],
-    stages: (c) => ({ stages: [[...c.zonep2v, 'extract', c.gz, c.out, ...c.zonep2vArgs]], inOut: false }),
-  },
+  { id: 'zonep2v-gz', label: 'zonep2v extract image.cpio.gz', group: 'gzip', needs: [], stages: (c) => zonep2vExtract(c, c.gz, false) },
   { id: 'gzip-cpio', label: 'gzip -dc | cpio -idmu', group: 'gzip', needs: ['gzip', 'cpio'], stages: (c) => ({ stages: [['gzip', '-dc', c.gz], ['cpio', '-idmu', '--quiet']], inOut: true }) },
   { id: 'bsdtar-gz', label: 'bsdtar -xf image.cpio.gz', group: 'gzip', needs: ['bsdtar'], stages: (c) => ({ stages: [['bsdtar', '-xf', c.gz]], inOut: true }) },
+  // image.tar is made with bsdtar, so every pax job needs it
+  { id: 'zonep2v-pax', label: 'zonep2v extract image.tar', group: 'pax', needs: ['bsdtar'], stages: (c) => zonep2vExtract(c, c.tar, false) },
+  { id: 'bsdtar-pax', label: 'bsdtar -xf image.tar -C DIR', group: 'pax', needs: ['bsdtar'], stages: (c) => ({ stages: [['bsdtar', '-xf', c.tar, '-C', c.out]], inOut: false }) },
+  { id: 'gnutar-pax', label: 'tar -xf image.tar -C DIR', group: 'pax', needs: ['bsdtar', 'tar'], stages: (c) => ({ stages: [['tar', '-xf', c.tar, '-C', c.out]], inOut: false }) },
+  { id: 'zonep2v-dir', label: 'zonep2v extract TREE DIR', group: 'dir', needs: [], rerun: true, stages: (c) => zonep2vExtract(c, c.tree, false) },
+  {
+    id: 'zonep2v-dir-index', label: 'zonep2v extract TREE DIR --index', rerunLabel: 'zonep2v extract TREE DIR (re-run, --index)',
+    group: 'dir', needs: [], rerun: true, index: true, stages: (c) => zonep2vExtract(c, c.tree, true),
+  },
+  { id: 'cp-a', label: 'cp -a TREE/. DIR', group: 'dir', needs: ['cp'], stages: (c) => ({ stages: [['cp', '-a', `${c.tree}/.`, c.out]], inOut: false }) },
+  {
+    id: 'rsync-a', label: 'rsync -a TREE/ DIR/', group: 'dir', needs: ['rsync'], rerun: true, splitsHardLinks: true,
+    stages: (c) => ({ stages: [['rsync', '-a', `${c.tree}/`, `${c.out}/`]], inOut: false }),
+  },
 ];
 
-const BASELINE: Record<Group, string> = { cpio: 'bsdcpio', gzip: 'bsdtar-gz' };
 const RERUN_SUFFIX = '-rerun';
 
-/** The brief's targets, printed next to the measured ratios. */
+/** What a group's first runs are compared with: the fastest (smallest median wall) of these. */
+const BASELINES: Record<Group, string[]> = {
+  cpio: ['bsdcpio'],
+  gzip: ['bsdtar-gz'],
+  pax: ['bsdtar-pax', 'gnutar-pax'],
+  dir: ['cp-a', 'rsync-a'],
+};
+
+/** The targets (brief and issue), printed next to the measured ratios. */
 const TARGETS = {
   vsBsdcpio: 1.0,
   vsBsdtarGzip: 1.0,
+  /** pax image: <= 0.8x the faster of bsdtar -x and GNU tar -x */
+  vsFastestTar: 0.8,
+  /** directory copy: <= 0.8x the faster of cp -a and rsync -a */
+  vsFastestCopy: 0.8,
   rssMB: 300,
+  /** no-change re-run of image.cpio: <= 0.25x the first run */
   rerunVsFirst: 0.25,
+  /** no-change re-copy of the tree: <= 0.3x rsync -a's no-change run */
+  dirRerunVsRsync: 0.3,
 };
+
+/** A table row: a job's first run, or its re-run. */
+interface RowSpec {
+  id: string;
+  label: string;
+  group: Group;
+  isRerun: boolean;
+  /** row ids to compare with (the fastest of them) */
+  compareWith: string[];
+  /** how the comparison is named in the "vs" column when there is one candidate */
+  vsName: string;
+  limit: number | null;
+}
+
+function rowSpecs(job: Job): RowSpec[] {
+  const zonep2v = job.id.startsWith('zonep2v');
+  const limits: Record<Group, number> = { cpio: TARGETS.vsBsdcpio, gzip: TARGETS.vsBsdtarGzip, pax: TARGETS.vsFastestTar, dir: TARGETS.vsFastestCopy };
+  const base = BASELINES[job.group];
+  const rows: RowSpec[] = [
+    { id: job.id, label: job.label, group: job.group, isRerun: false, compareWith: base, vsName: base.length === 1 ? base[0]! : '', limit: zonep2v ? limits[job.group] : null },
+  ];
+  if (job.rerun) {
+    const dirVsRsync = zonep2v && job.group === 'dir';
+    rows.push({
+      id: job.id + RERUN_SUFFIX,
+      label: job.rerunLabel ?? `${job.label} (re-run)`,
+      group: job.group,
+      isRerun: true,
+      compareWith: dirVsRsync ? ['rsync-a' + RERUN_SUFFIX] : [job.id],
+      vsName: dirVsRsync ? 'rsync-a re-run' : 'first run',
+      limit: !zonep2v ? null : dirVsRsync ? TARGETS.dirRerunVsRsync : TARGETS.rerunVsFirst,
+    });
+  }
+  return rows;
+}
 
 // ---- records ----
 
 interface Verify {
   entries: number;
+  /** regular-file data bytes, each inode once */
   dataBytes: number;
+  /** regular-file data bytes, each name once (what a copy that splits hard links writes) */
+  namesBytes: number;
   ok: boolean;
   note: string;
+}
+
+/** What an extracted tree must look like: the corpus manifest, plus a walk of the tree for namesBytes. */
+interface Expect {
+  entries: number;
+  dataBytes: number;
+  namesBytes: number;
 }
 
 interface RunRecord {
@@ -118,6 +217,7 @@ interface RowSummary {
   entriesPerSecond: number | null;
   peakRssMB: number | null;
   ratio: number | null;
+  /** what the ratio is against: a job id, "first run", "rsync-a re-run" */
   ratioBase: string;
   target: string;
   pass: boolean | null;
@@ -149,13 +249,13 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write('extract-bench: needs root (mount, loop devices, chown)\n');
     return 2;
   }
-  const missing = ['cpio', 'bsdcpio', 'bsdtar', 'gzip', 'mkfs.ext4', 'truncate', GNU_TIME].filter((t) => !which(t));
+  const missing = ['cpio', 'bsdcpio', 'bsdtar', 'gzip', 'tar', 'cp', 'rsync', 'mkfs.ext4', 'truncate', GNU_TIME].filter((t) => !which(t));
   if (missing.includes(GNU_TIME)) {
     process.stderr.write(`extract-bench: GNU time (${GNU_TIME}) is required: apt-get install -y time\n`);
     return 2;
   }
   if (missing.length) {
-    process.stderr.write(`warning: missing ${missing.join(', ')} (apt-get install -y cpio libarchive-tools e2fsprogs); jobs needing them are skipped\n`);
+    process.stderr.write(`warning: missing ${missing.join(', ')} (apt-get install -y cpio libarchive-tools tar rsync e2fsprogs); jobs needing them are skipped\n`);
   }
   const jobs = cfg.jobs.filter((j) => j.needs.every((t) => which(t)));
 
@@ -168,12 +268,20 @@ async function main(argv: string[]): Promise<number> {
 
   fs.mkdirSync(cfg.work, { recursive: true });
   const corpus = await ensureCorpus(cfg);
-  const images = ensureImages(corpus.dir);
+  const images = ensureImages(corpus.dir, jobs.some((j) => j.group === 'pax'));
+  const tree = path.join(corpus.dir, 'tree');
   const archiveEntries = corpus.stats.entries + 1; // "." is in the archive too
   const fsSize = cfg.fsSize ?? roundUp(Math.max(1024 ** 3, images.cpioBytes * 2.5 + archiveEntries * 4096), 1024 ** 2);
 
-  warmUp([images.cpio, images.gz], cfg.zonep2v);
-  printHeader(cfg, corpus.stats, images, fsKinds, fsSize, loop);
+  // Reads the whole tree once (page cache for the directory copies) and counts what a copy that
+  // splits hard links must write.
+  const scan = warmTree(tree);
+  const expect: Expect = { entries: corpus.stats.entries, dataBytes: corpus.stats.dataBytes, namesBytes: scan.namesBytes };
+  if (scan.entries !== corpus.stats.entries || scan.dataBytes !== corpus.stats.dataBytes) {
+    process.stderr.write(`WARNING: ${tree} differs from its manifest (entries ${scan.entries}/${corpus.stats.entries}, data ${scan.dataBytes}/${corpus.stats.dataBytes} B); delete ${corpus.dir} to regenerate\n`);
+  }
+  warmUp(images, cfg.zonep2v);
+  printHeader(cfg, corpus.stats, images, scan, fsKinds, fsSize, loop);
 
   const scratch = path.join(cfg.work, 'scratch');
   const rows = new Map<string, RunRecord[]>();
@@ -188,32 +296,44 @@ async function main(argv: string[]): Promise<number> {
       const order = jobs.map((_, i) => jobs[(i + round) % jobs.length]!);
       for (const job of order) {
         const tag = `round ${round + 1}/${cfg.runs} ${fsKind.padEnd(5)}`;
-        warmImages([images.cpio, images.gz]);
+        // the job's input into the page cache (caches are not dropped, we fill them)
+        if (job.group === 'dir') warmTree(tree);
+        else warmImages([job.group === 'gzip' ? images.gz : job.group === 'pax' ? images.tar! : images.cpio]);
+        const [firstRow, rerunRow] = rowSpecs(job);
         try {
           await withFreshFs({ kind: fsKind, sizeBytes: fsSize, workDir: cfg.work, ...(cfg.imageDir ? { imageDir: cfg.imageDir } : {}) }, async (ffs) => {
             const out = path.join(ffs.mountPoint, 'root');
             fs.mkdirSync(out);
-            const ctx: JobContext = { cpio: images.cpio, gz: images.gz, out, zonep2v: cfg.zonep2v, zonep2vArgs: cfg.zonep2vArgs };
-            const first = await timeJob(job, ctx, scratch, round, cfg.verify ? corpus.stats : null);
+            const ctx: JobContext = {
+              cpio: images.cpio,
+              gz: images.gz,
+              tar: images.tar ?? '',
+              tree,
+              out,
+              index: path.join(ffs.mountPoint, 'zonep2v.index'),
+              zonep2v: cfg.zonep2v,
+              zonep2vArgs: cfg.zonep2vArgs,
+            };
+            const first = await timeJob(job, ctx, scratch, round, cfg.verify ? expect : null);
             first.fsSetupSeconds = ffs.setupSeconds;
             push(fsKind, job.id, first);
-            printRun(tag, job.label, first);
-            if (job.rerun) {
+            printRun(tag, firstRow!.label, first);
+            if (rerunRow) {
               if (!first.ok) {
-                const skipped: RunRecord = { round, ok: false, wallSeconds: NaN, cpuSeconds: NaN, peakRssMB: NaN, sumRssMB: NaN, procs: [], error: 'first extraction failed' };
-                push(fsKind, job.id + RERUN_SUFFIX, skipped);
-                printRun(tag, `${job.label} (re-run)`, skipped);
+                const skipped: RunRecord = { round, ok: false, wallSeconds: NaN, cpuSeconds: NaN, peakRssMB: NaN, sumRssMB: NaN, procs: [], error: 'first run failed' };
+                push(fsKind, rerunRow.id, skipped);
+                printRun(tag, rerunRow.label, skipped);
               } else {
-                const again = await timeJob(job, ctx, scratch, round, cfg.verify ? corpus.stats : null);
-                push(fsKind, job.id + RERUN_SUFFIX, again);
-                printRun(tag, `${job.label} (re-run)`, again);
+                const again = await timeJob(job, ctx, scratch, round, cfg.verify ? expect : null);
+                push(fsKind, rerunRow.id, again);
+                printRun(tag, rerunRow.label, again);
               }
             }
           });
         } catch (err) {
           const rec: RunRecord = { round, ok: false, wallSeconds: NaN, cpuSeconds: NaN, peakRssMB: NaN, sumRssMB: NaN, procs: [], error: `setup: ${errText(err)}` };
           push(fsKind, job.id, rec);
-          printRun(tag, job.label, rec);
+          printRun(tag, firstRow!.label, rec);
         }
         // Let writeback of the deleted loop image settle before the next timed run.
         spawnSync('sync');
@@ -224,14 +344,12 @@ async function main(argv: string[]): Promise<number> {
   const summaries: RowSummary[] = [];
   for (const fsKind of fsKinds) {
     for (const job of jobs) {
-      summaries.push(summarize(fsKind, job.id, job.label, job.group, rows.get(rowKey(fsKind, job.id)) ?? [], rows, images.cpioBytes, archiveEntries));
-      if (job.rerun) {
-        const id = job.id + RERUN_SUFFIX;
-        summaries.push(summarize(fsKind, id, `${job.label} (re-run)`, job.group, rows.get(rowKey(fsKind, id)) ?? [], rows, images.cpioBytes, archiveEntries));
+      for (const spec of rowSpecs(job)) {
+        summaries.push(summarize(fsKind, spec, rows.get(rowKey(fsKind, spec.id)) ?? [], rows, images.cpioBytes, archiveEntries));
       }
     }
   }
-  printTable(summaries, fsKinds, cfg.runs);
+  printTable(summaries, fsKinds, cfg.runs, images, scan);
 
   if (cfg.json) {
     const report = {
@@ -240,7 +358,8 @@ async function main(argv: string[]): Promise<number> {
       host: hostInfo(loop),
       config: { seed: cfg.seed, totalBytes: cfg.totalBytes, runs: cfg.runs, fs: fsKinds, fsSizeBytes: fsSize, work: cfg.work, zonep2v: cfg.zonep2v, zonep2vArgs: cfg.zonep2vArgs, jobs: jobs.map((j) => j.id) },
       corpus: corpus.stats,
-      image: { cpioBytes: images.cpioBytes, gzBytes: images.gzBytes, entries: archiveEntries },
+      tree: { path: tree, dataBytesPerName: scan.namesBytes },
+      image: { cpioBytes: images.cpioBytes, gzBytes: images.gzBytes, tarBytes: images.tarBytes, entries: archiveEntries },
       targets: TARGETS,
       results: summaries,
     };
@@ -250,7 +369,7 @@ async function main(argv: string[]): Promise<number> {
   return 0;
 }
 
-async function timeJob(job: Job, ctx: JobContext, scratch: string, round: number, expect: CorpusStats | null): Promise<RunRecord> {
+async function timeJob(job: Job, ctx: JobContext, scratch: string, round: number, expect: Expect | null): Promise<RunRecord> {
   const spec = job.stages(ctx);
   const res = await runTimed({ stages: spec.stages, ...(spec.stdinFile ? { stdinFile: spec.stdinFile } : {}), cwd: spec.inOut ? ctx.out : scratch, scratchDir: scratch });
   const rss = res.procs.map((p) => (Number.isFinite(p.maxRssKiB) ? (p.maxRssKiB * 1024) / 1e6 : 0));
@@ -264,7 +383,13 @@ async function timeJob(job: Job, ctx: JobContext, scratch: string, round: number
     procs: res.procs,
     ...(res.error ? { error: res.error } : {}),
   };
-  if (expect && res.ok) rec.verify = verifyTree(ctx.out, expect);
+  if (expect && res.ok) {
+    rec.verify = verifyTree(ctx.out, expect, job.splitsHardLinks === true);
+    if (job.index && !fs.existsSync(ctx.index)) {
+      rec.verify.ok = false;
+      rec.verify.note = rec.verify.note === 'ok' ? 'no --index file written' : `${rec.verify.note}, no --index file written`;
+    }
+  }
   return rec;
 }
 
@@ -299,22 +424,43 @@ async function ensureCorpus(cfg: Config): Promise<CachedCorpus> {
 interface Images {
   cpio: string;
   gz: string;
+  /** image.tar (pax), made only when a pax job runs */
+  tar: string | null;
   cpioBytes: number;
   gzBytes: number;
+  tarBytes: number | null;
 }
 
-function ensureImages(corpusDir: string): Images {
+/**
+ * Packs the corpus tree (cached next to it): image.cpio, image.cpio.gz, and with `wantTar` image.tar.
+ * All from the same `find . | LC_ALL=C sort` list, so the images hold the same entries in the same
+ * order. Each is written to a .tmp file and renamed, so an existing image is a complete one.
+ */
+function ensureImages(corpusDir: string, wantTar: boolean): Images {
   const cpio = path.join(corpusDir, 'image.cpio');
   const gz = path.join(corpusDir, 'image.cpio.gz');
+  const tar = path.join(corpusDir, 'image.tar');
+  const tree = path.join(corpusDir, 'tree');
   const stamp = path.join(corpusDir, 'images.json');
+  const q = shQuote;
+  let changed = false;
   if (!fs.existsSync(stamp) || !fs.existsSync(cpio) || !fs.existsSync(gz)) {
     process.stdout.write('images: packing image.cpio (GNU cpio -H newc) and image.cpio.gz (gzip -6) ...\n');
-    const q = shQuote;
-    bash(`cd ${q(path.join(corpusDir, 'tree'))} && find . | LC_ALL=C sort | cpio -o -H newc --quiet > ${q(cpio + '.tmp')} && mv ${q(cpio + '.tmp')} ${q(cpio)}`);
+    bash(`cd ${q(tree)} && find . | LC_ALL=C sort | cpio -o -H newc --quiet > ${q(cpio + '.tmp')} && mv ${q(cpio + '.tmp')} ${q(cpio)}`);
     bash(`gzip -6 -n -c ${q(cpio)} > ${q(gz + '.tmp')} && mv ${q(gz + '.tmp')} ${q(gz)}`);
-    fs.writeFileSync(stamp, JSON.stringify({ generator: CORPUS_GENERATOR, cpioBytes: fs.statSync(cpio).size, gzBytes: fs.statSync(gz).size }) + '\n');
+    fs.rmSync(tar, { force: true }); // packed from an older tree
+    changed = true;
   }
-  return { cpio, gz, cpioBytes: fs.statSync(cpio).size, gzBytes: fs.statSync(gz).size };
+  if (wantTar && !fs.existsSync(tar)) {
+    process.stdout.write('images: packing image.tar (bsdtar --format pax) ...\n');
+    // -n: the list names every entry, do not recurse into directories again
+    bash(`cd ${q(tree)} && find . | LC_ALL=C sort | bsdtar --format pax -cf ${q(tar + '.tmp')} -n -T - && mv ${q(tar + '.tmp')} ${q(tar)}`);
+    changed = true;
+  }
+  const hasTar = fs.existsSync(tar);
+  const sizes = { cpioBytes: fs.statSync(cpio).size, gzBytes: fs.statSync(gz).size, tarBytes: hasTar ? fs.statSync(tar).size : null };
+  if (changed) fs.writeFileSync(stamp, JSON.stringify({ generator: CORPUS_GENERATOR, ...sizes }) + '\n');
+  return { cpio, gz, tar: hasTar ? tar : null, ...sizes };
 }
 
 function bash(script: string): void {
@@ -339,18 +485,66 @@ function warmImages(files: string[]): void {
   }
 }
 
+interface TreeScan {
+  /** entries below the root */
+  entries: number;
+  /** regular-file data bytes, each inode once */
+  dataBytes: number;
+  /** regular-file data bytes, each name once */
+  namesBytes: number;
+}
+
+/**
+ * Reads every regular file of the tree (and lstats every entry), so the directory copies start with
+ * the source in the page cache and the dentry/inode caches, like the images for the other jobs.
+ * (Not `tar -cf /dev/null`: GNU tar does not read file data when the archive is /dev/null.)
+ */
+function warmTree(root: string): TreeScan {
+  const buf = Buffer.allocUnsafe(8 << 20);
+  const seen = new Set<string>();
+  const scan: TreeScan = { entries: 0, dataBytes: 0, namesBytes: 0 };
+  const stack = [root];
+  while (stack.length) {
+    const d = stack.pop()!;
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      scan.entries++;
+      const p = path.join(d, e.name);
+      const st = fs.lstatSync(p, { bigint: true });
+      if (st.isDirectory()) stack.push(p);
+      else if (st.isFile()) {
+        scan.namesBytes += Number(st.size);
+        const key = `${st.dev}:${st.ino}`;
+        if (seen.has(key)) continue;
+        seen.add(key);
+        scan.dataBytes += Number(st.size);
+        const fd = fs.openSync(p, 'r');
+        try {
+          while (fs.readSync(fd, buf, 0, buf.length, null) > 0) {
+            /* read it all */
+          }
+        } finally {
+          fs.closeSync(fd);
+        }
+      }
+    }
+  }
+  return scan;
+}
+
 /** Loads the tools' binaries (and Node with zonep2v's modules) once, untimed. */
-function warmUp(images: string[], zonep2v: string[]): void {
-  warmImages(images);
-  for (const t of ['cpio', 'bsdcpio', 'bsdtar', 'gzip']) spawnSync(t, ['--version'], { stdio: 'ignore' });
+function warmUp(img: Images, zonep2v: string[]): void {
+  warmImages([img.cpio, img.gz, ...(img.tar ? [img.tar] : [])]);
+  for (const t of ['cpio', 'bsdcpio', 'bsdtar', 'gzip', 'tar', 'cp', 'rsync']) spawnSync(t, ['--version'], { stdio: 'ignore' });
   spawnSync(zonep2v[0]!, [...zonep2v.slice(1), '--help'], { stdio: 'ignore' });
 }
 
 // ---- verification (untimed) ----
 
-function verifyTree(dir: string, expect: CorpusStats): Verify {
+/** Counts the extracted tree; `splitsHardLinks`: compare data bytes per name (rsync -a without -H). */
+function verifyTree(dir: string, expect: Expect, splitsHardLinks: boolean): Verify {
   let entries = 0;
   let dataBytes = 0;
+  let namesBytes = 0;
   const seen = new Set<string>();
   const stack = [dir];
   while (stack.length) {
@@ -361,6 +555,7 @@ function verifyTree(dir: string, expect: CorpusStats): Verify {
       if (e.isDirectory()) stack.push(p);
       else if (e.isFile()) {
         const st = fs.lstatSync(p, { bigint: true });
+        namesBytes += Number(st.size);
         const key = `${st.dev}:${st.ino}`;
         if (!seen.has(key)) {
           seen.add(key);
@@ -371,35 +566,45 @@ function verifyTree(dir: string, expect: CorpusStats): Verify {
   }
   const notes: string[] = [];
   if (entries !== expect.entries) notes.push(`entries ${entries}/${expect.entries}`);
-  if (dataBytes !== expect.dataBytes) notes.push(`data ${dataBytes}/${expect.dataBytes} B`);
-  return { entries, dataBytes, ok: notes.length === 0, note: notes.join(', ') || 'ok' };
+  if (splitsHardLinks) {
+    if (namesBytes !== expect.namesBytes) notes.push(`data per name ${namesBytes}/${expect.namesBytes} B`);
+  } else if (dataBytes !== expect.dataBytes) notes.push(`data ${dataBytes}/${expect.dataBytes} B`);
+  return { entries, dataBytes, namesBytes, ok: notes.length === 0, note: notes.join(', ') || 'ok' };
 }
 
 // ---- summary ----
 
-function summarize(fsKind: FsKind, id: string, label: string, group: Group, runs: RunRecord[], rows: Map<string, RunRecord[]>, cpioBytes: number, entries: number): RowSummary {
+function summarize(fsKind: FsKind, spec: RowSpec, runs: RunRecord[], rows: Map<string, RunRecord[]>, cpioBytes: number, entries: number): RowSummary {
+  const medianOf = (id: string): number | null => {
+    const ok = (rows.get(`${fsKind}/${id}`) ?? []).filter((r) => r.ok);
+    return ok.length ? median(ok.map((r) => r.wallSeconds)) : null;
+  };
   const okRuns = runs.filter((r) => r.ok);
   const med = okRuns.length ? median(okRuns.map((r) => r.wallSeconds)) : null;
   const peak = okRuns.length ? Math.max(...okRuns.map((r) => r.peakRssMB)) : null;
-  const isRerun = id.endsWith(RERUN_SUFFIX);
-  const baseId = isRerun ? id.slice(0, -RERUN_SUFFIX.length) : BASELINE[group];
-  const baseRuns = (rows.get(`${fsKind}/${baseId}`) ?? []).filter((r) => r.ok);
-  const baseMed = baseRuns.length ? median(baseRuns.map((r) => r.wallSeconds)) : null;
+  // the fastest of the baselines that ran
+  let baseId: string | null = null;
+  let baseMed: number | null = null;
+  for (const id of spec.compareWith) {
+    const m = medianOf(id);
+    if (m !== null && (baseMed === null || m < baseMed)) [baseId, baseMed] = [id, m];
+  }
   const ratio = med !== null && baseMed !== null ? med / baseMed : null;
+  const ratioBase = spec.vsName || (baseId ?? spec.compareWith.join('/'));
 
   let target = '';
   let pass: boolean | null = null;
-  if (id.startsWith('zonep2v')) {
-    const limit = isRerun ? TARGETS.rerunVsFirst : group === 'cpio' ? TARGETS.vsBsdcpio : TARGETS.vsBsdtarGzip;
-    target = isRerun ? `<=${limit.toFixed(2)}x first` : `<=${limit.toFixed(2)}x ${baseId}, RSS<${TARGETS.rssMB}MB`;
-    if (ratio !== null && peak !== null) pass = ratio <= limit && peak < TARGETS.rssMB;
+  if (spec.limit !== null) {
+    const against = spec.vsName || `min(${spec.compareWith.join(',')})`;
+    target = spec.isRerun ? `<=${spec.limit.toFixed(2)}x ${against}` : `<=${spec.limit.toFixed(2)}x ${against}, RSS<${TARGETS.rssMB}MB`;
+    if (ratio !== null && peak !== null) pass = ratio <= spec.limit && peak < TARGETS.rssMB;
   }
   const failed = runs.filter((r) => !r.ok);
   return {
     fs: fsKind,
-    id,
-    label,
-    group,
+    id: spec.id,
+    label: spec.label,
+    group: spec.group,
     runs,
     okRuns: okRuns.length,
     medianWallSeconds: med,
@@ -408,7 +613,7 @@ function summarize(fsKind: FsKind, id: string, label: string, group: Group, runs
     entriesPerSecond: med ? entries / med : null,
     peakRssMB: peak,
     ratio,
-    ratioBase: isRerun ? 'first run' : baseId,
+    ratioBase,
     target,
     pass,
     ...(failed.length ? { lastError: failed[failed.length - 1]!.error ?? 'failed' } : {}),
@@ -423,7 +628,7 @@ function median(xs: number[]): number {
 
 // ---- printing ----
 
-function printHeader(cfg: Config, c: CorpusStats, img: Images, fsKinds: FsKind[], fsSize: number, loop: boolean): void {
+function printHeader(cfg: Config, c: CorpusStats, img: Images, tree: TreeScan, fsKinds: FsKind[], fsSize: number, loop: boolean): void {
   const h = hostInfo(loop);
   const out = process.stdout;
   out.write(`\nhost: ${h.cpus} cpus, ${h.memGiB} GiB, ${h.kernel}, node ${h.node}; loop devices: ${loop ? 'yes' : 'NO'}; load ${h.loadavg}\n`);
@@ -435,7 +640,10 @@ function printHeader(cfg: Config, c: CorpusStats, img: Images, fsKinds: FsKind[]
     `corpus: seed ${c.seed}, ${sizeLabel(c.targetBytes)}: ${c.entries} entries (${c.files} files, ${c.dirs} dirs, ${c.symlinks} symlinks, ` +
       `${c.hardlinks} hard links), ${mb(c.dataBytes).toFixed(1)} MB data, median file ${c.medianFileBytes} B, ${c.duplicates} duplicate files\n`,
   );
-  out.write(`images: image.cpio ${mb(img.cpioBytes).toFixed(1)} MB, image.cpio.gz ${mb(img.gzBytes).toFixed(1)} MB (gzip ratio ${(img.cpioBytes / img.gzBytes).toFixed(2)}x)\n`);
+  out.write(
+    `images: image.cpio ${mb(img.cpioBytes).toFixed(1)} MB, image.cpio.gz ${mb(img.gzBytes).toFixed(1)} MB (gzip ratio ${(img.cpioBytes / img.gzBytes).toFixed(2)}x)` +
+      `${img.tarBytes !== null ? `, image.tar (pax) ${mb(img.tarBytes).toFixed(1)} MB` : ''}; TREE (directory copies) ${mb(tree.namesBytes).toFixed(1)} MB counting each name\n`,
+  );
   out.write(`runs: ${cfg.runs} per job on ${fsKinds.join(' + ')} (fresh ${sizeLabel(fsSize)} filesystem per run); zonep2v = ${cfg.zonep2v.join(' ')}${cfg.zonep2vArgs.length ? ` ... ${cfg.zonep2vArgs.join(' ')}` : ''}\n\n`);
 }
 
@@ -443,16 +651,28 @@ function printRun(tag: string, label: string, r: RunRecord): void {
   const status = r.ok ? (r.verify && !r.verify.ok ? `ok (check: ${r.verify.note})` : 'ok') : `FAILED: ${oneLine(r.error ?? '')}`;
   const wall = Number.isFinite(r.wallSeconds) ? `${r.wallSeconds.toFixed(3)} s` : '   -   ';
   const rss = Number.isFinite(r.peakRssMB) && r.procs.length ? `rss ${r.peakRssMB.toFixed(0).padStart(4)} MB` : '           ';
-  process.stdout.write(`${tag}  ${label.padEnd(38)} ${wall.padStart(9)}  ${rss}  ${status}\n`);
+  process.stdout.write(`${tag}  ${label.padEnd(45)} ${wall.padStart(9)}  ${rss}  ${status}\n`);
 }
 
-function printTable(rows: RowSummary[], fsKinds: FsKind[], runs: number): void {
+const GROUP_TITLES: Record<Group, string> = {
+  cpio: '-- cpio: image.cpio --',
+  gzip: '-- gzip: image.cpio.gz --',
+  pax: '-- pax: image.tar --',
+  dir: '-- dir: copy of TREE --',
+};
+
+function printTable(rows: RowSummary[], fsKinds: FsKind[], runs: number, img: Images, tree: TreeScan): void {
   const out = process.stdout;
   for (const fsKind of fsKinds) {
     out.write(`\n== ${fsKind}: median of ${runs} run(s) ==\n`);
     const header = ['job', 'wall s', 'cpu s', 'MB/s', 'entries/s', 'RSS MB', 'ratio', 'vs', 'target', 'ok?'];
     const table: string[][] = [header];
+    let group: Group | null = null;
     for (const r of rows.filter((x) => x.fs === fsKind)) {
+      if (r.group !== group) {
+        group = r.group;
+        table.push([GROUP_TITLES[group]]);
+      }
       if (r.okRuns === 0) {
         table.push([r.label, 'FAILED', '', '', '', '', '', '', r.target, r.target ? 'FAIL' : '', oneLine(r.lastError ?? '').slice(0, 90)]);
         continue;
@@ -471,7 +691,7 @@ function printTable(rows: RowSummary[], fsKinds: FsKind[], runs: number): void {
         r.pass === null ? '' : r.pass ? 'PASS' : 'FAIL',
       ]);
     }
-    const widths = header.map((_, i) => Math.max(...table.map((row) => (row[i] ?? '').length)));
+    const widths = header.map((_, i) => Math.max(...table.filter((row) => row.length > 1).map((row) => (row[i] ?? '').length)));
     const numeric = new Set([1, 2, 3, 4, 5, 6]);
     for (const row of table) {
       out.write(
@@ -489,8 +709,12 @@ function printTable(rows: RowSummary[], fsKinds: FsKind[], runs: number): void {
   }
   out.write(
     `\ntargets: zonep2v <= ${TARGETS.vsBsdcpio.toFixed(1)}x bsdcpio (uncompressed), <= ${TARGETS.vsBsdtarGzip.toFixed(1)}x bsdtar (gzip), ` +
-      `peak RSS < ${TARGETS.rssMB} MB, no-change re-run <= ${TARGETS.rerunVsFirst}x first run\n` +
-      'cpu s = user+sys of all processes (less sensitive to a busy machine than wall); MB/s = uncompressed image.cpio bytes / wall; entries/s = archive entries / wall; RSS = max over runs and pipeline processes (MB = 10^6 B)\n',
+      `<= ${TARGETS.vsFastestTar}x the faster of bsdtar/GNU tar (pax), <= ${TARGETS.vsFastestCopy}x the faster of cp -a/rsync -a (directory copy), ` +
+      `peak RSS < ${TARGETS.rssMB} MB; no-change re-run <= ${TARGETS.rerunVsFirst}x first run (image.cpio), <= ${TARGETS.dirRerunVsRsync}x rsync -a's no-change re-run (directory)\n` +
+      'ratio: against the fastest baseline that ran ("vs" names it); --index rows: zonep2v was given --index FILE (on the same fresh filesystem, outside DIR), written by the first run, read by the re-run\n' +
+      `cpu s = user+sys of all processes (less sensitive to a busy machine than wall); MB/s = uncompressed image.cpio bytes (${mb(img.cpioBytes).toFixed(1)} MB) / wall for every row ` +
+      `(image.tar is ${img.tarBytes !== null ? mb(img.tarBytes).toFixed(1) : '-'} MB, TREE ${mb(tree.namesBytes).toFixed(1)} MB per name); entries/s = archive entries / wall; ` +
+      'RSS = max over runs and pipeline processes (MB = 10^6 B)\n',
   );
 }
 
@@ -517,7 +741,15 @@ function hostInfo(loop: boolean): { cpus: number; memGiB: number; kernel: string
     node: process.version,
     loop,
     loadavg: os.loadavg().map((x) => x.toFixed(2)).join(' '),
-    tools: [version('cpio', ['--version']), version('bsdcpio', ['--version']).replace(/ - libarchive.*/, ''), version('bsdtar', ['--version']).replace(/ zlib.*/, ''), version('gzip', ['--version'])],
+    tools: [
+      version('cpio', ['--version']),
+      version('bsdcpio', ['--version']).replace(/ - libarchive.*/, ''),
+      version('bsdtar', ['--version']).replace(/ zlib.*/, ''),
+      version('gzip', ['--version']),
+      version('tar', ['--version']),
+      version('cp', ['--version']),
+      version('rsync', ['--version']).replace(/\s+protocol.*/, ''),
+    ],
   };
 }
 
