@@ -16,7 +16,13 @@ export type EntryType =
   | 'socket'
   /** metadata only (xattrs, ACLs) for a member emitted earlier under `path`: formats such as
    *  Solaris cpio put attributes after their file, and a reader cannot hold a file back */
-  | 'attrs';
+  | 'attrs'
+  /** dump incrementals (level >= 1): `path` names an inode this dump does not carry because its
+   *  content did not change since the previous level (`inode` says which). The tree extracted
+   *  from that level holds it; the writer finds it through the content index (inode → path)
+   *  and keeps it, moves it or links it here. mode/uid/gid/mtimeNs mean something only with
+   *  `newMetadata`. */
+  | 'unchanged';
 
 export interface AclRecord {
   /** 'posix' (Solaris aclent / POSIX draft) or 'nfs4' (Solaris ACE) */
@@ -53,6 +59,16 @@ export interface Entry {
   /** directory images: the file the body comes from (byte string), so a writer may copy it
    *  file to file in a worker instead of reading `body` here */
   sourcePath?: string;
+  /** directory images: the source file's identity and change time ("dev:ino:ctimeNs:size:mtimeNs");
+   *  a stamp equal to the one recorded in the content index means the source has not changed
+   *  since the last copy (ctime cannot be set back by users: a stricter quick check than rsync's) */
+  sourceStamp?: string;
+  /** dump images: the inode number in the dumped file system (several names of one file share
+   *  it); the content index records it so a later incremental dump can be applied */
+  inode?: number;
+  /** 'unchanged' entries: mode/uid/gid/mtimeNs are the inode's new metadata (a metadata-only
+   *  record: only its owner, mode or times changed), to be applied to the kept content */
+  newMetadata?: boolean;
 }
 
 export interface EntryBody {

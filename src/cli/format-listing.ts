@@ -2,7 +2,7 @@
 import type { Entry } from '../entry.js';
 import { displayPath } from '../entry.js';
 
-const typeChar: Record<Entry['type'], string> = { file: '-', hardlink: '-', dir: 'd', symlink: 'l', char: 'c', block: 'b', fifo: 'p', socket: 's', attrs: '@' };
+const typeChar: Record<Entry['type'], string> = { file: '-', hardlink: '-', dir: 'd', symlink: 'l', char: 'c', block: 'b', fifo: 'p', socket: 's', attrs: '@', unchanged: '=' };
 const months = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 
 export function modeString(entry: Entry): string {
@@ -31,5 +31,6 @@ export function longLine(entry: Entry): string {
   let name = displayPath(entry.path);
   if (entry.type === 'symlink') name += ` -> ${displayPath(entry.linkTarget ?? '')}`;
   if (entry.type === 'hardlink') name += ` link to ${displayPath(entry.linkTarget ?? '')}`;
+  if (entry.type === 'unchanged') name += ` (inode ${entry.inode ?? '?'}, unchanged since the previous level)`;
   return `${modeString(entry)}   1 ${owner} ${group} ${size.padStart(8)} ${dateString(entry.mtimeNs)} ${name}`;
 }

@@ -10,7 +10,9 @@ import { openImage } from '../image.js';
 import { directorySource, openFileSource, stdinSource, type ByteSource } from '../io/source.js';
 import { concatVolumes } from '../io/concat-volumes.js';
 import { resolveLimits } from '../limits.js';
-import { IndexWriter, loadIndex, type IndexRecord } from '../store/content-index.js';
+import type { DumpLevel, DumpStamp } from '../formats/format.js';
+import { IndexWriter, indexByPath, readIndexFile } from '../store/content-index.js';
+import { planIncremental } from './incremental.js';
 import type { ExtractOptions, ExtractReport, Warning } from './types.js';
 import { ZoneWriter } from './zone-writer.js';
 
@@ -68,8 +70,8 @@ export async function extract(options: ExtractOptions): Promise<ExtractReport> {
   checkNotNested(source, toBytePath(realPathOfNew(options.dest)));
   fs.mkdirSync(options.dest, { recursive: true });
   const root = toBytePath(fs.realpathSync(path.resolve(options.dest)));
-  const previous = new Map<string, IndexRecord>();
-  if (options.indexFile) for (const [key, record] of loadIndex(options.indexFile)) previous.set(key, record);
+  const indexed = options.indexFile ? readIndexFile(options.indexFile) : undefined;
+  const previous = indexByPath(indexed?.records ?? []);
   const index = options.indexFile ? new IndexWriter(options.indexFile) : undefined;
 
   // umask 0 while we write, so files are created with their final mode (one fchmod less per
@@ -88,6 +90,15 @@ export async function extract(options: ExtractOptions): Promise<ExtractReport> {
     { jobs: options.jobs, arenaBytes: limits.maxInflightBytes, umaskZero: true },
   );
 
+  // dumps: an incremental level is applied to the previous level's tree (or refused, before
+  // anything is written); the index then records which dump the tree holds
+  let stamp: DumpStamp | undefined;
+  const dumpLevel = (level: DumpLevel) => {
+    const plan = planIncremental(level, options.indexFile, indexed);
+    if (plan) writer.applyIncremental(plan);
+    stamp = { level: level.level, date: level.date, previousDate: level.previousDate };
+  };
+
   let opened: Awaited<ReturnType<typeof openImage>> | undefined;
   const timer = options.onProgress
     ? setInterval(() => {
@@ -95,16 +106,17 @@ export async function extract(options: ExtractOptions): Promise<ExtractReport> {
       }, progressIntervalMs)
     : undefined;
   try {
-    opened = await openImage(source, { limits, warn });
+    opened = await openImage(source, { limits, warn, dumpLevel });
     for await (const entry of opened.entries) {
       const waiting = writer.put(entry);
       if (waiting) await waiting;
     }
     await writer.finish();
+    if (stamp) index?.setStamp(stamp);
     await index?.commit();
   } catch (error) {
     // let writes in flight land (all inside the root) before reporting, so nothing runs on
-    await writer.finish().catch(() => undefined);
+    await writer.finish(false).catch(() => undefined);
     await index?.abandon();
     throw isP2VError(error) ? error.withContext({ image: imageName }) : new P2VError('P2V_IO', String((error as Error)?.message ?? error), { image: imageName, cause: error });
   } finally {

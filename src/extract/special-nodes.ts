@@ -3,22 +3,55 @@
  * and `mkfifo` commands: a process each, acceptable because images hold few of them (and the
  * Solaris installer deletes block and character devices after every install anyway).
  * The final component was checked not to exist; mknod creates, it never follows a symlink there.
+ *
+ * The path never crosses argv as text: Node turns every argument into UTF-8, a Buffer included
+ * (it is decoded first), so a name byte that is not UTF-8 (0xff) became U+FFFD, bytes ef bf bd:
+ * another name, and with a symlink of that name in the root ("\xef\xbf\xbd" -> /outside) beside
+ * a real directory "\xff", a FIFO member "\xff/p" was made as /outside/p (a device node too, as
+ * root). So the parent directory is opened here (O_DIRECTORY|O_NOFOLLOW, by its exact bytes)
+ * and handed to the command as descriptor 3, which names it /proc/self/fd/3; the node is made
+ * there under its own name when that name is valid UTF-8 (it then survives argv), otherwise
+ * under an ASCII temporary name that is renamed to the real one by its exact bytes.
  */
 import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import { pathBytes } from '../entry.js';
 
 export type SpecialType = 'char' | 'block' | 'fifo';
 
 export function makeSpecialNode(path: string, type: SpecialType, mode: number, major = 0, minor = 0): void {
+  const slash = path.lastIndexOf('/');
+  const dir = path.slice(0, slash) || '/';
+  const name = path.slice(slash + 1);
+  const bytes = pathBytes(name);
+  const text = bytes.toString('utf8');
+  // the name as argv can carry it, or a temporary one to rename from
+  const made = Buffer.from(text, 'utf8').equals(bytes) ? text : `.zonep2v-${randomBytes(6).toString('hex')}`;
+  const { O_RDONLY, O_DIRECTORY, O_NOFOLLOW } = fs.constants;
+  const dirFd = fs.openSync(pathBytes(dir), O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+  try {
+    runMknod(`/proc/self/fd/3/${made}`, dirFd, type, mode, major, minor);
+    if (made !== text) {
+      try {
+        fs.renameSync(pathBytes(`${dir}/${made}`), pathBytes(path));
+      } catch (error) {
+        fs.rmSync(pathBytes(`${dir}/${made}`), { force: true });
+        throw error;
+      }
+    }
+  } finally {
+    fs.closeSync(dirFd);
+  }
+}
+
+function runMknod(target: string, dirFd: number, type: SpecialType, mode: number, major: number, minor: number): void {
   // permission bits only: GNU mknod/mkfifo refuse set-id and sticky bits in -m ("mode must
   // specify only file permission bits"); the writer chmods the full mode afterwards
   const modeText = (mode & 0o777).toString(8);
-  // pass the path as bytes: argv is bytes on Unix, and Node passes Buffers through unchanged
-  const args: (string | Buffer)[] =
-    type === 'fifo' ? ['-m', modeText, pathBytes(path)] : ['-m', modeText, pathBytes(path), type === 'char' ? 'c' : 'b', String(major), String(minor)];
+  const args = type === 'fifo' ? ['-m', modeText, target] : ['-m', modeText, target, type === 'char' ? 'c' : 'b', String(major), String(minor)];
   const command = type === 'fifo' ? 'mkfifo' : 'mknod';
-  const result = spawnSync(command, args as string[], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const result = spawnSync(command, args, { stdio: ['ignore', 'ignore', 'pipe', dirFd] });
   if (result.error || result.status !== 0) {
     const why = result.error ? (result.error as NodeJS.ErrnoException).code ?? result.error.message : result.stderr.toString().trim().split('\n')[0];
     const error: NodeJS.ErrnoException = new Error(`${command} failed: ${why}`);

@@ -21,6 +21,7 @@ import os from 'node:os';
 import { Piscina } from 'piscina';
 import type { FileOp, FileResult, WorkerSetup, WriteTask } from '../workers/write-protocol.js';
 import { Arena, type Region } from './arena.js';
+import { workerExecArgv } from '../workers/exec-argv.js';
 
 /** Files up to this size travel whole in a batch; bigger ones are written piecewise. */
 export const smallFileMaxBytes = 256 * 1024;
@@ -45,18 +46,6 @@ interface OpenBatch<Tag> {
   done: Promise<void>;
   settle: { resolve: () => void; reject: (error: unknown) => void };
 }
-
-/**
- * Node 20's require(esm) aborts the process now and then when a worker thread loads an ES
- * module (V8 fatal "IsGraphAsync must be used on an instantiated module", or the assertion in
- * ModuleWrap::CreateRequiredModuleFacade): about 1 in 2000 worker starts, also with a trivial
- * worker file, never with a CommonJS one (found by the security tests, which start hundreds of
- * pools). piscina tries require() before import(), so require(esm) is turned off for our
- * workers and piscina falls back to import().
- */
-const workerExecArgv = process.allowedNodeEnvironmentFlags.has('--no-experimental-require-module')
-  ? [...process.execArgv, '--no-experimental-require-module']
-  : undefined;
 
 export class WritePool<Tag> {
   private readonly piscina: Piscina;

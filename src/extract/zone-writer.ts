@@ -9,26 +9,33 @@
  *   - the final component is never followed: files are created O_EXCL|O_NOFOLLOW (workers),
  *     anything else in the way is removed first (a non-empty directory is never removed);
  *   - hard links resolve their target the same way, so they only ever link inside the root;
- *   - owner before mode (chown clears setuid); directory metadata last (dir-fixups.ts).
+ *   - owner before mode (chown clears setuid); directory metadata last (dir-fixups.ts);
+ *   - extended attributes are set at the end, never through a symlink (xattrs.ts), on the
+ *     physical paths placed here; whatever removes a path forgets its planned attributes.
  * Ordering: small files are written by workers later; `pending` remembers the paths in flight,
  * and anything that touches such a path first waits for that write.
+ * Incremental dumps (incremental.ts): before a member lands on a path of the previous tree, what
+ * must survive there goes to a stash inside the root; 'unchanged' entries keep, link or move
+ * what the previous level extracted; removals come in `finish()`, after every write landed.
  */
 import * as fs from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import xxhash from 'xxhash-wasm';
 import type { Entry } from '../entry.js';
-import { displayPath } from '../entry.js';
+import { displayPath, pathBytes } from '../entry.js';
 import { P2VError, isP2VError, ioError } from '../errors.js';
 import type { Limits } from '../limits.js';
 import type { IndexRecord } from '../store/content-index.js';
 import type { FileOp, FileResult } from '../workers/write-protocol.js';
 import { DirFixups } from './dir-fixups.js';
+import type { IncrementalPlan } from './incremental.js';
 import { CREATE_NEW, O_NOFOLLOW, O_RDONLY, fsb, lstatOrUndefined, nsToSeconds } from './fs-bytes.js';
 import { memberComponents } from './path-policy.js';
 import { RootResolver } from './root-resolver.js';
 import { makeSpecialNode, setNodeMode } from './special-nodes.js';
 import type { Warning } from './types.js';
 import { smallFileMaxBytes, WritePool, type Pending } from './write-pool.js';
+import { XattrPlan } from './xattrs.js';
 
 export interface WriterOptions {
   /** absolute root, byte string */
@@ -83,9 +90,13 @@ export class ZoneWriter {
   readonly counters: WriterCounters = { entries: 0, files: 0, dirs: 0, symlinks: 0, hardlinks: 0, devices: 0, fifos: 0, skippedSpecial: 0, dataBytes: 0, written: 0, unchanged: 0 };
   private readonly resolver: RootResolver;
   private readonly dirs = new DirFixups();
+  /** extended attributes to set at the end, by physical path */
+  private readonly xattrs = new XattrPlan();
   private readonly pending = new Map<string, Promise<unknown>>();
   private readonly completions = new Set<Promise<unknown>>();
   private readonly isRoot = process.getuid?.() === 0;
+  /** set when an incremental dump is applied to the previous level's tree */
+  private incremental: IncrementalPlan | undefined;
 
   private readonly pool: WritePool<FileTag>;
 
@@ -114,6 +125,9 @@ export class ZoneWriter {
 
   private failed(entry: Entry, error: unknown): void {
     const p2v = isP2VError(error) ? error : ioError(error, displayPath(entry.path), (error as NodeJS.ErrnoException).syscall ?? 'write');
+    // a path too long for the file system is this member's problem, not the image's (the
+    // workers already report it per file; on the main thread it aborted the whole extraction)
+    if (!isP2VError(error) && (error as NodeJS.ErrnoException)?.code === 'ENAMETOOLONG') p2v.details.severity = 'skipped';
     p2v.withContext({ entry: displayPath(entry.path) });
     if (p2v.severity === 'fatal') throw p2v;
     this.options.warn({ code: p2v.code, message: p2v.message, entry: displayPath(entry.path) });
@@ -124,10 +138,18 @@ export class ZoneWriter {
     await this.pool.close();
   }
 
-  /** Wait for all writes, then apply directory metadata. */
-  async finish(): Promise<void> {
+  /** Apply an incremental dump to the previous level's tree (before the first entry). */
+  applyIncremental(plan: IncrementalPlan): void {
+    this.incremental = plan;
+  }
+
+  /** Wait for all writes, then (incremental dumps, when the image was `complete`) remove what
+   *  the dump no longer has, then set extended attributes, then apply directory metadata. */
+  async finish(complete = true): Promise<void> {
     await this.pool.drain();
     while (this.completions.size > 0) await Promise.all([...this.completions]);
+    if (this.incremental) this.settleIncremental(complete);
+    await this.xattrs.apply((p) => this.resolver.abs(p), this.options.warn);
     for (const failure of this.dirs.apply((p) => this.resolver.abs(p), this.isRoot)) {
       this.options.warn({ code: 'P2V_IO', message: `directory metadata not applied: ${failure.code}`, entry: displayPath(failure.path) });
     }
@@ -136,13 +158,16 @@ export class ZoneWriter {
   private place(entry: Entry): Promise<void> | undefined {
     if (entry.type === 'attrs') {
       this.recordAttrs(entry);
-      return undefined;
+      return entry.xattrs?.size ? this.planAttrs(entry, entry.xattrs) : undefined;
     }
     const components = memberComponents(entry.path, { stripAbsolute: this.options.stripAbsolute, maxPathDepth: this.options.limits.maxPathDepth });
     if (components.length === 0) {
       // the archive may describe the root directory itself, never replace it (node-tar CHECKPATH)
-      if (entry.type === 'dir') this.dirs.set('', this.dirMetadata(entry));
-      else this.options.warn({ code: 'P2V_ENTRY_UNSAFE', message: `a ${entry.type} named like the root itself: ignored`, entry: displayPath(entry.path) });
+      if (entry.type === 'dir') {
+        this.incremental?.noteDump('', true);
+        this.dirs.set('', this.dirMetadata(entry));
+        if (entry.xattrs) this.xattrs.add('', entry.xattrs);
+      } else this.options.warn({ code: 'P2V_ENTRY_UNSAFE', message: `a ${entry.type} named like the root itself: ignored`, entry: displayPath(entry.path) });
       return undefined;
     }
     const known = this.resolver.knownParentOf(components);
@@ -152,6 +177,10 @@ export class ZoneWriter {
 
   private placeIn(entry: Entry, parent: string, name: string): Promise<void> | undefined {
     const physical = parent === '' ? name : `${parent}/${name}`;
+    if (this.incremental && entry.type !== 'unchanged' && entry.type !== 'socket') {
+      this.vacate(physical, entry.type === 'dir');
+      this.incremental.noteDump(physical, entry.type === 'dir');
+    }
     switch (entry.type) {
       case 'file':
         return this.placeFile(entry, parent, name, physical);
@@ -161,6 +190,8 @@ export class ZoneWriter {
         return this.placeSymlink(entry, physical);
       case 'hardlink':
         return this.placeHardlink(entry, physical);
+      case 'unchanged':
+        return this.placeUnchanged(entry, physical);
       case 'char':
       case 'block':
       case 'fifo':
@@ -176,6 +207,7 @@ export class ZoneWriter {
 
   private placeFile(entry: Entry, parent: string, name: string, physical: string): Promise<void> | undefined {
     if (this.pending.has(physical)) return this.waitFor(physical).then(() => this.placeFile(entry, parent, name, physical));
+    if (entry.xattrs !== undefined || this.xattrs.size > 0) this.xattrs.replace(physical, entry.xattrs);
     this.counters.files++;
     this.counters.dataBytes += entry.size;
     const previous = this.options.previous.size > 0 ? this.options.previous.get(physical) : undefined;
@@ -194,6 +226,7 @@ export class ZoneWriter {
     const tag: FileTag = { entry, physical };
     if (entry.sourcePath !== undefined) {
       op.source = entry.sourcePath;
+      op.sourceUnchanged = previous?.sourceStamp !== undefined && previous.sourceStamp === entry.sourceStamp;
       return this.pool.addCopy(op, tag).then(([done]) => this.pendingUntil(physical, done!));
     }
     if (entry.size > smallFileMaxBytes) {
@@ -223,6 +256,7 @@ export class ZoneWriter {
     const { entry, physical } = tag;
     if (batchDone !== undefined && this.pending.get(physical) === batchDone) this.pending.delete(physical);
     if (result.status === 'error') {
+      if (entry.xattrs !== undefined) this.xattrs.replace(physical, undefined); // not for whatever is still there
       this.options.warn({ code: 'P2V_IO', message: `file not written: ${result.syscall ?? 'write'} failed: ${result.error}`, entry: displayPath(entry.path) });
       return;
     }
@@ -343,6 +377,7 @@ export class ZoneWriter {
     }
     this.resolver.noteDir(physical);
     this.dirs.set(physical, this.dirMetadata(entry));
+    if (entry.xattrs) this.xattrs.add(physical, entry.xattrs);
     this.counters.dirs++;
     this.options.record?.(this.recordOf(entry, physical, {}));
   }
@@ -420,11 +455,158 @@ export class ZoneWriter {
     this.options.record?.(this.recordOf(entry, physical, {}));
   }
 
+  // ---- incremental dumps ------------------------------------------------------------------------
+
+  /** Before something is placed at `physical`: a node of the previous tree there that must
+   *  survive (an unchanged inode, maybe named elsewhere now; a directory in the way of a
+   *  non-directory) goes to the stash first. */
+  private vacate(physical: string, incomingIsDir: boolean): void {
+    const plan = this.incremental!;
+    const record = plan.untouched(physical);
+    if (!record) return;
+    const path = this.resolver.abs(physical);
+    const existing = lstatOrUndefined(path);
+    if (!existing || !plan.mustStash(record, existing.isDirectory(), incomingIsDir)) return;
+    if (!plan.stashMade) {
+      fsb.mkdir(this.resolver.abs(plan.stashDir), 0o700);
+      plan.stashMade = true;
+    }
+    const stash = plan.stashName();
+    fsb.rename(path, this.resolver.abs(stash));
+    if (existing.isDirectory()) {
+      this.resolver.forget(physical);
+      this.dirs.forget(physical);
+    }
+    this.xattrs.forget(physical, existing.isDirectory());
+    plan.relocate(physical, stash, record);
+  }
+
+  /** A name of an inode that did not change since the previous level: kept where it is, else
+   *  hard-linked (renamed, for a directory) from where the previous tree has it now. */
+  private async placeUnchanged(entry: Entry, physical: string): Promise<void> {
+    const plan = this.incremental;
+    const found = plan && entry.inode !== undefined ? plan.sourceOf(entry.inode) : undefined;
+    if (!plan || !found) {
+      const why = plan ? 'the previous index does not know it' : 'no previous level to take it from';
+      throw new P2VError('P2V_ENTRY_INVALID', `inode ${entry.inode ?? '?'} did not change since the previous dump, but ${why}: skipped`, { severity: 'skipped' });
+    }
+    const isDir = found.record.type === 'dir';
+    const path = this.resolver.abs(physical);
+    if (found.path !== physical) {
+      await this.waitFor(physical);
+      this.vacate(physical, isDir);
+      const existing = lstatOrUndefined(path);
+      if (existing) await this.clearPath(physical, existing);
+      const from = this.resolver.abs(found.path);
+      if (isDir) {
+        fsb.rename(from, path);
+        this.resolver.forget(found.path);
+        plan.relocate(found.record.path, physical, found.record);
+      } else fsb.link(from, path);
+    }
+    plan.noteUnchanged(physical, found.path === physical ? 'same' : 'moved', entry.inode!);
+    let record: IndexRecord = { ...found.record, path: physical, inode: entry.inode };
+    if (entry.newMetadata) {
+      this.applyMetadata(physical, entry);
+      record = { ...record, mode: entry.mode, uid: entry.uid, gid: entry.gid, mtimeNs: entry.mtimeNs };
+    }
+    if (!this.options.record) return;
+    this.options.record(record);
+    if (found.path !== physical && !isDir) for (const attrs of plan.attrsOf(found.record.path)) this.options.record({ ...attrs, path: physical });
+  }
+
+  /** New owner, mode and times for a node kept from the previous level (never through a
+   *  symlink: a descriptor for files, the deferred fix-ups for directories). */
+  private applyMetadata(physical: string, entry: Entry): void {
+    const path = this.resolver.abs(physical);
+    const stat = fsb.lstat(path);
+    const seconds = nsToSeconds(entry.mtimeNs);
+    if (stat.isDirectory()) this.dirs.set(physical, this.dirMetadata(entry));
+    else if (stat.isFile()) {
+      const fd = fsb.open(path, O_RDONLY | O_NOFOLLOW);
+      try {
+        applyFdMetadata(fd, { mode: entry.mode & 0o7777, uid: entry.uid, gid: entry.gid, mtimeSeconds: seconds }, this.isRoot);
+      } finally {
+        fs.closeSync(fd);
+      }
+    } else {
+      if (this.isRoot) fsb.lchown(path, entry.uid, entry.gid);
+      const special = stat.isFIFO() ? 'fifo' : stat.isCharacterDevice() ? 'char' : stat.isBlockDevice() ? 'block' : undefined;
+      if (special) setNodeMode(path, special, entry.mode & 0o7777);
+      fsb.lutimes(path, seconds, seconds);
+    }
+  }
+
+  /** The end of an incremental dump: remove what the dump no longer has (deepest first, never
+   *  through a symlink, directories only when empty), carry the records of what stayed into the
+   *  new index, drop the stash. After a failure only the stash goes. */
+  private settleIncremental(complete: boolean): void {
+    const plan = this.incremental!;
+    if (complete) {
+      const { remove, carry } = plan.settle();
+      const realDir = new Map<string, boolean>();
+      const underRealDirs = (physical: string) => {
+        for (let at = physical.indexOf('/'); at > 0; at = physical.indexOf('/', at + 1)) {
+          const dir = physical.slice(0, at);
+          let real = realDir.get(dir);
+          if (real === undefined) realDir.set(dir, (real = lstatOrUndefined(this.resolver.abs(dir))?.isDirectory() ?? false));
+          if (!real) return false;
+        }
+        return true;
+      };
+      for (const physical of remove) {
+        if (!underRealDirs(physical)) continue; // replaced by a file or a symlink: nothing of it is left there
+        const path = this.resolver.abs(physical);
+        const stat = lstatOrUndefined(path);
+        if (!stat) continue;
+        try {
+          if (stat.isDirectory()) {
+            fsb.rmdir(path);
+            realDir.set(physical, false);
+            this.resolver.forget(physical);
+            this.dirs.forget(physical);
+          } else fsb.unlink(path);
+          this.xattrs.forget(physical, stat.isDirectory());
+        } catch (error) {
+          const code = (error as NodeJS.ErrnoException).code ?? String(error);
+          this.options.warn({ code: 'P2V_INCREMENTAL', message: `gone from the dump but not removed: ${code === 'ENOTEMPTY' || code === 'EEXIST' ? 'the directory holds files no index knows' : code}`, entry: displayPath(physical) });
+        }
+      }
+      for (const record of carry) this.options.record?.(record);
+    }
+    if (plan.stashMade) fs.rmSync(pathBytes(this.resolver.abs(plan.stashDir)), { recursive: true, force: true });
+    plan.stashMade = false;
+  }
+
+  /** An 'attrs' entry names an earlier member by its archive path: find where the writer put it
+   *  (creating nothing, through in-root resolution like any member) and plan its attributes
+   *  there. The node itself is looked at only at the end (xattrs.ts). */
+  private planAttrs(entry: Entry, xattrs: Map<string, Uint8Array>): Promise<void> | undefined {
+    let components: string[];
+    try {
+      components = memberComponents(entry.path, { stripAbsolute: this.options.stripAbsolute, maxPathDepth: this.options.limits.maxPathDepth });
+    } catch (error) {
+      // the member it belongs to was refused for its name already: no reason to stop the image
+      if (!isP2VError(error)) throw error;
+      throw new P2VError(error.code, `extended attributes not applied: ${error.message}`, { severity: 'skipped' });
+    }
+    if (components.length === 0) {
+      this.xattrs.add('', xattrs);
+      return undefined;
+    }
+    const name = components[components.length - 1]!;
+    const plan = (parent: string) => this.xattrs.add(parent === '' ? name : `${parent}/${name}`, xattrs);
+    const known = this.resolver.knownParentOf(components);
+    if (known !== undefined) {
+      plan(known);
+      return undefined;
+    }
+    return this.resolver.parentOf(components, false, entry.path).then(plan);
+  }
+
   private recordAttrs(entry: Entry): void {
     if (!this.options.record) return;
-    const xattrs: Record<string, string> = {};
-    for (const [key, value] of entry.xattrs ?? []) xattrs[key] = Buffer.from(value).toString('base64');
-    this.options.record({ ...this.recordOf(entry, entry.path, {}), xattrs });
+    this.options.record({ ...this.recordOf(entry, entry.path, {}), xattrs: base64Values(entry.xattrs ?? new Map()) });
   }
 
   // ---- helpers --------------------------------------------------------------------------------
@@ -442,8 +624,10 @@ export class ZoneWriter {
       }
       this.resolver.forget(physical);
       this.dirs.forget(physical);
+      this.xattrs.forget(physical, true);
     } else {
       fsb.unlink(path);
+      this.xattrs.forget(physical, false);
     }
   }
 
@@ -487,7 +671,10 @@ export class ZoneWriter {
       mtimeNs: entry.mtimeNs,
       hash: extra.hash,
       linkTarget: entry.type === 'symlink' || entry.type === 'hardlink' ? entry.linkTarget : undefined,
+      xattrs: entry.xattrs?.size ? base64Values(entry.xattrs) : undefined,
       acls: entry.acls,
+      inode: entry.inode,
+      sourceStamp: entry.sourceStamp,
     };
   }
 
@@ -506,6 +693,13 @@ function sameNode(stat: fs.Stats, entry: Entry): boolean {
 }
 
 async function* emptyChunks(): AsyncGenerator<Uint8Array> {}
+
+/** xattrs as the content index keeps them: name → base64 value. */
+function base64Values(xattrs: Map<string, Uint8Array>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, value] of xattrs) out[key] = Buffer.from(value).toString('base64');
+  return out;
+}
 
 function sameBytes(fd: number, piece: Uint8Array, position: number): boolean {
   const existing = Buffer.allocUnsafe(piece.length);

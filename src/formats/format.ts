@@ -18,6 +18,27 @@ export interface FormatContext {
   /** Facts a layer states about the whole image (a flar's identification section, for
    *  instance), reported once they are parsed; `inspect` prints them. Not a warning. */
   describe?(description: LayerDescription): void;
+  /** dump readers: told once the maps are read, before the first entry. The pipeline that
+   *  applies incremental dumps checks here that the dump follows the level it extracted last,
+   *  and throws (P2V_USAGE) to refuse it. Without this hook an incremental dump is read as it
+   *  is, with a P2V_INCREMENTAL warning. */
+  dumpLevel?(info: DumpLevel): void;
+}
+
+/** What a dump says about itself: which level, taken when, relative to which earlier dump. */
+export interface DumpStamp {
+  level: number;
+  /** c_date: when this dump was taken, seconds since the epoch */
+  date: number;
+  /** c_ddate: the date of the dump this one is relative to; 0 for a full (level 0) dump */
+  previousDate: number;
+}
+
+export interface DumpLevel extends DumpStamp {
+  /** TS_CLRI: was the inode in use when the dump was taken (false: deleted since) */
+  inUse(ino: number): boolean;
+  /** TS_BITS: does this dump carry the inode (false: unchanged since the previous level) */
+  dumped(ino: number): boolean;
 }
 
 /** What one layer says about the image, as ordered key/value text (printable as is). */

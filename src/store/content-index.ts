@@ -6,9 +6,15 @@
  *
  * Paths are byte strings (entry.ts); stored as UTF-8 text when they are valid UTF-8, otherwise
  * under "pathBase64", so no byte is lost.
+ *
+ * Dump images add the dump's inode number to each record ("inode") and one line of their own,
+ * {"dumpApplied": {"level", "date", "previousDate"}} (dates in seconds since the epoch, as the
+ * dump header has them), saying which dump the tree now holds: the next incremental level must
+ * be relative to that date (src/extract/incremental.ts). Readers skip lines without a path.
  */
 import * as fs from 'node:fs';
 import type { AclRecord, EntryType } from '../entry.js';
+import type { DumpStamp } from '../formats/format.js';
 
 export interface IndexRecord {
   path: string;
@@ -22,11 +28,18 @@ export interface IndexRecord {
   linkTarget?: string;
   xattrs?: Record<string, string>; // base64 values
   acls?: AclRecord[];
+  /** dump images: the inode number in the dumped file system */
+  inode?: number;
+  /** directory images: the source's stamp at the copy (Entry.sourceStamp) */
+  sourceStamp?: string;
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
+const asciiOnly = /^[\x00-\x7f]*$/;
+
 function encodeBytePath(path: string, key: string): Record<string, string> {
+  if (asciiOnly.test(path)) return { [key]: path }; // the common case, without a decoder round trip
   const bytes = Buffer.from(path, 'latin1');
   try {
     return { [key]: utf8.decode(bytes) };
@@ -55,6 +68,8 @@ export function formatRecord(record: IndexRecord): string {
   if (record.linkTarget !== undefined) Object.assign(row, encodeBytePath(record.linkTarget, 'linkTarget'));
   if (record.xattrs) row.xattrs = record.xattrs;
   if (record.acls) row.acls = record.acls;
+  if (record.inode !== undefined) row.inode = record.inode;
+  if (record.sourceStamp !== undefined) row.sourceStamp = record.sourceStamp;
   return JSON.stringify(row);
 }
 
@@ -77,25 +92,68 @@ export function parseRecord(line: string): IndexRecord | undefined {
     mtimeNs: BigInt(String(row.mtimeNs ?? '0')),
     hash: typeof row.xxh64 === 'string' ? row.xxh64 : undefined,
     linkTarget: decodeBytePath(row, 'linkTarget'),
+    ...(row.xattrs && typeof row.xattrs === 'object' ? { xattrs: row.xattrs as Record<string, string> } : {}),
+    ...(Array.isArray(row.acls) ? { acls: row.acls as AclRecord[] } : {}),
+    ...(typeof row.inode === 'number' ? { inode: row.inode } : {}),
+    ...(typeof row.sourceStamp === 'string' ? { sourceStamp: row.sourceStamp } : {}),
   };
 }
 
-/** Load an index written earlier: physical path → record. Missing file = empty index. */
-export function loadIndex(file: string): Map<string, IndexRecord> {
-  const records = new Map<string, IndexRecord>();
+/** The "dumpApplied" line, if `line` is one. */
+function parseStamp(line: string): DumpStamp | undefined {
+  if (!line.startsWith('{"dumpApplied"')) return undefined;
+  try {
+    const stamp = (JSON.parse(line) as { dumpApplied?: Record<string, unknown> }).dumpApplied;
+    if (stamp && typeof stamp.level === 'number' && typeof stamp.date === 'number' && typeof stamp.previousDate === 'number') {
+      return { level: stamp.level, date: stamp.date, previousDate: stamp.previousDate };
+    }
+  } catch {
+    // not ours
+  }
+  return undefined;
+}
+
+export interface IndexFile {
+  /** every record, in file order (a path may have several: its member, then 'attrs') */
+  records: IndexRecord[];
+  /** the dump the indexed tree holds, when a dump was extracted */
+  stamp?: DumpStamp;
+  /** false when the file does not exist */
+  exists: boolean;
+}
+
+/** Read an index written earlier, completely. */
+export function readIndexFile(file: string): IndexFile {
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return records;
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { records: [], exists: false };
     throw error;
   }
+  const out: IndexFile = { records: [], exists: true };
   for (const line of text.split('\n')) {
     if (line === '') continue;
-    const record = parseRecord(line);
-    if (record) records.set(record.path, record);
+    const stamp = parseStamp(line);
+    if (stamp) out.stamp = stamp;
+    else {
+      const record = parseRecord(line);
+      if (record) out.records.push(record);
+    }
   }
-  return records;
+  return out;
+}
+
+/** Load an index written earlier: physical path → record. Missing file = empty index. */
+export function loadIndex(file: string): Map<string, IndexRecord> {
+  return indexByPath(readIndexFile(file).records);
+}
+
+/** physical path → record; an 'attrs' record does not hide its member's */
+export function indexByPath(records: readonly IndexRecord[]): Map<string, IndexRecord> {
+  const byPath = new Map<string, IndexRecord>();
+  for (const record of records) if (record.type !== 'attrs' || !byPath.has(record.path)) byPath.set(record.path, record);
+  return byPath;
 }
 
 /** Writes records to `<file>.tmp-<pid>` and renames it over `file` on commit: a crash mid-run
@@ -106,6 +164,7 @@ export class IndexWriter {
   private readonly fd: number;
   private lines: string[] = [];
   private buffered = 0;
+  private stamp: DumpStamp | undefined;
 
   constructor(private readonly file: string) {
     this.temporary = `${file}.tmp-${process.pid}`;
@@ -119,6 +178,11 @@ export class IndexWriter {
     if (this.buffered >= 256 * 1024) this.flush();
   }
 
+  /** Record which dump the tree holds once this run commits (written as the last line). */
+  setStamp(stamp: DumpStamp): void {
+    this.stamp = stamp;
+  }
+
   private flush(): void {
     if (this.lines.length === 0) return;
     fs.writeSync(this.fd, this.lines.join(''));
@@ -127,6 +191,7 @@ export class IndexWriter {
   }
 
   async commit(): Promise<void> {
+    if (this.stamp) this.lines.push(`${JSON.stringify({ dumpApplied: this.stamp })}\n`);
     this.flush();
     fs.closeSync(this.fd);
     fs.renameSync(this.temporary, this.file);

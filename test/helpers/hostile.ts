@@ -58,7 +58,8 @@ export function expectError(outcome: Outcome, codes: readonly string[], context 
 /** A warning naming `entry` (display form), optionally with one of `codes`. */
 export function expectWarning(report: ExtractReport, entry: string, codes?: readonly string[], context = ''): void {
   const found = report.warnings.find((w) => w.entry === entry && (!codes || codes.includes(w.code)));
-  assert.ok(found, `${context}${context ? ': ' : ''}expected a warning${codes ? ` (${codes.join('/')})` : ''} about "${entry}", got ${JSON.stringify(report.warnings)}`);
+  const short = (text: string) => (text.length > 300 ? `${text.slice(0, 300)}…(${text.length} chars)` : text);
+  assert.ok(found, short(`${context}${context ? ': ' : ''}expected a warning${codes ? ` (${codes.join('/')})` : ''} about "${short(entry)}", got ${JSON.stringify(report.warnings.map((w) => ({ ...w, entry: w.entry && short(w.entry) })))}`));
 }
 
 /** lstat or undefined. */

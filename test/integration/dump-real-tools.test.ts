@@ -21,8 +21,8 @@
  *   4. damage (bad checksum, missing TS_END, truncated block, a directory entry naming an inode
  *      that is never dumped): a one-line P2VError with the offset, exit status 1 from the CLI,
  *      nothing written beside the destination;
- *   5. level 1 over level 0 equals restore -r of both, except that deletions are not applied
- *      (the reader's documented limit; a P2V_INCREMENTAL warning says so);
+ *   5. level 1 over level 0 (both with one --index) equals restore -r of both, the deletion
+ *      included (renames and the rest: dump-incremental.test.ts);
  *   6. the Solaris converter (test/helpers/dump-solarize.ts, SYNTHETIC output) in both byte
  *      orders: same entries minus the Linux EA records, same extracted tree;
  *   7. the volumes of a `-B` dump joined by concatVolumes extract like the single dump; a missing
@@ -325,22 +325,22 @@ for (const d of damages) {
 
 // ---------------------------------------------------------------------------------------------
 
-test('level 1 over level 0 equals restore -r of both, except the deletion (not applied)', async (t) => {
+test('level 1 over level 0 (one --index) equals restore -r of both, the deletion included', async (t) => {
   const f = ready(t);
   if (!f) return;
-  const dest = path.join(tempDir(t, 'l1'), 'root');
-  await extract({ image: f.dumps.l0, dest });
-  const report = await extract({ image: f.dumps.l1, dest });
-  assert.ok(report.warnings.some((w) => w.code === 'P2V_INCREMENTAL'), 'the incremental dump is announced');
+  const base = tempDir(t, 'l1');
+  const dest = path.join(base, 'root');
+  const indexFile = path.join(base, 'index.jsonl');
+  await extract({ image: f.dumps.l0, dest, indexFile });
+  const report = await extract({ image: f.dumps.l1, dest, indexFile });
+  assert.ok(!report.warnings.some((w) => w.code === 'P2V_INCREMENTAL'), 'applied, not merely read');
   assert.equal(fs.readFileSync(path.join(dest, 'etc/newfile.txt'), 'utf8'), 'written after level 0\n');
-  // restore -r removes var/tmp/scratch (gone from the level 1 maps) and so touches var/tmp;
-  // extract() does not apply deletions yet
-  assert.ok(fs.existsSync(path.join(dest, 'var/tmp/scratch')));
-  assertNoDiffs(f.refs.l1, dest, {
-    ...vsRestore,
-    ignore: ['var/tmp/scratch'],
-    ignoreProperty: (rel, property) => restoreLoss(rel, property) || (rel === 'var/tmp' && property === 'mtime'),
-  }, 'restore -r l0 l1 vs extract() l0 l1');
+  assert.ok(!fs.existsSync(path.join(dest, 'var/tmp/scratch')), 'gone from the level 1 maps: removed');
+  // debugfs left var/tmp's times alone (the kernel would not), so level 1 does not list it and
+  // the removal (by the inode map) touches its mtime, in restore -r's tree as in ours
+  assertNoDiffs(f.refs.l1, dest, { ...vsRestore, ignoreProperty: (rel, property) => restoreLoss(rel, property) || (rel === 'var/tmp' && property === 'mtime') }, 'restore -r l0 l1 vs extract() l0 l1');
+  // without the index of level 0 it is refused
+  await assert.rejects(extract({ image: f.dumps.l1, dest: path.join(base, 'other') }), (e: Error & { code?: string }) => e.code === 'P2V_USAGE');
 });
 
 test('dump-solarize (synthetic Solaris layout, both byte orders): the same entries and the same tree', async (t) => {

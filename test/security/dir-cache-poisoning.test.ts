@@ -18,128 +18,15 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { cpioArchive, type CpioMember } from '../helpers/cpio-writer.js';
-import { assertInRootOrSkipped, clearRoot, expectReport, extractHostile, FORMATS, lstat } from '../helpers/hostile.js';
-import { withSandbox, type Sandbox } from '../helpers/sentinel.js';
-
-interface Case {
-  name: string;
-  members(box: Sandbox): CpioMember[];
-  /** the member that must not go through the link, and where in-root resolution puts it */
-  entry: string;
-  expected(box: Sandbox): string;
-}
-
-const cases: Case[] = [
-  {
-    name: 'Dir a; Symlink a -> ../outside; File a/x',
-    members: () => [
-      { name: 'a', type: 'dir' },
-      { name: 'a', type: 'symlink', target: '../outside' },
-      { name: 'a/x', type: 'file', data: 'EVIL' },
-    ],
-    entry: 'a/x',
-    expected: () => 'outside/x',
-  },
-  {
-    name: 'same, link by the sentinel host path',
-    members: (box) => [
-      { name: 'a', type: 'dir' },
-      { name: 'a', type: 'symlink', target: box.sentinelDir },
-      { name: 'a/keep', type: 'file', data: 'EVIL' },
-    ],
-    entry: 'a/keep',
-    expected: (box) => `${box.sentinelDir}/keep`,
-  },
-  {
-    name: 'nested: Dir a/b ; Symlink a/b -> sentinel ; File a/b/secret',
-    members: (box) => [
-      { name: 'a/b', type: 'dir' },
-      { name: 'a/b', type: 'symlink', target: box.outside },
-      { name: 'a/b/secret', type: 'file', data: 'EVIL' },
-    ],
-    entry: 'a/b/secret',
-    expected: (box) => `${box.outside}/secret`,
-  },
-  {
-    name: 'spellings: Dir a/ ; Symlink ./a/ ; File ./a//x',
-    members: () => [
-      { name: 'a/', type: 'dir' },
-      { name: './a/', type: 'symlink', target: '../outside' },
-      { name: './a//x', type: 'file', data: 'EVIL' },
-    ],
-    entry: './a//x',
-    expected: () => 'outside/x',
-  },
-  {
-    name: 'spellings: Dir ./a ; Symlink a/. ; File a/./x',
-    members: () => [
-      { name: './a', type: 'dir' },
-      { name: 'a/.', type: 'symlink', target: '../outside' },
-      { name: 'a/./x', type: 'file', data: 'EVIL' },
-    ],
-    entry: 'a/./x',
-    expected: () => 'outside/x',
-  },
-  {
-    name: 'a/b/c cycled through every type, then a link to the sentinel; File a/b/c/x',
-    members: (box) => [
-      { name: 'a/b/c', type: 'dir' },
-      { name: 'a/b/c', type: 'symlink', target: '/' }, // empties a/b so it can be replaced
-      { name: 'a/b/c', type: 'dir' },
-      { name: 'a/b/c', type: 'fifo' },
-      { name: 'a/b/c', type: 'file', data: 'f' },
-      { name: 'zzz', type: 'file', data: 'flush' },
-      { name: 'a/b/c', type: 'symlink', target: box.outside },
-      { name: 'a/b/c/x', type: 'file', data: 'EVIL' },
-    ],
-    entry: 'a/b/c/x',
-    expected: (box) => `${box.outside}/x`,
-  },
-  {
-    name: 'the directory replaced by a hard link first, then by a symlink',
-    members: () => [
-      { name: 't', type: 'file', data: 'T' },
-      { name: 'a', type: 'dir' },
-      { name: 'a', type: 'hardlink', target: 't' },
-      { name: 'a', type: 'symlink', target: '../outside' },
-      { name: 'a/x', type: 'file', data: 'EVIL' },
-    ],
-    entry: 'a/x',
-    expected: () => 'outside/x',
-  },
-  {
-    name: 'the directory replaced by a FIFO first, then by a symlink',
-    members: () => [
-      { name: 'a', type: 'dir' },
-      { name: 'a', type: 'fifo' },
-      { name: 'a', type: 'symlink', target: '../outside' },
-      { name: 'a/x', type: 'file', data: 'EVIL' },
-    ],
-    entry: 'a/x',
-    expected: () => 'outside/x',
-  },
-  {
-    name: 'a large file in the cached directory, then the link, then a large file through it',
-    members: () => [
-      { name: 'a', type: 'dir' },
-      { name: 'a', type: 'symlink', target: '../outside' },
-      { name: 'a/secret', type: 'file', data: 'E'.repeat(300 * 1024) },
-    ],
-    entry: 'a/secret',
-    expected: () => 'outside/secret',
-  },
-];
+import { checkDirCache, dirCacheCases } from '../helpers/attack-cases.js';
+import { clearRoot, expectReport, extractHostile, FORMATS, lstat } from '../helpers/hostile.js';
+import { withSandbox } from '../helpers/sentinel.js';
 
 for (const format of FORMATS) {
   describe(`directory-cache poisoning (${format})`, () => {
-    for (const c of cases) {
+    for (const c of dirCacheCases) {
       test(c.name, async () => {
-        await withSandbox(`dircache-${format}`, async (box) => {
-          const members = c.members(box);
-          const outcome = await extractHostile(cpioArchive(members, { format }), box.root);
-          const data = members.find((m) => m.name === c.entry)!.data as string;
-          assertInRootOrSkipped(outcome, box.root, c.entry, c.expected(box), data);
-        });
+        await withSandbox(`dircache-${format}`, (box) => checkDirCache(box, c, (members) => cpioArchive(members, { format })));
       });
     }
 

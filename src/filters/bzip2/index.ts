@@ -7,11 +7,17 @@
  *   block-decoder.ts  one block, from the bit after its magic to its bytes and CRCs (no I/O)
  *   inverse-bwt.ts    the inverse BWT walk, four lanes at once (memory latency bound)
  *   stream.ts         headers, block boundaries, CRC checks, multi-stream, bounded buffering
+ *   parallel.ts       the same walk with blocks decoded by piscina workers (workers/bzip2-worker.ts)
+ *
+ * The filter decodes blocks in parallel when there is more than one core (or
+ * ZONEP2V_BZIP2_THREADS > 1) and the input is at least `parallelMinBytes`; otherwise serially.
  */
 import type { Filter } from '../filter.js';
+import { bzip2Threads, decodeBzip2Parallel } from './parallel.js';
 import { decodeBzip2 } from './stream.js';
 
 export { decodeBzip2 } from './stream.js';
+export { decodeBzip2Parallel, bzip2Threads, parallelMinBytes, type ParallelOptions } from './parallel.js';
 export { decodeBlock, BlockWorkspace, type DecodedBlock } from './block-decoder.js';
 
 export const bzip2Filter: Filter = {
@@ -27,6 +33,7 @@ export const bzip2Filter: Filter = {
     return matches(block) || matches(end) ? 72 : 0;
   },
   decode(input) {
-    return decodeBzip2(input);
+    const threads = bzip2Threads();
+    return threads > 1 ? decodeBzip2Parallel(input, { threads }) : decodeBzip2(input);
   },
 };

@@ -26,8 +26,8 @@ import { BlockWorkspace, decodeBlock } from './block-decoder.js';
 import { combineStreamCrc } from './crc32.js';
 
 const layer = 'bzip2';
-const blockMagic = 0x314159265359;
-const endMagic = 0x177245385090;
+export const blockMagic = 0x314159265359;
+export const endMagic = 0x177245385090;
 
 /**
  * The largest compressed size of one block at `level` (1..9) we buffer. Every symbol costs at most
@@ -39,8 +39,8 @@ export function maxCompressedBlockBytes(level: number): number {
   return level * 250_000 + 64 * 1024;
 }
 
-/** Input bytes from the current block on, refilled from the chunk iterator. */
-class InputWindow {
+/** Input bytes from the current block on, refilled from the chunk iterator (also used by parallel.ts). */
+export class InputWindow {
   private buf: Uint8Array = new Uint8Array(0);
   private owned = false; // false while `buf` is the caller's chunk (never written to)
   private start = 0;
@@ -147,17 +147,17 @@ export function findMagic(data: Uint8Array, from: number, to: number): number {
   return -1;
 }
 
-function isHeader(bytes: Uint8Array): boolean {
+export function isHeader(bytes: Uint8Array): boolean {
   return bytes[0] === 0x42 && bytes[1] === 0x5a && bytes[2] === 0x68 && bytes[3]! >= 0x31 && bytes[3]! <= 0x39;
 }
 
 /** True when `bytes` (fewer than 4) could be the start of a stream header. */
-function isHeaderPrefix(bytes: Uint8Array): boolean {
+export function isHeaderPrefix(bytes: Uint8Array): boolean {
   const start = [0x42, 0x5a, 0x68]; // "BZh"
   return bytes.every((byte, i) => i >= 3 || byte === start[i]);
 }
 
-function hex(n: number): string {
+export function hex(n: number): string {
   return `0x${n.toString(16).padStart(8, '0')}`;
 }
 

@@ -103,6 +103,7 @@ function entryOf(path: string, sourcePath: string, stat: fs.BigIntStats): Entry 
   if (type === 'char' || type === 'block') [entry.devMajor, entry.devMinor] = splitDev(Number(stat.rdev));
   if (type === 'file') {
     entry.sourcePath = sourcePath;
+    entry.sourceStamp = `${stat.dev}:${stat.ino}:${stat.ctimeNs}:${stat.size}:${stat.mtimeNs}`;
     entry.body = fileBody(sourcePath);
   }
   return entry;

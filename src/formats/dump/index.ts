@@ -28,8 +28,15 @@
  * Held in memory: the two bitmaps, the directory metadata and names (limits.maxDumpTreeBytes),
  * Solaris attribute values waiting for a file with a higher inode number. Never file data.
  *
- * Incremental dumps (level >= 1) are read as what they are: the inodes that changed, under the
- * names the dumped directories give them; a warning says deletions and renames are not applied.
+ * Incremental dumps (level >= 1) hold the inodes that changed and every directory on the way to
+ * them, each with its complete list of names. The reader emits the changed inodes as usual, and
+ * every name that leads to an inode the dump does not carry (unchanged since the previous
+ * level) as an 'unchanged' entry with its inode number (emitted after the directories); a
+ * metadata-only record (Linux: only owner, mode or times changed) becomes 'unchanged' entries
+ * with `newMetadata`. Every entry carries its `inode`. Once the maps are read, the dump's level,
+ * dates and maps go to `context.dumpLevel`: extract() applies the dump to the tree of the
+ * previous level there (src/extract/incremental.ts: moves, links and removals, as restore -r);
+ * without that hook (list, inspect) a P2V_INCREMENTAL warning says the dump is read as it is.
  */
 import type { AclRecord, Entry } from '../../entry.js';
 import { typeFromMode } from '../../entry.js';
@@ -153,6 +160,7 @@ class DumpReader {
     this.announce();
     let header = await this.records.header();
     while (header.type === TS_CLRI || header.type === TS_BITS) header = await this.readMap(header);
+    this.tellLevel();
 
     // DIRS
     for (;;) {
@@ -215,10 +223,21 @@ class DumpReader {
         ['byte order', this.flavour.order === 'le' ? 'little-endian' : 'big-endian'],
       ],
     });
-    if (t.level > 0 || t.ddate !== 0) {
+  }
+
+  private get incremental(): boolean {
+    return this.tape.level > 0 || this.tape.ddate !== 0;
+  }
+
+  /** After the maps: the level, dates and maps to whoever applies incrementals (or a warning). */
+  private tellLevel(): void {
+    const t = this.tape;
+    if (this.context.dumpLevel) {
+      this.context.dumpLevel({ level: t.level, date: t.date, previousDate: t.ddate, inUse: (ino) => this.inMap(this.clri, ino), dumped: (ino) => this.inMap(this.bits, ino) });
+    } else if (this.incremental) {
       this.context.warn({
         code: 'P2V_INCREMENTAL',
-        message: `a level ${t.level} (incremental) dump: it holds what changed since ${when(t.ddate)} and is extracted as it is; files deleted or renamed since then are not removed (extract it over the previous level's tree)`,
+        message: `a level ${t.level} (incremental) dump: it holds what changed since ${new Date(t.ddate * 1000).toISOString()}; names of unchanged inodes come as 'unchanged' entries (extract --index applies it to the previous level's tree)`,
       });
     }
   }
@@ -289,8 +308,18 @@ class DumpReader {
       this.context.warn({ code: 'P2V_ENTRY_INVALID', message: 'the dump holds no root directory (inode 2): nothing can be named' });
     }
     for (const path of loops) this.context.warn({ code: 'P2V_ENTRY_INVALID', message: 'a second name for a directory (a loop in the tree): skipped', entry: path });
+    const unchanged: Entry[] = [];
     for (const name of dangling) {
-      if (!level0) continue; // an incremental dump names unchanged inodes it does not carry
+      if (!level0 && this.inMap(this.clri, name.ino)) {
+        // an incremental dump names the unchanged inodes it does not carry: emitted after the
+        // directories, so their parents exist
+        unchanged.push({ ...this.attrsEntry(name.path, name.offset), type: 'unchanged', inode: name.ino });
+        continue;
+      }
+      if (!level0) {
+        this.context.warn({ code: 'P2V_ENTRY_INVALID', message: `inode ${name.ino} is neither in this dump nor in use by the file system: skipped`, entry: name.path });
+        continue;
+      }
       if (!this.inMap(this.clri, name.ino)) {
         throw badArchive(`directory entry "${name.path}" names inode ${name.ino}, which this dump does not hold and the file system did not use: corrupt directory`, {
           layer: this.layer,
@@ -301,11 +330,12 @@ class DumpReader {
       this.context.warn({ code: 'P2V_ENTRY_INVALID', message: `inode ${name.ino} is not in this dump (left out by dump, e.g. a nodump file): skipped`, entry: name.path });
     }
     for (const { path, record } of directories) {
-      const entry = this.entryOf(path, 'dir', record.inode, record.offset);
+      const entry = this.entryOf(path, 'dir', record.inode, record.offset, record.ino);
       if (record.xattrs) entry.xattrs = record.xattrs;
       if (record.acls) entry.acls = record.acls;
       yield entry;
     }
+    yield* unchanged;
   }
 
   // ---- files ------------------------------------------------------------------------------------
@@ -325,7 +355,15 @@ class DumpReader {
       return this.records.header();
     }
     if ((header.flags & DR_METAONLY) !== 0) {
-      await this.metadataOnly(header);
+      const names = this.tree.namesOf(ino);
+      if (!this.incremental || names.length === 0 || isDirectoryMode(inode.mode, this.layout)) await this.metadataOnly(header);
+      else {
+        // the content is the previous level's; the owner, mode or times are new
+        this.tree.forget(ino);
+        await new InodeData(this.records, header, 0, 0, ino).finish();
+        for (const path of names) yield { ...this.entryOf(path, 'unchanged', inode, header.offset, ino), newMetadata: true };
+        this.last = { ino, path: names[0]! };
+      }
       return this.records.header();
     }
     const data = this.dataOf(header, inode);
@@ -349,7 +387,7 @@ class DumpReader {
     this.tree.forget(ino);
     const [path, ...others] = names as [string, ...string[]];
     const type = typeFromMode(inode.mode);
-    const entry = type ? this.entryOf(path, type, inode, header.offset) : undefined;
+    const entry = type ? this.entryOf(path, type, inode, header.offset, ino) : undefined;
     if (!entry) {
       await data.finish();
       this.context.warn({ code: 'P2V_ENTRY_INVALID', message: `unknown file type 0o${(inode.mode & S_IFMT).toString(8)}: skipped`, entry: path });
@@ -380,7 +418,7 @@ class DumpReader {
       }
       yield entry;
     }
-    for (const other of others) yield { ...this.entryOf(other, 'hardlink', inode, header.offset), linkTarget: path };
+    for (const other of others) yield { ...this.entryOf(other, 'hardlink', inode, header.offset, ino), linkTarget: path };
     this.last = { ino, path };
     const pending = this.pendingAttributes.get(ino);
     if (pending) {
@@ -502,8 +540,8 @@ class DumpReader {
     return new InodeData(this.records, header, inode.size, extBlocks, header.inumber);
   }
 
-  private entryOf(path: string, type: Entry['type'], inode: DumpInode, offset: number): Entry {
-    return { path, type, mode: inode.mode & 0o7777, uid: inode.uid, gid: inode.gid, mtimeNs: inode.mtimeNs, size: 0, offset };
+  private entryOf(path: string, type: Entry['type'], inode: DumpInode, offset: number, ino: number): Entry {
+    return { path, type, mode: inode.mode & 0o7777, uid: inode.uid, gid: inode.gid, mtimeNs: inode.mtimeNs, size: 0, offset, inode: ino };
   }
 
   private attrsEntry(path: string, offset: number): Entry {

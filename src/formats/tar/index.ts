@@ -76,6 +76,9 @@ function padding(size: number): number {
 /** Meta-member state carried to the next real member. */
 interface Pending {
   records: PaxRecord[];
+  /** body bytes of the x/X/L/K members read so far for the next member: capped together, or a
+   *  run of headers each under the limit piles up without bound before one member */
+  metaBytes: number;
   longName?: string;
   longLink?: string;
   /** offset of the first meta header, for "not followed by a member" */
@@ -87,7 +90,7 @@ async function* readTar(reader: ByteReader, context: FormatContext): AsyncGenera
   const limits = context.limits;
   const globals = new Map<string, Uint8Array>();
   const solaris = new SolarisSideMembers();
-  let pending: Pending = { records: [] };
+  let pending: Pending = { records: [], metaBytes: 0 };
   /** a pax header was seen: hard links may then carry data (POSIX 2001) */
   let sawPax = false;
 
@@ -100,6 +103,14 @@ async function* readTar(reader: ByteReader, context: FormatContext): AsyncGenera
     const body = Uint8Array.from(await reader.readExact(size, what));
     await skip(padding(size), 'tar padding');
     return body;
+  };
+  /** readMeta for the x/X/L/K members of one member, whose bodies count together */
+  const readPendingMeta = async (size: number, what: string, at: HeaderPlace): Promise<Uint8Array> => {
+    if (size <= limits.maxMetaRecordBytes && pending.metaBytes + size > limits.maxMetaRecordBytes) {
+      throw new P2VError('P2V_LIMIT', `extended headers for one member add up to ${pending.metaBytes + size} bytes, over the metadata limit (${limits.maxMetaRecordBytes})`, at);
+    }
+    pending.metaBytes += size;
+    return readMeta(size, what, at);
   };
   /** hot path: many members have no data or no padding, and even an empty reader.skip() costs
    *  an async generator round trip */
@@ -148,18 +159,26 @@ async function* readTar(reader: ByteReader, context: FormatContext): AsyncGenera
     // ---- meta members ----
     if (type === 'x' || type === 'X' || type === 'g') {
       sawPax = true;
-      const records = parsePaxRecords(await readMeta(header.size, `pax ${type} header`, at), at);
+      const what = `pax ${type} header`;
+      const records = parsePaxRecords(await (type === 'g' ? readMeta(header.size, what, at) : readPendingMeta(header.size, what, at)), at);
       if (type === 'g') {
         applyGlobal(globals, records);
+        let globalBytes = 0;
+        for (const [key, value] of globals) globalBytes += key.length + value.length;
+        if (globalBytes > limits.maxMetaRecordBytes) {
+          throw new P2VError('P2V_LIMIT', `pax global headers add up to ${globalBytes} bytes of records, over the metadata limit (${limits.maxMetaRecordBytes})`, at);
+        }
         resolvePax(globals, [], at); // a bad global value is reported here, not at every member
       } else {
-        pending.records.push(...records);
+        // one by one: push(...records) passes every record as an argument, and a 1 MiB header
+        // of "6 a=b\n" records (~175 000) overflows the stack (RangeError, not a P2VError)
+        for (const record of records) pending.records.push(record);
         pending.since ??= offset;
       }
       continue;
     }
     if (type === 'L' || type === 'K') {
-      const body = await readMeta(header.size, `GNU long ${type === 'L' ? 'name' : 'link'}`, at);
+      const body = await readPendingMeta(header.size, `GNU long ${type === 'L' ? 'name' : 'link'}`, at);
       const nul = body.indexOf(0);
       const text = Buffer.from(nul >= 0 ? body.subarray(0, nul) : body).toString('latin1');
       if (type === 'L') pending.longName = text;
@@ -180,7 +199,7 @@ async function* readTar(reader: ByteReader, context: FormatContext): AsyncGenera
       solaris.acl(name, await readMeta(size, 'Solaris ACL member', at));
       continue;
     }
-    pending = { records: [] };
+    pending = { records: [], metaBytes: 0 };
 
     if (solaris.expectingValue && !solaris.isXattrMember(name, type)) {
       const lost = solaris.takeXattrHeader();

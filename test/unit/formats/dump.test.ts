@@ -30,6 +30,7 @@ import { concatVolumes } from '../../../src/io/concat-volumes.js';
 import { bufferSource } from '../../../src/io/source.js';
 import { resolveLimits } from '../../../src/limits.js';
 import { dumpFormat } from '../../../src/formats/dump/index.js';
+import type { DumpLevel } from '../../../src/formats/format.js';
 import { pickFormat } from '../../../src/formats/registry.js';
 import { assertFailure, assertOk, readDump, type Snap } from '../../helpers/dump-read.js';
 import { solarizeDump } from '../../helpers/dump-solarize.js';
@@ -437,7 +438,7 @@ test('Solaris TS_EOM ends a volume early: the rest of it is padding up to the ne
   assert.deepEqual(outcome.entries, whole.entries);
 });
 
-test('an incremental dump: announced; unchanged names skipped silently; metadata-only records said so', async () => {
+test('an incremental dump: announced; unchanged names and metadata-only records become unchanged entries', async () => {
   const w = new DumpWriter({ family: 'linux', order: 'le', level: 1, ddate: 1_690_000_000 });
   w.tape();
   w.maps([2, 4, 5], [2, 3, 4, 5]);
@@ -447,10 +448,21 @@ test('an incremental dump: announced; unchanged names skipped silently; metadata
   w.end();
   const outcome = await readDump(w.bytes());
   assertOk(outcome, 'incremental');
-  assert.deepEqual(outcome.entries.map((e) => `${e.type} ${e.path}`), ['dir .', 'file new']);
-  assert.deepEqual(outcome.warnings.map((x) => x.code), ['P2V_INCREMENTAL', 'P2V_INCREMENTAL']);
+  // names of inodes the dump does not carry come after the directories; a metadata-only record
+  // (content unchanged, new mode) in inode order, with its new mode
+  assert.deepEqual(outcome.entries.map((e) => `${e.type} ${e.path}`), ['dir .', 'unchanged unchanged', 'unchanged chmoded', 'file new']);
+  assert.equal(outcome.entries[2]!.mode, 0o600);
+  assert.deepEqual(outcome.warnings.map((x) => x.code), ['P2V_INCREMENTAL']);
   assert.match(outcome.warnings[0]!.message, /level 1 \(incremental\)/);
-  assert.equal(outcome.warnings[1]!.entry, 'chmoded');
+
+  // what extract() sees: the inode of every entry, and which unchanged entry brings new metadata
+  const seen: Array<[string, number | undefined, boolean | undefined]> = [];
+  let level: DumpLevel | undefined;
+  const opened = await openImage(bufferSource('inc.dump', w.bytes()), { limits: resolveLimits(undefined), warn: () => undefined, dumpLevel: (l) => (level = l) });
+  for await (const entry of opened.entries) seen.push([entry.path, entry.inode, entry.newMetadata]);
+  assert.deepEqual(seen, [['.', 2, undefined], ['unchanged', 3, undefined], ['chmoded', 4, true], ['new', 5, undefined]]);
+  assert.deepEqual({ level: level!.level, previousDate: level!.previousDate }, { level: 1, previousDate: 1_690_000_000 });
+  assert.deepEqual([2, 3, 4, 5, 6].map((ino) => [level!.inUse(ino), level!.dumped(ino)]), [[true, true], [true, false], [true, true], [true, true], [false, false]]);
 });
 
 test('recognised but not read: pre-4.2BSD dumps (OFS_MAGIC) and Linux dump -z records', async () => {

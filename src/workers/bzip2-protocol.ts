@@ -1,0 +1,25 @@
+/**
+ * Messages between the block-parallel bzip2 driver (filters/bzip2/parallel.ts) and the bzip2
+ * block workers. Plain data: the byte buffers travel by transfer, the rest by structured clone.
+ * Errors come back as data, not as a thrown Error: a P2VError's code and details would not
+ * survive the thread boundary.
+ */
+
+/** Decode one block: `data` holds the block's bits (and a little more), from its magic's byte. */
+export interface BlockTask {
+  data: Uint8Array;
+  /** bit offset in `data` just after the 48-bit block magic */
+  startBit: number;
+  /** the stream's block size digit, 1..9 */
+  level: number;
+  /** compressed byte offset of `data[0]` (named in errors) */
+  offset: number;
+}
+
+export type BlockResult =
+  /** decoded; `endBit` is relative to the task's `data` */
+  | { kind: 'ok'; output: Uint8Array; storedCrc: number; computedCrc: number; endBit: number }
+  /** the block goes on past `data` (the boundary after it was a false magic, or input is short) */
+  | { kind: 'short' }
+  /** corrupt or unsupported: a P2VError to rebuild on the main thread */
+  | { kind: 'error'; code: 'P2V_BAD_ARCHIVE' | 'P2V_UNSUPPORTED'; message: string; offset: number };

@@ -1,0 +1,27 @@
+/**
+ * bzip2 block worker (piscina): decodes one block per task with the same pure block decoder
+ * the serial driver uses, and answers with the bytes (transferred, not copied) and both CRCs.
+ * The driver (filters/bzip2/parallel.ts) checks CRCs and the block's end, in order.
+ */
+import { Piscina } from 'piscina';
+import { P2VError } from '../errors.js';
+import { BlockWorkspace, decodeBlock } from '../filters/bzip2/block-decoder.js';
+import type { BlockResult, BlockTask } from './bzip2-protocol.js';
+
+const workspace = new BlockWorkspace(); // one per thread, reused across tasks
+
+export default function run(task: BlockTask): unknown {
+  let result: BlockResult;
+  try {
+    const block = decodeBlock(task.data, task.startBit, task.level, { offset: task.offset, workspace });
+    if (!block) return { kind: 'short' } satisfies BlockResult;
+    result = { kind: 'ok', ...block };
+  } catch (error) {
+    if (!(error instanceof P2VError) || (error.code !== 'P2V_BAD_ARCHIVE' && error.code !== 'P2V_UNSUPPORTED')) throw error;
+    return { kind: 'error', code: error.code, message: error.message, offset: error.details.offset ?? task.offset } satisfies BlockResult;
+  }
+  // Transfer the output's buffer (decodeBlock allocates it exactly for this block).
+  // piscina's Transferable protocol (its symbols are typed as plain `symbol`, hence the cast).
+  const movable = { [Piscina.transferableSymbol]: [result.output.buffer], [Piscina.valueSymbol]: result };
+  return Piscina.move(movable as unknown as Parameters<typeof Piscina.move>[0]);
+}
