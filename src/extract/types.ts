@@ -40,12 +40,8 @@ export interface Warning {
   entry?: string;
 }
 
-export interface ExtractReport {
-  image: string;
-  dest: string;
-  /** compression layers then the format, outermost first, e.g. ["gzip", "cpio(newc)"] */
-  chain: string[];
-  format: string;
+/** What the writer counts as it goes (part of the report). */
+export interface WriterCounters {
   entries: number;
   files: number;
   dirs: number;
@@ -61,6 +57,14 @@ export interface ExtractReport {
   written: number;
   /** regular files already identical on disk (nothing rewritten) */
   unchanged: number;
+}
+
+export interface ExtractReport extends WriterCounters {
+  image: string;
+  dest: string;
+  /** compression layers then the format, outermost first, e.g. ["gzip", "cpio(newc)"] */
+  chain: string[];
+  format: string;
   imageBytes: number;
   warnings: Warning[];
   elapsedMs: number;

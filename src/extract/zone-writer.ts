@@ -33,7 +33,8 @@ import { CREATE_NEW, O_NOFOLLOW, O_RDONLY, fsb, lstatOrUndefined, nsToSeconds } 
 import { memberComponents } from './path-policy.js';
 import { RootResolver } from './root-resolver.js';
 import { makeSpecialNode, setNodeMode } from './special-nodes.js';
-import type { Warning } from './types.js';
+import type { Warning, WriterCounters } from './types.js';
+import { splitLinuxDev } from '../formats/common/dev.js';
 import { smallFileMaxBytes, WritePool, type Pending } from './write-pool.js';
 import { XattrPlan } from './xattrs.js';
 
@@ -51,19 +52,7 @@ export interface WriterOptions {
   warn: (warning: Warning) => void;
 }
 
-export interface WriterCounters {
-  entries: number;
-  files: number;
-  dirs: number;
-  symlinks: number;
-  hardlinks: number;
-  devices: number;
-  fifos: number;
-  skippedSpecial: number;
-  dataBytes: number;
-  written: number;
-  unchanged: number;
-}
+export type { WriterCounters } from './types.js';
 
 const pieceBytes = 1024 * 1024;
 /** Large files are gathered here piece by piece; the pool copies each piece out before reuse. */
@@ -687,8 +676,7 @@ export class ZoneWriter {
 function sameNode(stat: fs.Stats, entry: Entry): boolean {
   if (entry.type === 'fifo') return stat.isFIFO();
   const isType = entry.type === 'char' ? stat.isCharacterDevice() : stat.isBlockDevice();
-  const major = ((stat.rdev >>> 8) & 0xfff) | (Math.floor(stat.rdev / 2 ** 32) & ~0xfff);
-  const minor = (stat.rdev & 0xff) | ((stat.rdev >>> 12) & ~0xff);
+  const [major, minor] = splitLinuxDev(stat.rdev);
   return isType && major === entry.devMajor && minor === entry.devMinor;
 }
 

@@ -11,6 +11,7 @@
  */
 import { badArchive } from '../../errors.js';
 import { parseDigits, type FieldContext } from '../common/numeric.js';
+import { splitLinuxDev } from '../common/dev.js';
 
 export type CpioVariant = 'bin-le' | 'bin-be' | 'odc' | 'newc' | 'crc' | 'afio';
 
@@ -73,13 +74,6 @@ export function sniffVariant(head: Uint8Array): CpioVariant | undefined {
   if (head.length >= 2 && head[0] === 0xc7 && head[1] === 0x71) return 'bin-le';
   if (head.length >= 2 && head[0] === 0x71 && head[1] === 0xc7) return 'bin-be';
   return undefined;
-}
-
-/** glibc's dev_t split, used by GNU cpio and afio on Linux; equals the old 8/8 split for small numbers. */
-function splitLinuxDev(dev: number): [number, number] {
-  const major = ((dev >>> 8) & 0xfff) | (Math.floor(dev / 2 ** 32) & ~0xfff);
-  const minor = (dev & 0xff) | ((dev >>> 12) & ~0xff);
-  return [major, minor];
 }
 
 export function decodeHeader(variant: CpioVariant, h: Uint8Array, offset: number): RawCpioHeader {

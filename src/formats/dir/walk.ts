@@ -11,6 +11,7 @@
 import * as fs from 'node:fs';
 import type { Entry, EntryBody } from '../../entry.js';
 import { typeFromMode } from '../../entry.js';
+import { splitLinuxDev } from '../common/dev.js';
 import { P2VError } from '../../errors.js';
 import type { Warning } from '../../extract/types.js';
 
@@ -21,13 +22,6 @@ export interface DirWalkOptions {
 }
 
 const bytes = (path: string) => Buffer.from(path, 'latin1');
-
-/** Linux dev_t split (glibc), for device entries. */
-function splitDev(rdev: number): [number, number] {
-  const major = ((rdev >>> 8) & 0xfff) | (Math.floor(rdev / 2 ** 32) & ~0xfff);
-  const minor = (rdev & 0xff) | ((rdev >>> 12) & ~0xff);
-  return [major, minor];
-}
 
 export async function* walkDirectory(options: DirWalkOptions): AsyncGenerator<Entry> {
   const rootStat = fs.lstatSync(bytes(options.root), { bigint: true });
@@ -100,7 +94,7 @@ function entryOf(path: string, sourcePath: string, stat: fs.BigIntStats): Entry 
     offset: 0,
   };
   if (type === 'symlink') entry.linkTarget = (fs.readlinkSync(bytes(sourcePath), { encoding: 'buffer' }) as Buffer).toString('latin1');
-  if (type === 'char' || type === 'block') [entry.devMajor, entry.devMinor] = splitDev(Number(stat.rdev));
+  if (type === 'char' || type === 'block') [entry.devMajor, entry.devMinor] = splitLinuxDev(Number(stat.rdev));
   if (type === 'file') {
     entry.sourcePath = sourcePath;
     entry.sourceStamp = `${stat.dev}:${stat.ino}:${stat.ctimeNs}:${stat.size}:${stat.mtimeNs}`;
