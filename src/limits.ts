@@ -18,7 +18,9 @@ export interface Limits {
   /** Decompressed bytes per compressed byte before we call it a bomb (node-tar uses 1000; sparse
    *  database files legitimately compress further, so this is generous and overridable). */
   maxDecompressionRatio: number;
-  /** Bytes of file data in flight between the parser and the writers: bounds memory. */
+  /** Bytes of file data in flight between the parser and the writers (the shared ring): bounds
+   *  memory. 32 MiB: with 64 MiB a no-change re-run once peaked at 311 MB RSS; at 32 MiB the
+   *  256 MB corpus peaks at 168–234 MB and runs no slower (1 MiB batches keep 2 workers fed). */
   maxInflightBytes: number;
   /** Largest inode map of a dump (TS_CLRI / TS_BITS, one bit per inode). 64 MiB covers 512 M
    *  inodes, far beyond any UFS or ext2 file system; a larger c_count is a corrupt header. */
@@ -35,7 +37,7 @@ export const defaultLimits: Readonly<Limits> = Object.freeze({
   maxPathDepth: 1024,
   maxSymlinkHops: 40,
   maxDecompressionRatio: 100_000,
-  maxInflightBytes: 64 * 1024 * 1024,
+  maxInflightBytes: 32 * 1024 * 1024,
   maxDumpMapBytes: 64 * 1024 * 1024,
   maxDumpTreeBytes: 512 * 1024 * 1024,
 });
