@@ -7,7 +7,7 @@ import { openImage } from './image.js';
 import type { ByteSource } from './io/source.js';
 import { resolveLimits, type Limits } from './limits.js';
 import type { Warning } from './extract/types.js';
-import { openSource } from './extract/extract.js';
+import { openSource } from './io/open-source.js';
 import type { LayerDescription } from './formats/format.js';
 import { archiveBase, topComponent, type ArchiveBase } from './formats/archive-base.js';
 

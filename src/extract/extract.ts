@@ -7,8 +7,8 @@ import path from 'node:path';
 import { P2VError, isP2VError } from '../errors.js';
 import { toBytePath } from '../entry.js';
 import { openImage } from '../image.js';
-import { directorySource, openFileSource, stdinSource, type ByteSource } from '../io/source.js';
-import { concatVolumes } from '../io/concat-volumes.js';
+import type { ByteSource } from '../io/source.js';
+import { openSource } from '../io/open-source.js';
 import { resolveLimits } from '../limits.js';
 import type { DumpLevel, DumpStamp } from '../formats/format.js';
 import { IndexWriter, indexByPath, readIndexFile } from '../store/content-index.js';
@@ -18,25 +18,6 @@ import { ZoneWriter } from './zone-writer.js';
 
 const progressIntervalMs = 250;
 
-/** Open an image: a file, "-" (stdin), a directory, or with `volumes` the volumes of a
- *  multi-volume dump read in order. */
-export async function openSource(image: string, volumes: readonly string[] = []): Promise<ByteSource> {
-  if (volumes.length > 0) {
-    if (image === '-' || volumes.includes('-')) throw new P2VError('P2V_USAGE', 'standard input cannot be one volume of several');
-    const opened: ByteSource[] = [];
-    try {
-      for (const volume of [image, ...volumes]) opened.push(await openFileSource(volume));
-    } catch (error) {
-      await Promise.allSettled(opened.map((source) => source.close?.()));
-      throw error;
-    }
-    return concatVolumes(opened);
-  }
-  if (image === '-') return stdinSource();
-  const stat = fs.statSync(image, { throwIfNoEntry: false });
-  if (stat?.isDirectory()) return directorySource(image, fs.realpathSync(image));
-  return openFileSource(image);
-}
 
 /** The real path `dest` will have, before it is created: its deepest existing ancestor
  *  resolved, plus the rest. */

@@ -234,3 +234,13 @@ export function lastEndOfStreamBit(data: Uint8Array): number {
 export function flipBit(data: Uint8Array, bit: number): void {
   data[bit >>> 3]! ^= 0x80 >>> (bit & 7);
 }
+
+/** `data` as an input stream in pieces of `sizes` bytes (a number, or a function of the piece index). */
+export async function* chunked(data: Uint8Array, sizes: number | ((i: number) => number)): AsyncGenerator<Uint8Array> {
+  const size = typeof sizes === 'number' ? () => sizes : sizes;
+  for (let at = 0, i = 0; at < data.length; i++) {
+    const n = Math.max(1, size(i));
+    yield data.subarray(at, at + n);
+    at += n;
+  }
+}

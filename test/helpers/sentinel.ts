@@ -28,6 +28,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { nodeType } from './tree-compare.js';
 
 export const ORIGINAL = 'ORIGINAL';
 export const SENTINEL_UID = 4242;
@@ -56,17 +57,6 @@ export type Snapshot = Map<string, NodeState>;
 
 const isRoot = () => typeof process.getuid === 'function' && process.getuid() === 0;
 
-function typeOf(stat: fs.BigIntStats): string {
-  if (stat.isFile()) return 'file';
-  if (stat.isDirectory()) return 'dir';
-  if (stat.isSymbolicLink()) return 'symlink';
-  if (stat.isFIFO()) return 'fifo';
-  if (stat.isCharacterDevice()) return 'char';
-  if (stat.isBlockDevice()) return 'block';
-  if (stat.isSocket()) return 'socket';
-  return 'unknown';
-}
-
 /**
  * Everything under `dir` (byte-exact), `dir` itself as ".". `exclude(rel)` leaves a path and
  * its subtree out (it is still listed among its parent's children).
@@ -77,7 +67,7 @@ export function snapshot(dir: string, exclude: (rel: string) => boolean = () => 
     if (rel !== '.' && exclude(rel)) return;
     const stat = fs.lstatSync(abs, { bigint: true });
     const state: NodeState = {
-      type: typeOf(stat),
+      type: nodeType(stat),
       mode: Number(stat.mode),
       uid: Number(stat.uid),
       gid: Number(stat.gid),

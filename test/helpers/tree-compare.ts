@@ -47,7 +47,7 @@ interface NodeInfo {
   stat: fs.BigIntStats;
 }
 
-function nodeType(stat: fs.BigIntStats): NodeType {
+export function nodeType(stat: fs.BigIntStats): NodeType {
   if (stat.isFile()) return 'file';
   if (stat.isDirectory()) return 'dir';
   if (stat.isSymbolicLink()) return 'symlink';

@@ -33,6 +33,7 @@ import { extract } from '../../src/index.js';
 import { isP2VError } from '../../src/errors.js';
 import { diffTrees, type CompareOptions } from '../helpers/tree-compare.js';
 import { isRoot, missingTools, removeTree, run, sh } from '../helpers/tools.js';
+import { restoreInto, withLoop } from '../helpers/dump-tools.js';
 
 const keep = process.env.ZONEP2V_KEEP_TEST_FILES === '1';
 
@@ -53,21 +54,6 @@ let skipReason: string | undefined = (() => {
   return undefined;
 })();
 let fixture: Fixture | undefined;
-
-function withLoop<T>(image: string, fn: (device: string) => T): T {
-  const device = run('losetup', ['-f', '--show', image]).stdout.toString('latin1').trim();
-  try {
-    return fn(device);
-  } finally {
-    run('losetup', ['-d', device], { okStatus: 'any' });
-  }
-}
-
-function restoreInto(dir: string, ...dumps: string[]): void {
-  fs.mkdirSync(dir, { recursive: true });
-  for (const dump of dumps) run('restore', ['-r', '-y', '-f', dump], { cwd: dir });
-  fs.rmSync(path.join(dir, 'restoresymtable'), { force: true });
-}
 
 function write(file: string, text: string): void {
   fs.mkdirSync(path.dirname(file), { recursive: true });

@@ -45,6 +45,7 @@ import { makeRichTree, type RichTree } from '../helpers/rich-tree.js';
 import { makeSandbox } from '../helpers/sentinel.js';
 import { diffTrees, type CompareOptions } from '../helpers/tree-compare.js';
 import { haveTool, isRoot, missingTools, removeTree, run, sh } from '../helpers/tools.js';
+import { restoreInto, withLoop } from '../helpers/dump-tools.js';
 
 const keep = process.env.ZONEP2V_KEEP_TEST_FILES === '1';
 
@@ -68,22 +69,6 @@ let skipReason: string | undefined = (() => {
   return undefined;
 })();
 let fixture: Fixture | undefined;
-
-/** Attach `image` to a free loop device for `fn`; detached whatever happens. */
-function withLoop<T>(image: string, fn: (device: string) => T): T {
-  const device = run('losetup', ['-f', '--show', image]).stdout.toString('latin1').trim();
-  try {
-    return fn(device);
-  } finally {
-    run('losetup', ['-d', device], { okStatus: 'any' });
-  }
-}
-
-function restoreInto(dir: string, ...dumps: string[]): void {
-  fs.mkdirSync(dir, { recursive: true });
-  for (const dump of dumps) run('restore', ['-r', '-y', '-f', dump], { cwd: dir });
-  fs.rmSync(path.join(dir, 'restoresymtable'), { force: true });
-}
 
 function build(): Fixture {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'zonep2v-dump-'));

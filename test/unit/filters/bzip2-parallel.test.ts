@@ -13,6 +13,7 @@ import { decodeBzip2Parallel, type ParallelOptions } from '../../../src/filters/
 import {
   type ParsedBlock,
   bzip2,
+  chunked,
   countHeaders,
   flipBit,
   hasTool,
@@ -27,14 +28,6 @@ import {
   writeSingleBlock,
 } from '../../helpers/bzip2-data.js';
 
-async function* chunked(data: Uint8Array, sizes: number | ((i: number) => number)): AsyncGenerator<Uint8Array> {
-  const size = typeof sizes === 'number' ? () => sizes : sizes;
-  for (let at = 0, i = 0; at < data.length; i++) {
-    const n = Math.max(1, size(i));
-    yield data.subarray(at, at + n);
-    at += n;
-  }
-}
 
 const forced: ParallelOptions = { threads: 2, minBytes: 0 };
 

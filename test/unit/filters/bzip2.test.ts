@@ -17,6 +17,7 @@ import {
   BitWriter,
   type ParsedBlock,
   bzip2,
+  chunked,
   countHeaders,
   flipBit,
   hasTool,
@@ -34,14 +35,6 @@ import {
 
 // ---- driving the filter ----
 
-async function* chunked(data: Uint8Array, sizes: number | ((i: number) => number)): AsyncGenerator<Uint8Array> {
-  const size = typeof sizes === 'number' ? () => sizes : sizes;
-  for (let at = 0, i = 0; at < data.length; i++) {
-    const n = Math.max(1, size(i));
-    yield data.subarray(at, at + n);
-    at += n;
-  }
-}
 
 async function decode(data: Uint8Array, sizes: number | ((i: number) => number) = 64 * 1024): Promise<Buffer> {
   const pieces: Uint8Array[] = [];
