@@ -1,6 +1,7 @@
 /**
- * compress(1) `.Z` decode throughput: our TypeScript LZW decoder (src/filters/lzw-decoder.ts,
- * through compressFilter, reading the file in 1 MiB chunks) against `uncompress -c > /dev/null`
+ * compress(1) `.Z` decode throughput: our LZW decoder (src/filters/lzw-decoder.ts, reading the file
+ * in 1 MiB chunks) with each twin of its hot loop, WebAssembly (native-wasm/assembly/lzw.ts) and
+ * TypeScript, against `uncompress -c > /dev/null`
  * and, when it is there, ncompress's own decoder `compress -d -c > /dev/null`. (On Debian
  * `uncompress` is gzip's script around `gzip -d`; ncompress installs its own as uncompress.real.)
  *
@@ -17,7 +18,8 @@ import { createReadStream, existsSync, renameSync, statSync, writeFileSync } fro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { compressFilter } from '../src/filters/compress.js';
+import { LzwDecoder } from '../src/filters/lzw-decoder.js';
+import type { KernelChoice } from '../src/native/wasm-kernels.js';
 import { type ContentKind, TEXT_KINDS, fill } from './corpus-content.js';
 import { Rng } from './prng.js';
 
@@ -72,12 +74,15 @@ function compressedCorpus(): string {
   return path;
 }
 
-async function timeOurs(path: string): Promise<{ seconds: number; bytes: number }> {
+async function timeOurs(path: string, kernel: KernelChoice): Promise<{ seconds: number; bytes: number }> {
   const started = process.hrtime.bigint();
   let bytes = 0;
-  for await (const piece of compressFilter.decode(createReadStream(path, { highWaterMark: 1 << 20 }))) {
-    bytes += piece.length;
+  const decoder = new LzwDecoder({ kernel });
+  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) {
+    decoder.write(chunk as Buffer);
+    for (let piece = decoder.read(); piece !== null; piece = decoder.read()) bytes += piece.length;
   }
+  for (const piece of decoder.finish()) bytes += piece.length;
   return { seconds: Number(process.hrtime.bigint() - started) / 1e9, bytes };
 }
 
@@ -99,18 +104,21 @@ async function main(): Promise<void> {
 
   const jobs: { name: string; run: () => Promise<number> }[] = [];
   let decodedBytes = -1;
-  jobs.push({
-    name: 'zonep2v compress (TypeScript)',
-    run: async () => {
-      const { seconds, bytes } = await timeOurs(path);
-      if (decodedBytes >= 0 && bytes !== decodedBytes) throw new Error(`decoded ${bytes} bytes, then ${decodedBytes}`);
-      decodedBytes = bytes;
-      return seconds;
-    },
-  });
+  for (const kernel of ['wasm', 'ts'] as const) {
+    jobs.push({
+      name: `zonep2v compress (${kernel === 'wasm' ? 'WebAssembly' : 'TypeScript'})`,
+      run: async () => {
+        const { seconds, bytes } = await timeOurs(path, kernel);
+        if (decodedBytes >= 0 && bytes !== decodedBytes) throw new Error(`decoded ${bytes} bytes, then ${decodedBytes}`);
+        decodedBytes = bytes;
+        return seconds;
+      },
+    });
+  }
+  const ours = jobs.length;
   if (have('uncompress')) jobs.push({ name: 'uncompress -c > /dev/null', run: async () => timeTool('uncompress -c', path) });
   if (have('compress')) jobs.push({ name: 'compress -d -c > /dev/null', run: async () => timeTool('compress -d -c', path) });
-  if (jobs.length === 1) console.error('neither uncompress nor compress is installed: nothing to compare with');
+  if (jobs.length === ours) console.error('neither uncompress nor compress is installed: nothing to compare with');
 
   const times = jobs.map((): number[] => []);
   for (let run = 0; run < runs; run++) {
@@ -130,8 +138,11 @@ async function main(): Promise<void> {
     const runsText = times[k]!.map((s) => s.toFixed(2)).join(' ');
     console.log(`${job.name.padEnd(width)}  ${rates[k]!.toFixed(1).padStart(6)} MB/s  (median of ${runs}; runs: ${runsText} s)`);
   });
-  for (let k = 1; k < jobs.length; k++) {
-    console.log(`ours / ${jobs[k]!.name.split(' ')[0]}: ${(rates[0]! / rates[k]!).toFixed(2)} (time ratio ${(rates[k]! / rates[0]!).toFixed(2)})`);
+  for (let o = 0; o < ours; o++) {
+    for (let k = o + 1; k < jobs.length; k++) {
+      const rate = (rates[o]! / rates[k]!).toFixed(2);
+      console.log(`${jobs[o]!.name} / ${jobs[k]!.name}: throughput ${rate}x (time ratio ${(rates[k]! / rates[o]!).toFixed(2)})`);
+    }
   }
 }
 

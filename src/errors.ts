@@ -11,6 +11,7 @@ export type P2VCode =
   | 'P2V_ENTRY_INVALID' // a member we skip (bad name, bad type) without failing the image
   | 'P2V_LIMIT' // a named limit in limits.ts was exceeded
   | 'P2V_IO' // a file-system call failed
+  | 'P2V_INSTALL' // the package itself is incomplete (e.g. a WebAssembly kernel was not built)
   | 'P2V_USAGE'; // bad command-line use
 
 export type Severity = 'warning' | 'skipped' | 'fatal';

@@ -28,12 +28,19 @@
  * the code is emitted), or, once that has slid out, rebuilt backwards from the prefix/suffix
  * chain. `read()` hands out copies of ~256 KiB; when the window fills, 1 MiB of history stays.
  *
+ * Two twins of the hot loop: `runTs()` below and the WebAssembly kernel native-wasm/assembly/lzw.ts,
+ * chosen per decoder (`kernel` option, default ZONEP2V_KERNELS). With the kernel, the tables and the
+ * window live in its memory and the rare paths here work on views of them; the differential tests
+ * (test/unit/filters/lzw-kernels.test.ts) run both on the same streams.
+ *
  * HOT PATH: `run()` keeps its state in locals, allocates nothing, and leaves the loop for
  * anything rare (CLEAR, width change, a full output piece, end of input, errors) so that the
  * optimised loop holds only the common cases. Its cost is mostly the cache miss on `entry`
  * (one line per code). Benchmark (bench/lzw-bench.ts) after any change.
  */
 import { badArchive } from '../errors.js';
+import { LzwSlot, WasmLzwKernel } from '../native/lzw-kernel.js';
+import { type KernelChoice, defaultKernels } from '../native/wasm-kernels.js';
 
 /** Size of the pieces `read()` returns (each is at least this, except the last). */
 export const outputPieceBytes = 256 * 1024;
@@ -97,13 +104,15 @@ export class LzwDecoder {
   //     a longer string: window index of a copy (-1 when it slid out) | ~length
   //     (CLEAR in block mode: ~0, so it takes the slow path)
   //   prefix, suffix: the chain (previous code, last byte), for strings no longer in the window
-  private readonly entry = new Int32Array(2 * tableSize);
-  private readonly prefix = new Uint16Array(tableSize);
-  private readonly suffix = new Uint8Array(tableSize);
+  private entry!: Int32Array;
+  private prefix!: Uint16Array;
+  private suffix!: Uint8Array;
 
   // output window: win[emitted..wp) is decoded but not handed out yet
-  private readonly win = new Uint8Array(windowBytes);
-  private readonly view = new DataView(this.win.buffer);
+  private win!: Uint8Array;
+  private view!: DataView;
+  /** the WebAssembly twin of runTs(), holding the arrays above; null: TypeScript */
+  private readonly kernel: WasmLzwKernel | null;
   private wp = 0;
   private emitted = 0;
   private outputBase = 0;
@@ -113,7 +122,20 @@ export class LzwDecoder {
   /** Strings rebuilt from the prefix/suffix chain because they had left the window (ditto). */
   rebuilt = 0;
 
-  constructor() {
+  constructor(options: { kernel?: KernelChoice } = {}) {
+    if ((options.kernel ?? defaultKernels()) === 'wasm') {
+      const kernel = new WasmLzwKernel({ tableSize, windowBytes });
+      this.kernel = kernel;
+      kernel.onGrow = () => this.adoptKernelArrays(kernel);
+      this.adoptKernelArrays(kernel);
+    } else {
+      this.kernel = null;
+      this.entry = new Int32Array(2 * tableSize);
+      this.prefix = new Uint16Array(tableSize);
+      this.suffix = new Uint8Array(tableSize);
+      this.win = new Uint8Array(windowBytes);
+      this.view = new DataView(this.win.buffer);
+    }
     for (let c = 0; c < 256; c++) {
       this.entry[2 * c] = c;
       this.entry[2 * c + 1] = 1 << 24;
@@ -135,8 +157,53 @@ export class LzwDecoder {
     if (this.state >= DONE) throw new Error('LzwDecoder: write after finish or failure');
     if (this.ip < this.input.length) throw new Error('LzwDecoder: write before the last chunk was consumed');
     this.inputBase += this.input.length;
-    this.input = chunk;
+    this.input = this.kernel ? this.kernel.load(chunk) : chunk;
     this.ip = 0;
+  }
+
+  private adoptKernelArrays(kernel: WasmLzwKernel): void {
+    this.entry = kernel.entry;
+    this.prefix = kernel.prefix;
+    this.suffix = kernel.suffix;
+    this.win = kernel.win;
+    this.view = new DataView(this.win.buffer, this.win.byteOffset, this.win.byteLength);
+  }
+
+  /** The hot loop, on the chosen twin. */
+  private run(): number {
+    return this.kernel ? this.runWasm(this.kernel) : this.runTs();
+  }
+
+  /** Hand the scalars to the WebAssembly kernel, run it, take them back. */
+  private runWasm(kernel: WasmLzwKernel): number {
+    const state = kernel.state;
+    state[LzwSlot.ip] = this.ip;
+    state[LzwSlot.end] = this.input.length;
+    state[LzwSlot.bitBuf] = this.bitBuf;
+    state[LzwSlot.bitCount] = this.bitCount;
+    state[LzwSlot.free] = this.free;
+    state[LzwSlot.prev] = this.prev;
+    state[LzwSlot.prevPos] = this.prevPos;
+    state[LzwSlot.prevLen] = this.prevLen;
+    state[LzwSlot.wp] = this.wp;
+    state[LzwSlot.nBits] = this.nBits;
+    state[LzwSlot.maxCode] = this.maxCode;
+    state[LzwSlot.maxMax] = this.maxMax;
+    state[LzwSlot.clearCode] = this.blockMode ? 256 : -1;
+    state[LzwSlot.nextEmit] = this.emitted + outputPieceBytes;
+    state[LzwSlot.rebuilt] = 0;
+    const status = kernel.run();
+    this.ip = state[LzwSlot.ip]!;
+    this.bitBuf = state[LzwSlot.bitBuf]!;
+    this.bitCount = state[LzwSlot.bitCount]!;
+    this.free = state[LzwSlot.free]!;
+    this.prev = state[LzwSlot.prev]!;
+    this.prevPos = state[LzwSlot.prevPos]!;
+    this.prevLen = state[LzwSlot.prevLen]!;
+    this.wp = state[LzwSlot.wp]!;
+    this.badCode = state[LzwSlot.badCode]!;
+    this.rebuilt += state[LzwSlot.rebuilt]!;
+    return status;
   }
 
   /** Decode until ~256 KiB of output is ready (returned as a copy) or the chunk is used up (null). */
@@ -229,7 +296,7 @@ export class LzwDecoder {
    * 2 bytes left and no whole code in hand), CHECK (width change due and/or output piece full),
    * CLEAR (consumed) or BAD_CODE.
    */
-  private run(): number {
+  private runTs(): number {
     const input = this.input;
     const end = input.length;
     const entry = this.entry;

@@ -1,5 +1,7 @@
 /**
- * The compress(1) `.Z` filter, differential against the real `compress` (Debian ncompress):
+ * The compress(1) `.Z` filter, differential against the real `compress` (Debian ncompress) and
+ * between the two twins of the decoder's hot loop (native-wasm/assembly/lzw.ts and the TypeScript
+ * one), which every decode here runs and compares (see `decode`):
  * seeded inputs of many sizes and kinds are compressed by `compress -b 9..16`, and our decoding
  * must equal what `compress -d` makes of the same stream, byte for byte - whole, fed in 1..13-byte
  * chunks, and through the Filter interface. Two ncompress 4.2.4.6 encoder bugs shape the tests:
@@ -18,6 +20,7 @@ import assert from 'node:assert/strict';
 import { P2VError } from '../../../src/errors.js';
 import { compressFilter } from '../../../src/filters/compress.js';
 import { LzwDecoder, outputPieceBytes } from '../../../src/filters/lzw-decoder.js';
+import type { KernelChoice } from '../../../src/native/wasm-kernels.js';
 
 function have(tool: string): boolean {
   return spawnSync('sh', ['-c', 'command -v "$1" >/dev/null', 'sh', tool], { stdio: 'ignore' }).status === 0;
@@ -56,9 +59,28 @@ type Outcome =
   | { ok: true; data: Buffer; pieces: number[]; clears: number; rebuilt: number }
   | { ok: false; error: unknown };
 
-/** Decode with LzwDecoder, feeding `stream` in chunks of the sizes `chunkSizes` cycles through. */
+/**
+ * Decode with both twins of the hot loop (WebAssembly and TypeScript), which must agree exactly:
+ * same bytes, same pieces, same counters, or the same error at the same offset. Returns the
+ * outcome (the WebAssembly one), which the tests compare with the reference decoder.
+ */
 function decode(stream: Uint8Array, chunkSizes: readonly number[] = [1 << 20]): Outcome {
-  const decoder = new LzwDecoder();
+  const wasm = decodeWith('wasm', stream, chunkSizes);
+  const ts = decodeWith('ts', stream, chunkSizes);
+  if (wasm.ok && ts.ok) {
+    assert.ok(wasm.data.equals(ts.data), `kernels differ at byte ${firstDifference(wasm.data, ts.data)}`);
+    assert.deepEqual([wasm.pieces, wasm.clears, wasm.rebuilt], [ts.pieces, ts.clears, ts.rebuilt], 'kernels: pieces, clears, rebuilt');
+  } else {
+    assert.equal(wasm.ok, ts.ok, `one kernel failed, the other did not: ${String(wasm.ok ? (ts as { error: unknown }).error : wasm.error)}`);
+    const [a, b] = [(wasm as { error: P2VError }).error, (ts as { error: P2VError }).error];
+    assert.deepEqual([a.message, a.details.offset], [b.message, b.details.offset], 'kernels: same error');
+  }
+  return wasm;
+}
+
+/** Decode with one twin, feeding `stream` in chunks of the sizes `chunkSizes` cycles through. */
+function decodeWith(kernel: KernelChoice, stream: Uint8Array, chunkSizes: readonly number[]): Outcome {
+  const decoder = new LzwDecoder({ kernel });
   const parts: Uint8Array[] = [];
   try {
     let k = 0;
