@@ -1,6 +1,7 @@
 /**
- * bzip2 decode throughput: our pure-TypeScript decoder, serial and block-parallel (piscina
- * workers, 1 and 2 threads), against `bzip2 -dc > /dev/null` and `lbzip2 -n 2 -dc > /dev/null`.
+ * bzip2 decode throughput: our decoder with each twin of its block kernel (WebAssembly,
+ * native-wasm/assembly/bzip2.ts, and TypeScript), serial and block-parallel (piscina workers, 1
+ * and 2 threads), against `bzip2 -dc > /dev/null` and `lbzip2 -n 2 -dc > /dev/null`.
  *
  * The input is ~32 MiB of system-like content (ELF-like binaries, man pages, headers, scripts,
  * configs, some incompressible files and zero padding, from corpus-content.ts), compressed once
@@ -121,13 +122,27 @@ async function decodeBench(): Promise<void> {
     `corpus: ${(rawBytes / 2 ** 20).toFixed(1)} MiB → ${(compressed / 2 ** 20).toFixed(1)} MiB with bzip2 -${level} ` +
       `(${(rawBytes / compressed).toFixed(2)}x), ${path}`,
   );
-  const jobs: [string, () => Promise<Timing>][] = [
-    ['zonep2v bzip2 serial (TypeScript)', async () => check(await timeOurs(path, decodeBzip2))],
-    ['zonep2v bzip2 parallel, 1 worker', async () => check(await timeOurs(path, (i) => decodeBzip2Parallel(i, { threads: 1, minBytes: 0 })))],
-    ['zonep2v bzip2 parallel, 2 workers', async () => check(await timeOurs(path, (i) => decodeBzip2Parallel(i, { threads: 2, minBytes: 0 })))],
+  // The block kernel is chosen per workspace from ZONEP2V_KERNELS (workers inherit the env at start).
+  const withKernel = (kernel: 'ts' | 'wasm', run: () => Promise<Timing>) => async (): Promise<Timing> => {
+    process.env.ZONEP2V_KERNELS = kernel;
+    try {
+      return await run();
+    } finally {
+      delete process.env.ZONEP2V_KERNELS;
+    }
+  };
+  const jobs: [string, () => Promise<Timing>][] = [];
+  for (const [kernel, label] of [['wasm', 'WebAssembly'], ['ts', 'TypeScript']] as const) {
+    jobs.push(
+      [`zonep2v ${label} serial`, withKernel(kernel, async () => check(await timeOurs(path, decodeBzip2)))],
+      [`zonep2v ${label} parallel, 1 worker`, withKernel(kernel, async () => check(await timeOurs(path, (i) => decodeBzip2Parallel(i, { threads: 1, minBytes: 0 }))))],
+      [`zonep2v ${label} parallel, 2 workers`, withKernel(kernel, async () => check(await timeOurs(path, (i) => decodeBzip2Parallel(i, { threads: 2, minBytes: 0 }))))],
+    );
+  }
+  jobs.push(
     ['zonep2v bzip2 filter (default choice)', async () => check(await timeOurs(path, (i) => bzip2Filter.decode(i)))],
     ['bzip2 -dc > /dev/null', async () => timeShell(`bzip2 -dc ${q(path)} > /dev/null`)],
-  ];
+  );
   if (hasTool('lbzip2')) jobs.push(['lbzip2 -n 2 -dc > /dev/null', async () => timeShell(`lbzip2 -n 2 -dc ${q(path)} > /dev/null`)]);
   function check({ bytes, ...timing }: Timing & { bytes: number }): Timing {
     if (bytes !== rawBytes) throw new Error(`decoded ${bytes} bytes, expected ${rawBytes}`);

@@ -18,6 +18,10 @@
  * them it returns `null` ("give me more bytes") instead of reporting corruption. The caller
  * retries with more input, or reports truncation when there is none.
  *
+ * Two twins: this TypeScript decoder and the WebAssembly kernel native-wasm/assembly/bzip2.ts
+ * (the same stages, checks and results), chosen per workspace (`kernel`, default ZONEP2V_KERNELS);
+ * test/unit/filters/bzip2-kernels.test.ts runs both on the same blocks.
+ *
  * Hot paths, tuned by measurement (bench/bzip2-bench.ts, perf): the symbol loop (table-driven
  * Huffman, bit buffer in locals), the BWT walk, the RLE1 pass. No allocation per symbol or byte.
  */
@@ -25,6 +29,8 @@ import { P2VError, badArchive } from '../../errors.js';
 import { BitReader } from './bit-reader.js';
 import { crc32Final, crc32Initial, crc32Update } from './crc32.js';
 import { BwtScratch } from './inverse-bwt.js';
+import { WasmBzip2Kernel } from '../../native/bzip2-kernel.js';
+import { type KernelChoice, defaultKernels } from '../../native/wasm-kernels.js';
 
 /** What one block decodes to. */
 export interface DecodedBlock {
@@ -62,6 +68,8 @@ const maxRunShift = 21;
 
 /** Scratch space for decoding blocks; allocate one per thread and pass it to every call. */
 export class BlockWorkspace {
+  /** the WebAssembly twin, when chosen; it keeps its own tables and buffers */
+  readonly kernel: WasmBzip2Kernel | null;
   tt = new Uint32Array(0);
   out: Uint8Array = new Uint8Array(0);
   readonly lengths = new Uint8Array(maxGroups * maxAlphabet);
@@ -81,6 +89,10 @@ export class BlockWorkspace {
   readonly lengthCount = new Int32Array(maxCodeLength + 1);
   readonly nextIndex = new Int32Array(maxCodeLength + 1);
   readonly bwt = new BwtScratch();
+
+  constructor(options: { kernel?: KernelChoice } = {}) {
+    this.kernel = (options.kernel ?? defaultKernels()) === 'wasm' ? new WasmBzip2Kernel() : null;
+  }
 
   /** Make room for a block of `level` x 100k bytes. */
   reserve(level: number): void {
@@ -117,6 +129,7 @@ export function decodeBlock(
   const end = Math.min(options.end ?? data.length, data.length);
   const offset = options.offset ?? Math.max(0, (startBit - 48) >> 3);
   const ws = options.workspace ?? (sharedWorkspace ??= new BlockWorkspace());
+  if (ws.kernel) return ws.kernel.decode(data, startBit, level, end, offset);
   ws.reserve(level);
   const reader = new BitReader(data, startBit, end);
   try {
