@@ -45,15 +45,17 @@ export async function openImage(source: ByteSource, context: FormatContext): Pro
     return { chain: ['dir'], format: 'dir', entries: walkDirectory({ root: source.directory, warn: context.warn }), imageBytes: 0 };
   }
   let imageBytes = 0;
+  const stats = context.stats;
+  const chunks = stats ? stats.timedBytes('read', source.chunks()) : source.chunks();
   const counted = (async function* () {
-    for await (const chunk of source.chunks()) {
+    for await (const chunk of chunks) {
       imageBytes += chunk.length;
       yield chunk;
     }
   })();
   const chain: string[] = [];
   const layers = async (input: AsyncIterable<Uint8Array>) => {
-    const unwrapped = await unwrapFilters(input);
+    const unwrapped = await unwrapFilters(input, undefined, stats ? (name, stream) => stats.timedBytes(`decode ${name}`, stream) : undefined);
     const filtersHere = unwrapped.chain;
     chain.push(...filtersHere);
     const stream = filtersHere.length > 0 ? bombGuard(unwrapped.stream, () => imageBytes, context.limits.maxDecompressionRatio, [...chain]) : unwrapped.stream;
@@ -65,7 +67,8 @@ export async function openImage(source: ByteSource, context: FormatContext): Pro
     }
     const label = format.label(unwrapped.head);
     chain.push(label);
-    return format.entries(new ByteReader(stream, label), nestedContext);
+    const entries = format.entries(new ByteReader(stream, label), nestedContext);
+    return stats ? stats.timed(`parse ${label}`, entries) : entries;
   };
   const nestedContext: FormatContext = { ...context, openNested: layers };
   const entries = await layers(counted);

@@ -2,6 +2,7 @@
  * The command line: parse flags, call the library, print text or JSON, map errors to exit codes
  * (0 ok, 1 failure, 2 usage). Nothing here knows formats or disks.
  */
+import { formatStats } from './format-stats.js';
 import { Command, CommanderError, Option } from 'commander';
 import { extract } from '../extract/extract.js';
 import type { ExtractReport, Warning } from '../extract/types.js';
@@ -58,8 +59,9 @@ function buildProgram(): Command {
     .addOption(new Option('-j, --jobs <n>', 'writer threads').argParser(positiveInteger))
     .addOption(new Option('--max-ratio <n>', 'refuse images whose decompressed size exceeds N times the compressed size').argParser(positiveInteger))
     .option('-q, --quiet', 'no progress line, no summary, no warnings')
+    .option('--stats', 'report where the time went: per pipeline stage busy time, bytes, queue waits (with --json: in the report)')
     .option('--json', 'print the report as JSON')
-    .action(async (image: string, dir: string, opts: { volume: string[]; stripAbsolute?: boolean; devices: boolean; index?: string; jobs?: number; maxRatio?: number; quiet?: boolean; json?: boolean }) => {
+    .action(async (image: string, dir: string, opts: { volume: string[]; stripAbsolute?: boolean; devices: boolean; index?: string; jobs?: number; maxRatio?: number; quiet?: boolean; stats?: boolean; json?: boolean }) => {
       const progress = !opts.quiet && !opts.json && process.stderr.isTTY ? new ProgressLine(process.stderr) : undefined;
       try {
         const report = await extract({
@@ -72,6 +74,7 @@ function buildProgram(): Command {
           jobs: opts.jobs,
           limits: opts.maxRatio ? { maxDecompressionRatio: opts.maxRatio } : undefined,
           onProgress: progress ? (p) => progress.update(p) : undefined,
+          stats: opts.stats,
         });
         progress?.clear();
         if (opts.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
@@ -79,6 +82,7 @@ function buildProgram(): Command {
           printWarnings(report.warnings, false);
           process.stderr.write(`${summary(report)}\n`);
         }
+        if (report.stats && !opts.json) process.stderr.write(`${formatStats(report.stats, report.elapsedMs)}\n`);
       } finally {
         progress?.clear();
       }

@@ -15,6 +15,7 @@ import { IndexWriter, indexByPath, readIndexFile } from '../store/content-index.
 import { planIncremental } from './incremental.js';
 import type { ExtractOptions, ExtractReport, Warning } from './types.js';
 import { ZoneWriter } from './zone-writer.js';
+import { PipelineStats, type StageReport, setActiveStats, workerMeterSlots } from '../stats.js';
 
 const progressIntervalMs = 250;
 
@@ -80,6 +81,8 @@ export async function extract(options: ExtractOptions): Promise<ExtractReport> {
     stamp = { level: level.level, date: level.date, previousDate: level.previousDate };
   };
 
+  const stats = options.stats ? new PipelineStats() : undefined;
+  setActiveStats(stats);
   let opened: Awaited<ReturnType<typeof openImage>> | undefined;
   const timer = options.onProgress
     ? setInterval(() => {
@@ -87,12 +90,18 @@ export async function extract(options: ExtractOptions): Promise<ExtractReport> {
       }, progressIntervalMs)
     : undefined;
   try {
-    opened = await openImage(source, { limits, warn, dumpLevel });
+    opened = await openImage(source, { limits, warn, dumpLevel, stats });
     for await (const entry of opened.entries) {
-      const waiting = writer.put(entry);
-      if (waiting) await waiting;
+      stats?.enter('write (main thread)');
+      try {
+        const waiting = writer.put(entry);
+        if (waiting) await waiting;
+      } finally {
+        stats?.leave();
+      }
     }
-    await writer.finish();
+    if (stats) await stats.during('drain (wait for workers)', () => writer.finish());
+    else await writer.finish();
     if (stamp) index?.setStamp(stamp);
     await index?.commit();
   } catch (error) {
@@ -101,6 +110,7 @@ export async function extract(options: ExtractOptions): Promise<ExtractReport> {
     await index?.abandon();
     throw isP2VError(error) ? error.withContext({ image: imageName }) : new P2VError('P2V_IO', String((error as Error)?.message ?? error), { image: imageName, cause: error });
   } finally {
+    setActiveStats(undefined);
     if (timer) clearInterval(timer);
     await writer.close();
     process.umask(savedUmask);
@@ -115,5 +125,15 @@ export async function extract(options: ExtractOptions): Promise<ExtractReport> {
     imageBytes: opened.imageBytes,
     warnings,
     elapsedMs: performance.now() - started,
+    ...(stats ? { stats: statsReport(stats, writer.workerMeter) } : {}),
   };
+}
+
+/** The main thread's stages plus what the write workers measured themselves. */
+function statsReport(stats: PipelineStats, meter: BigInt64Array): StageReport[] {
+  const ms = (slot: number) => Number(meter[slot]) / 1000;
+  const files = Number(meter[workerMeterSlots.files]);
+  stats.addWorkerTime('hash + write (workers)', ms(workerMeterSlots.busyMicros), Number(meter[workerMeterSlots.bytes]), 0);
+  stats.addWorkerTime('  of which hashing', ms(workerMeterSlots.hashMicros), 0, files);
+  return stats.report();
 }

@@ -1,6 +1,7 @@
 /** Options and results of `extract()`. */
 import type { ByteSource } from '../io/source.js';
 import type { Limits } from '../limits.js';
+import type { StageReport } from '../stats.js';
 
 export interface ExtractOptions {
   /** image path, or "-" for standard input (ignored when `source` is given) */
@@ -21,6 +22,8 @@ export interface ExtractOptions {
   indexFile?: string;
   /** called now and then with counters, for a progress line */
   onProgress?: (progress: Progress) => void;
+  /** time each pipeline stage (--stats); the report then carries `stats` */
+  stats?: boolean;
   limits?: Partial<Limits>;
 }
 
@@ -68,4 +71,6 @@ export interface ExtractReport extends WriterCounters {
   imageBytes: number;
   warnings: Warning[];
   elapsedMs: number;
+  /** per-stage busy time, bytes and items (with `stats: true`) */
+  stats?: StageReport[];
 }

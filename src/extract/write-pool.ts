@@ -22,6 +22,7 @@ import { Piscina } from 'piscina';
 import type { FileOp, FileResult, WorkerSetup, WriteTask } from '../workers/write-protocol.js';
 import { Arena, type Region } from './arena.js';
 import { workerExecArgv } from '../workers/exec-argv.js';
+import { activeStats, newWorkerMeter } from '../stats.js';
 
 /** Files up to this size travel whole in a batch; bigger ones are written piecewise. */
 export const smallFileMaxBytes = 256 * 1024;
@@ -55,11 +56,13 @@ export class WritePool<Tag> {
   /** set when a task fails: the next call rethrows it on the main path */
   private failure: unknown;
   readonly threads: number;
+  /** the workers' busy-time counters (stats.ts workerMeterSlots) */
+  readonly meter = new BigInt64Array(newWorkerMeter());
 
   constructor(jobs: number | undefined, arenaBytes: number, umaskZero: boolean, private readonly onResult: ResultHandler<Tag>) {
     this.threads = Math.max(1, jobs ?? os.availableParallelism());
     this.arena = new Arena(Math.max(arenaBytes, 2 * batchBytes));
-    const setup: WorkerSetup = { arena: this.arena.shared, umaskZero };
+    const setup: WorkerSetup = { arena: this.arena.shared, umaskZero, meter: this.meter.buffer as SharedArrayBuffer };
     this.piscina = new Piscina({
       filename: new URL('../workers/write-worker.js', import.meta.url).href,
       minThreads: this.threads,
@@ -126,7 +129,7 @@ export class WritePool<Tag> {
   async pwrite(fd: number, position: number, data: Uint8Array): Promise<Pending<unknown>> {
     this.rethrow();
     this.flush(); // the open batch may be the oldest region: never wait for it while it is open
-    const region = await this.arena.reserve(data.length);
+    const region = await this.reserve(data.length);
     this.arena.bytes.set(data, region.start);
     return this.submit({ kind: 'pwrite', fd, position, start: region.start, length: data.length }, region);
   }
@@ -166,11 +169,17 @@ export class WritePool<Tag> {
   }
 
   private async openBatch(): Promise<OpenBatch<Tag>> {
-    const region = await this.arena.reserve(batchBytes);
+    const region = await this.reserve(batchBytes);
     let settle!: OpenBatch<Tag>['settle'];
     const done = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
     done.catch(() => undefined); // failures surface through `failure`
     return { ops: [], tags: [], region, used: 0, settle, done };
+  }
+
+  /** Room in the ring; the time spent waiting for it (workers behind) shows in --stats. */
+  private reserve(bytes: number): Promise<Region> {
+    const stats = activeStats();
+    return stats ? stats.during('queue wait (ring full)', () => this.arena.reserve(bytes)) : this.arena.reserve(bytes);
   }
 
   private submit(task: WriteTask, region: Region): Pending<unknown> {

@@ -89,6 +89,11 @@ export class ZoneWriter {
 
   private readonly pool: WritePool<FileTag>;
 
+  /** the write workers' busy-time counters, for --stats */
+  get workerMeter(): BigInt64Array {
+    return this.pool.meter;
+  }
+
   constructor(private readonly options: WriterOptions, poolOptions: PoolOptions) {
     this.pool = new WritePool<FileTag>(poolOptions.jobs, poolOptions.arenaBytes, poolOptions.umaskZero, (tag, result, batchDone) => this.fileDone(tag, result, batchDone));
     this.resolver = new RootResolver(options.root, options.limits.maxSymlinkHops, {

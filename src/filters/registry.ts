@@ -61,6 +61,8 @@ export async function peekStream(
 export async function unwrapFilters(
   input: AsyncIterable<Uint8Array>,
   maxLayers = 4,
+  /** wraps each filter's output (--stats times the layers) */
+  wrap: (name: string, stream: AsyncIterable<Uint8Array>) => AsyncIterable<Uint8Array> = (_, stream) => stream,
 ): Promise<{ stream: AsyncIterable<Uint8Array>; chain: string[]; head: Uint8Array }> {
   const chain: string[] = [];
   let current = input;
@@ -69,6 +71,6 @@ export async function unwrapFilters(
     const filter = layer < maxLayers ? pickFilter(head) : undefined;
     if (!filter) return { stream, chain, head };
     chain.push(filter.name);
-    current = filter.decode(stream);
+    current = wrap(filter.name, filter.decode(stream));
   }
 }

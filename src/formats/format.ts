@@ -3,6 +3,7 @@
  * libarchive's readers; the highest bid wins. A format turns bytes into Entries and knows
  * nothing about disks.
  */
+import type { PipelineStats } from '../stats.js';
 import type { Entry } from '../entry.js';
 import type { ByteReader } from '../io/byte-reader.js';
 import type { Limits } from '../limits.js';
@@ -23,6 +24,8 @@ export interface FormatContext {
    *  and throws (P2V_USAGE) to refuse it. Without this hook an incremental dump is read as it
    *  is, with a P2V_INCREMENTAL warning. */
   dumpLevel?(info: DumpLevel): void;
+  /** --stats: the collector that times the layers */
+  stats?: PipelineStats;
 }
 
 /** What a dump says about itself: which level, taken when, relative to which earlier dump. */

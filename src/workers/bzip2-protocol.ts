@@ -16,10 +16,11 @@ export interface BlockTask {
   offset: number;
 }
 
-export type BlockResult =
+/** Every result also says how long the worker was busy on it (ms), for --stats. */
+export type BlockResult = { busyMs?: number } & (
   /** decoded; `endBit` is relative to the task's `data` */
   | { kind: 'ok'; output: Uint8Array; storedCrc: number; computedCrc: number; endBit: number }
   /** the block goes on past `data` (the boundary after it was a false magic, or input is short) */
   | { kind: 'short' }
   /** corrupt or unsupported: a P2VError to rebuild on the main thread */
-  | { kind: 'error'; code: 'P2V_BAD_ARCHIVE' | 'P2V_UNSUPPORTED'; message: string; offset: number };
+  | { kind: 'error'; code: 'P2V_BAD_ARCHIVE' | 'P2V_UNSUPPORTED'; message: string; offset: number });

@@ -11,14 +11,16 @@ import type { BlockResult, BlockTask } from './bzip2-protocol.js';
 const workspace = new BlockWorkspace(); // one per thread, reused across tasks
 
 export default function run(task: BlockTask): unknown {
-  let result: BlockResult;
+  const started = performance.now();
+  const busyMs = () => performance.now() - started;
+  let result: BlockResult & { kind: 'ok' };
   try {
     const block = decodeBlock(task.data, task.startBit, task.level, { offset: task.offset, workspace });
-    if (!block) return { kind: 'short' } satisfies BlockResult;
-    result = { kind: 'ok', ...block };
+    if (!block) return { kind: 'short', busyMs: busyMs() } satisfies BlockResult;
+    result = { kind: 'ok', ...block, busyMs: busyMs() };
   } catch (error) {
     if (!(error instanceof P2VError) || (error.code !== 'P2V_BAD_ARCHIVE' && error.code !== 'P2V_UNSUPPORTED')) throw error;
-    return { kind: 'error', code: error.code, message: error.message, offset: error.details.offset ?? task.offset } satisfies BlockResult;
+    return { kind: 'error', code: error.code, message: error.message, offset: error.details.offset ?? task.offset, busyMs: busyMs() } satisfies BlockResult;
   }
   // Transfer the output's buffer (decodeBlock allocates it exactly for this block).
   // piscina's Transferable protocol (its symbols are typed as plain `symbol`, hence the cast).

@@ -48,6 +48,8 @@ export interface WorkerSetup {
   /** the process umask is 0 while extracting: a file created with its mode has exactly that
    *  mode, so fchmod is needed only after a chown (which clears set-id bits) */
   umaskZero: boolean;
+  /** shared counters the worker adds its busy time to (BigInt64Array, stats.ts workerMeterSlots) */
+  meter: SharedArrayBuffer;
 }
 
 export type WriteTask = BatchTask | PwriteTask;

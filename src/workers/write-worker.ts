@@ -14,9 +14,11 @@ import { randomBytes } from 'node:crypto';
 import xxhash from 'xxhash-wasm';
 import { workerData } from 'piscina';
 import type { BatchTask, FileOp, FileResult, PwriteTask, WorkerSetup, WriteTask } from './write-protocol.js';
+import { addToMeter, workerMeterSlots } from '../stats.js';
 
 const setup = workerData as WorkerSetup;
 const arena = new Uint8Array(setup.arena);
+const meter = new BigInt64Array(setup.meter);
 // files we create belong to us: chown only when the image says otherwise (hot path: most
 // files of a system image are root's, and every syscall saved is ~2 µs on 25k+ files)
 const ourUid = process.geteuid?.() ?? -1;
@@ -30,13 +32,19 @@ const bytes = (path: string) => Buffer.from(path, 'latin1');
 export const hex64 = (value: bigint) => value.toString(16).padStart(16, '0');
 
 export default function run(task: WriteTask): FileResult[] | number {
-  return task.kind === 'batch' ? writeBatch(task) : writePiece(task);
+  const started = performance.now();
+  try {
+    return task.kind === 'batch' ? writeBatch(task) : writePiece(task);
+  } finally {
+    addToMeter(meter, workerMeterSlots.busyMicros, (performance.now() - started) * 1000);
+  }
 }
 
 function writePiece(task: PwriteTask): number {
   const data = arena.subarray(task.start, task.start + task.length);
   let done = 0;
   while (done < data.length) done += fs.writeSync(task.fd, data, done, data.length - done, task.position + done);
+  addToMeter(meter, workerMeterSlots.bytes, done);
   return done;
 }
 
@@ -48,7 +56,11 @@ function writeBatch(task: BatchTask): FileResult[] {
       continue;
     }
     const body = arena.subarray(op.start, op.start + op.length);
+    const hashStarted = performance.now();
     const hash = hex64(h64Raw(body));
+    addToMeter(meter, workerMeterSlots.hashMicros, (performance.now() - hashStarted) * 1000);
+    addToMeter(meter, workerMeterSlots.bytes, op.length);
+    addToMeter(meter, workerMeterSlots.files, 1);
     try {
       results.push({ status: writeFile(op, body, hash), hash });
     } catch (error) {

@@ -35,6 +35,7 @@ import { Piscina } from 'piscina';
 import { P2VError, badArchive } from '../../errors.js';
 import type { BlockResult, BlockTask } from '../../workers/bzip2-protocol.js';
 import { workerExecArgv } from '../../workers/exec-argv.js';
+import { activeStats } from '../../stats.js';
 import { BitReader } from './bit-reader.js';
 import { combineStreamCrc } from './crc32.js';
 import {
@@ -390,6 +391,12 @@ class ParallelDriver {
       this.wakeUp();
     });
     task.result.catch(() => undefined); // abandoned tasks must not report; awaited ones throw there
+    const stats = activeStats();
+    if (stats) {
+      task.result.then((result) => {
+        stats.addWorkerTime('decode bzip2 blocks (workers)', result.busyMs ?? 0, result.kind === 'ok' ? result.output.length : 0);
+      }, () => undefined);
+    }
     this.running.add(task.result);
     task.result.then(
       () => this.running.delete(task.result),

@@ -366,3 +366,28 @@ test('standard input ("-") works for extract, list and inspect', (t) => {
   const cutList = cli(['list', '-'], { input: gunzipSync(gz).subarray(0, 3000) });
   assert.match(assertOneLineFailure(cutList, '-', 'list - (truncated)'), /cpio\(newc\) at byte \d+/);
 });
+
+test('extract --stats: a stage table on stderr; with --json the stages are in the report', (t) => {
+  if (skipOutsideDist(t)) return;
+  const dir = path.join(tempDir(t), 'zone');
+  const r = cli(['extract', '--stats', '--json', 'sample/solaris-root.cpio.gz', dir]);
+  assert.equal(r.status, 0, show(r));
+  const report = JSON.parse(r.stdout) as { stats: { stage: string; busyMs: number; bytes?: number; items?: number; thread: string }[]; dataBytes: number; imageBytes: number; entries: number; elapsedMs: number };
+  const stage = (name: string) => report.stats.find((s) => s.stage === name);
+  const compressed = fs.statSync(sample).size;
+  // every layer of the chain is a stage, with the bytes that came out of it
+  assert.equal(stage('read')?.bytes, compressed, 'read: the image bytes');
+  const decoded = gunzipSync(fs.readFileSync(sample)).length;
+  assert.equal(stage('decode gzip')?.bytes, decoded, 'decode gzip: the decompressed bytes');
+  assert.equal(stage('parse cpio(newc)')?.items, report.entries, 'parse: one item per entry');
+  assert.equal(stage('hash + write (workers)')?.bytes, report.dataBytes, 'workers: the file data');
+  assert.equal(stage('  of which hashing')?.items, 15, 'hashed files');
+  const mainBusy = report.stats.filter((s) => s.thread === 'main').reduce((sum, s) => sum + s.busyMs, 0);
+  assert.ok(mainBusy > 0 && mainBusy <= report.elapsedMs + 1, `main-thread stages (${mainBusy} ms) fit in the wall time (${report.elapsedMs} ms)`);
+
+  const text = cli(['extract', '--stats', 'sample/solaris-root.cpio.gz', path.join(tempDir(t), 'zone2')]);
+  assert.equal(text.status, 0, show(text));
+  assert.match(text.stderr, /^stage +thread +busy s/m);
+  assert.match(text.stderr, /^decode gzip +main /m);
+  assert.match(text.stderr, /^hash \+ write \(workers\) +workers /m);
+});
