@@ -10,6 +10,10 @@ export interface Filter {
   bid(head: Uint8Array): number;
   /** Decode a stream. Errors are P2VErrors with `layer` = name and `offset` = compressed offset. */
   decode(input: AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array>;
+  /** Run on a decode thread (off-thread.ts) when the input is large: a decoder that would
+   *  otherwise take turns with parsing and writing on the main thread. Asked with the head of
+   *  the stream (a decoder with workers of its own does not need a thread as well). */
+  offThread?(head: Uint8Array): boolean;
 }
 
 /** How many leading bytes the registry shows to bidders. 1 KiB: a dump (ufsdump) header is a

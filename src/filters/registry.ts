@@ -9,6 +9,7 @@ import { bzip2Filter } from './bzip2/index.js';
 import { compressFilter } from './compress.js';
 import { gzipFilter } from './gzip.js';
 import { xzFilter } from './xz.js';
+import { decodeOffThread, decodeThreadsEnabled } from './off-thread.js';
 
 export const filters: Filter[] = [gzipFilter, bzip2Filter, xzFilter, compressFilter];
 
@@ -71,6 +72,6 @@ export async function unwrapFilters(
     const filter = layer < maxLayers ? pickFilter(head) : undefined;
     if (!filter) return { stream, chain, head };
     chain.push(filter.name);
-    current = wrap(filter.name, filter.decode(stream));
+    current = wrap(filter.name, filter.offThread?.(head) && decodeThreadsEnabled() ? decodeOffThread(filter, stream) : filter.decode(stream));
   }
 }

@@ -27,6 +27,7 @@ import type { Filter } from './filter.js';
 import { createBlockFilter, filterNames, type BlockFilter } from './xz/bcj.js';
 import { checkNames, checkSize, crc32, createCheck } from './xz/checks.js';
 import { LzmaDataError, LzmaDecoder } from './xz/lzma-decoder.js';
+import { XzBlockPool, type XzBlockResult, maxParallelBlockBytes, xzThreads } from './xz/block-pool.js';
 
 const layer = 'xz';
 const headerMagic = [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00];
@@ -143,7 +144,12 @@ interface BlockHeader {
 async function readBlockHeader(reader: ByteReader, first: number): Promise<BlockHeader> {
   const at = reader.offset;
   const size = (first + 1) * 4;
-  const header = await reader.readExact(size, 'xz block header');
+  return parseBlockHeader(await reader.readExact(size, 'xz block header'), at);
+}
+
+/** A whole block header (`header.length` = its size) that starts at compressed offset `at`. */
+function parseBlockHeader(header: Uint8Array, at: number): BlockHeader {
+  const size = header.length;
   const end = size - 4;
   if (crc32(header.subarray(0, end)) !== readUint32LE(header, end)) {
     throw fail('xz block header CRC32 mismatch', at + end);
@@ -320,6 +326,42 @@ async function* decodeBlock(
   tally.add(header.size + compressed + stored.length, produced);
 }
 
+/** Does the first block header, right after the 12-byte stream header, state both sizes? */
+function firstBlockSized(head: Uint8Array): boolean {
+  return head.length > 13 && head[12] !== 0 && (head[13]! & 0xc0) === 0xc0;
+}
+
+/** Pieces of a whole decoded block handed downstream. */
+const outputPieceBytes = 1024 * 1024;
+
+/**
+ * Where the block at the reader's position can go to the pool: its header parses and states
+ * both sizes, and its output is at most `maxParallelBlockBytes`. Returns its total length
+ * (header, data, padding, check) or undefined (decode in place).
+ */
+async function peekWholeBlock(
+  reader: ByteReader,
+  first: number,
+  checkType: number,
+): Promise<{ length: number; offset: number; uncompressedSize: number } | undefined> {
+  const size = (first + 1) * 4;
+  const bytes = await reader.peek(size);
+  if (bytes.length < size) return undefined;
+  let header: BlockHeader;
+  try {
+    header = parseBlockHeader(bytes, reader.offset);
+  } catch {
+    return undefined; // the in-place decoder reports it, in order
+  }
+  const { compressedSize, uncompressedSize } = header;
+  if (compressedSize === undefined || uncompressedSize === undefined || uncompressedSize > maxParallelBlockBytes) return undefined;
+  const padded = compressedSize + ((4 - (compressedSize % 4)) % 4);
+  const length = size + padded + checkSize(checkType);
+  // a cut block decodes in place, so its error is the in-place one ("truncated LZMA2 chunk")
+  if ((await reader.peek(length)).length < length) return undefined;
+  return { length, offset: reader.offset, uncompressedSize };
+}
+
 /** The index (its indicator byte already peeked as 0x00) and the stream footer. */
 async function readIndexAndFooter(reader: ByteReader, blocks: RecordTally, checkType: number): Promise<void> {
   const index = new IndexReader(reader);
@@ -357,17 +399,82 @@ async function readIndexAndFooter(reader: ByteReader, blocks: RecordTally, check
   }
 }
 
-async function* decodeStreams(reader: ByteReader): AsyncGenerator<Uint8Array> {
+/**
+ * Decode one whole block (header to check) held in `bytes`, which starts at compressed offset
+ * `offset`: what a block worker does (workers/xz-worker.ts). Errors name absolute offsets.
+ */
+export async function decodeWholeBlock(
+  bytes: Uint8Array,
+  offset: number,
+  checkType: number,
+  lzma: LzmaDecoder,
+  /** the uncompressed size its header declares (decodeBlock enforces it) */
+  declaredSize: number,
+): Promise<{ output: Uint8Array; unpadded: number; produced: number }> {
+  const reader = new ByteReader(
+    (async function* () {
+      yield bytes;
+    })(),
+    layer,
+  );
+  reader.offset = offset;
+  const tally = new RecordTally();
+  // one buffer of its own (to transfer), filled as pieces come: no second copy of the block
+  const output = new Uint8Array(declaredSize);
+  let at = 0;
+  for await (const piece of decodeBlock(reader, lzma, bytes[0]!, checkType, tally)) {
+    if (at + piece.length <= output.length) output.set(piece, at); // (more than declared: decodeBlock throws)
+    at += piece.length;
+  }
+  if (reader.offset !== offset + bytes.length) throw fail('xz block is shorter than its header says', reader.offset);
+  return { output, unpadded: tally.unpadded, produced: tally.uncompressed };
+}
+
+/**
+ * Blocks whose headers state both sizes (xz -T writes them) are read whole and decoded on the
+ * block pool, several at once; the outputs are yielded and tallied strictly in order. Any other
+ * block (or a header that does not parse) first lets every block before it finish, then decodes
+ * in place - so output order, and which error is reported first, are the serial decoder's.
+ */
+async function* decodeStreams(reader: ByteReader, pool: XzBlockPool | undefined): AsyncGenerator<Uint8Array> {
   const lzma = new LzmaDecoder();
   for (;;) {
     const checkType = await readStreamHeader(reader);
     const tally = new RecordTally();
+    const pending: Promise<XzBlockResult>[] = [];
+    const takeNext = async function* (): AsyncGenerator<Uint8Array> {
+      const result = await pending.shift()!;
+      if (result.kind === 'error') throw new P2VError(result.code, result.message, { layer, offset: result.offset });
+      tally.add(result.unpadded, result.produced);
+      for (let at = 0; at < result.output.length; at += outputPieceBytes) yield result.output.subarray(at, at + outputPieceBytes);
+    };
+    const drain = async function* (): AsyncGenerator<Uint8Array> {
+      while (pending.length > 0) yield* takeNext();
+    };
     for (;;) {
       const first = (await reader.peek(1))[0];
-      if (first === undefined) throw fail('truncated xz stream: no index', reader.offset);
+      if (first === undefined) {
+        yield* drain();
+        throw fail('truncated xz stream: no index', reader.offset);
+      }
       if (first === 0x00) break;
+      let whole: Awaited<ReturnType<typeof peekWholeBlock>>;
+      try {
+        whole = pool ? await peekWholeBlock(reader, first, checkType) : undefined;
+      } catch (error) {
+        yield* drain(); // (the layer below failed) earlier blocks first, as in place
+        throw error;
+      }
+      if (whole) {
+        const bytes = new Uint8Array(await reader.readExact(whole.length, 'xz block')); // (peeked: it is there) a copy, to transfer
+        pending.push(pool!.decode({ bytes, offset: whole.offset, checkType, declaredSize: whole.uncompressedSize }));
+        while (pool!.full()) yield* takeNext();
+        continue;
+      }
+      yield* drain();
       yield* decodeBlock(reader, lzma, first, checkType, tally);
     }
+    yield* drain();
     await readIndexAndFooter(reader, tally, checkType);
     // stream padding: zero bytes in groups of four, then the end or another stream
     for (;;) {
@@ -385,6 +492,8 @@ async function* decodeStreams(reader: ByteReader): AsyncGenerator<Uint8Array> {
 
 export const xzFilter: Filter = {
   name: 'xz',
+  // xz -T streams (sized blocks) decode on the block pool: the thread would only add a copy
+  offThread: (head) => !(xzThreads() > 1 && firstBlockSized(head)),
   bid(head) {
     if (head.length < 8) return 0;
     for (let i = 0; i < 6; i++) if (head[i] !== headerMagic[i]) return 0;
@@ -409,8 +518,9 @@ export const xzFilter: Filter = {
       }),
     };
     const reader = new ByteReader(source, layer);
+    const pool = xzThreads() > 1 ? new XzBlockPool(xzThreads()) : undefined;
     try {
-      yield* decodeStreams(reader);
+      yield* decodeStreams(reader, pool);
     } catch (error) {
       if (isP2VError(error)) throw error;
       if (typeof error === 'object' && error !== null && upstreamErrors.has(error)) throw error;
@@ -428,6 +538,7 @@ export const xzFilter: Filter = {
         cause: error,
       });
     } finally {
+      await pool?.close();
       await upstream.return?.();
     }
   },

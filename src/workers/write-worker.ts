@@ -24,14 +24,24 @@ const meter = new BigInt64Array(setup.meter);
 const ourUid = process.geteuid?.() ?? -1;
 const ourGid = process.getegid?.() ?? -1;
 
-const { h64Raw, create64 } = await xxhash();
+// No top-level await: Node 20 aborts (V8 "Check failed: (location_) != nullptr" in
+// ExecuteAsyncModule) now and then when a worker is terminated while an async module is still
+// evaluating - a pool closed right after a tiny image does that. The first task waits instead.
+type Hashing = Awaited<ReturnType<typeof xxhash>>;
+let h64Raw: Hashing['h64Raw'];
+let create64: Hashing['create64'];
+let hashingReady: Promise<void> | undefined = xxhash().then((hashing) => {
+  ({ h64Raw, create64 } = hashing);
+  hashingReady = undefined;
+});
 const { O_WRONLY, O_RDONLY, O_CREAT, O_EXCL, O_NOFOLLOW } = fs.constants;
 const CREATE_NEW = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW;
 
 const bytes = (path: string) => Buffer.from(path, 'latin1');
 export const hex64 = (value: bigint) => value.toString(16).padStart(16, '0');
 
-export default function run(task: WriteTask): FileResult[] | number {
+export default function run(task: WriteTask): FileResult[] | number | Promise<FileResult[] | number> {
+  if (hashingReady) return hashingReady.then(() => run(task));
   const started = performance.now();
   try {
     return task.kind === 'batch' ? writeBatch(task) : writePiece(task);

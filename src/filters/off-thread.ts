@@ -1,0 +1,124 @@
+/**
+ * Run a filter on a decode thread (workers/decode-worker.ts) instead of the main thread.
+ *
+ * Why: the main thread parses the archive and drives the writers; a decoder that runs there
+ * (compress(1), xz, and node:zlib's per-chunk work) takes turns with them, so on a 2-core machine
+ * the core left over sits idle. On its own thread the decoder runs ahead while the main thread
+ * works, bounded by `maxUnacked` chunks (~2 MiB) of output in flight: memory stays bounded and a
+ * slow disk still slows the decoder down.
+ *
+ * Small inputs (ending within `offThreadMinBytes`) decode in place: starting a thread costs
+ * ~30-50 ms. ZONEP2V_DECODE_THREAD=0 turns decode threads off (for comparison).
+ */
+import { Worker } from 'node:worker_threads';
+import { P2VError, type P2VCode } from '../errors.js';
+import { activeStats } from '../stats.js';
+import type { DecodeWorkerData, FromWorker, ToWorker } from '../workers/decode-protocol.js';
+import { workerExecArgv } from '../workers/exec-argv.js';
+import type { Filter } from './filter.js';
+
+export const offThreadMinBytes = 1024 * 1024;
+const maxUnacked = 8;
+
+export function decodeThreadsEnabled(): boolean {
+  return process.env.ZONEP2V_DECODE_THREAD !== '0';
+}
+
+export async function* decodeOffThread(filter: Filter, input: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array, void, undefined> {
+  const iterator = input[Symbol.asyncIterator]();
+  const head: Uint8Array[] = [];
+  let have = 0;
+  let ended = false;
+  while (have < offThreadMinBytes) {
+    const next = await iterator.next();
+    if (next.done) {
+      ended = true;
+      break;
+    }
+    head.push(next.value);
+    have += next.value.length;
+  }
+  if (ended) {
+    yield* filter.decode((async function* () {
+      yield* head;
+    })());
+    return;
+  }
+
+  const worker = new Worker(new URL('../workers/decode-worker.js', import.meta.url), {
+    workerData: { filter: filter.name, maxUnacked } satisfies DecodeWorkerData,
+    execArgv: workerExecArgv,
+  });
+  const outputs: Uint8Array[] = [];
+  let finished = false;
+  let failure: unknown;
+  let wake: (() => void) | undefined;
+  const wakeUp = () => {
+    wake?.();
+    wake = undefined;
+  };
+  const send = (message: ToWorker, transfer?: ArrayBuffer[]) => worker.postMessage(message, transfer);
+  let produced = 0;
+
+  const supply = async () => {
+    try {
+      const next = head.length > 0 ? { done: false as const, value: head.shift()! } : await iterator.next();
+      if (next.done) return send({ type: 'end' });
+      // a copy of our own to transfer (not Buffer#slice, which is a view): the source may reuse
+      // its buffers, and transferring one would detach it under its owner
+      const chunk = new Uint8Array(next.value);
+      send({ type: 'input', chunk }, [chunk.buffer as ArrayBuffer]);
+    } catch (error) {
+      failure ??= error; // an outer layer failed: report that, as the in-thread decoder would
+      wakeUp();
+    }
+  };
+  worker.on('message', (message: FromWorker) => {
+    switch (message.type) {
+      case 'need':
+        void supply();
+        return;
+      case 'output':
+        outputs.push(message.chunk);
+        produced += message.chunk.length;
+        break;
+      case 'done':
+        activeStats()?.addWorkerTime(`decode ${filter.name} (decode thread)`, message.busyMs, produced);
+        finished = true;
+        break;
+      case 'error':
+        activeStats()?.addWorkerTime(`decode ${filter.name} (decode thread)`, message.busyMs, produced);
+        failure ??= message.code
+          ? new P2VError(message.code as P2VCode, message.message, { offset: message.offset, layer: message.layer })
+          : new Error(message.message);
+        break;
+    }
+    wakeUp();
+  });
+  worker.on('error', (error) => {
+    failure ??= error;
+    wakeUp();
+  });
+  worker.on('exit', (code) => {
+    if (!finished) failure ??= new Error(`${filter.name} decode thread exited (code ${code}) before the end of the stream`);
+    wakeUp();
+  });
+
+  try {
+    for (;;) {
+      if (outputs.length > 0) {
+        const chunk = outputs.shift()!;
+        send({ type: 'ack' });
+        yield chunk;
+        continue;
+      }
+      if (failure !== undefined) throw failure;
+      if (finished) return;
+      await new Promise<void>((resolve) => (wake = resolve));
+    }
+  } finally {
+    finished = true;
+    await worker.terminate();
+    await iterator.return?.();
+  }
+}
