@@ -42,7 +42,8 @@ export interface OpenedImage {
 
 export async function openImage(source: ByteSource, context: FormatContext): Promise<OpenedImage> {
   if (source.directory !== undefined) {
-    return { chain: ['dir'], format: 'dir', entries: walkDirectory({ root: source.directory, warn: context.warn }), imageBytes: 0 };
+    const walked = walkDirectory({ root: source.directory, warn: context.warn });
+    return { chain: ['dir'], format: 'dir', entries: context.stats ? context.stats.timed('walk dir', walked) : walked, imageBytes: 0 };
   }
   let imageBytes = 0;
   const stats = context.stats;

@@ -118,11 +118,24 @@ export class WritePool<Tag> {
     this.rethrow();
     if (this.batch && this.batch.ops.length >= batchMaxFiles) this.flush();
     this.batch ??= await this.openBatch();
-    const batch = this.batch;
+    return [this.queueCopy(op, tag)];
+  }
+
+  /** The same without waiting, when the open batch has room (the hot path of a re-copy, where
+   *  most files turn out unchanged: no promise per file). Returns the batch's completion, or
+   *  undefined when the caller must use `addCopy`. */
+  tryAddCopy(op: FileOp, tag: Tag): Promise<void> | undefined {
+    this.rethrow();
+    if (!this.batch || this.batch.ops.length >= batchMaxFiles) return undefined;
+    return this.queueCopy(op, tag);
+  }
+
+  private queueCopy(op: FileOp, tag: Tag): Promise<void> {
+    const batch = this.batch!;
     batch.ops.push(op);
     batch.tags.push(tag);
     if (op.length > smallFileMaxBytes) this.flush();
-    return [batch.done];
+    return batch.done;
   }
 
   /** Write a copy of `data` at `position` of `fd`; resolves once copied (the caller may reuse `data`). */

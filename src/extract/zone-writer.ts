@@ -221,6 +221,11 @@ export class ZoneWriter {
     if (entry.sourcePath !== undefined) {
       op.source = entry.sourcePath;
       op.sourceUnchanged = previous?.sourceStamp !== undefined && previous.sourceStamp === entry.sourceStamp;
+      const queued = this.pool.tryAddCopy(op, tag);
+      if (queued) {
+        this.pendingUntil(physical, queued);
+        return undefined;
+      }
       return this.pool.addCopy(op, tag).then(([done]) => this.pendingUntil(physical, done!));
     }
     if (entry.size > smallFileMaxBytes) {

@@ -1,0 +1,89 @@
+/**
+ * Index lines (src/store/content-index.ts): formatRecord builds its JSON as text, so it is checked
+ * here against the JSON the record stands for - same keys, same order, same values - and parsed
+ * back to the same record, over seeded records with every optional field, non-UTF-8 and
+ * non-ASCII byte paths, quotes, backslashes and control characters.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { type IndexRecord, formatRecord, parseRecord } from '../../../src/store/content-index.js';
+
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(a ^ (a >>> 15), a | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** A byte string (latin1 code units 0..255) of mixed kinds. */
+function bytePath(next: () => number): string {
+  const kind = Math.floor(next() * 4);
+  const length = 1 + Math.floor(next() * 30);
+  let s = '';
+  for (let i = 0; i < length; i++) {
+    if (kind === 0) s += String.fromCharCode(0x61 + Math.floor(next() * 26)); // ASCII
+    else if (kind === 1) s += Buffer.from('é/ü✓', 'utf8').toString('latin1')[Math.floor(next() * 9)]; // UTF-8 bytes, maybe cut
+    else if (kind === 2) s += String.fromCharCode(Math.floor(next() * 256)); // any byte
+    else s += ['"', '\\', '\n', '\t', '\x01', '/', 'a'][Math.floor(next() * 7)];
+  }
+  return s;
+}
+
+/** What the line must hold: the record as JSON.stringify would write it, key for key. */
+function expectedRow(r: IndexRecord): Record<string, unknown> {
+  const path = (p: string, key: string): Record<string, string> => {
+    const text = Buffer.from(p, 'latin1').toString('utf8');
+    return Buffer.from(text, 'utf8').toString('latin1') === p ? { [key]: text } : { [`${key}Base64`]: Buffer.from(p, 'latin1').toString('base64') };
+  };
+  return {
+    ...path(r.path, 'path'),
+    type: r.type,
+    size: r.size,
+    mode: `0${r.mode.toString(8)}`,
+    uid: r.uid,
+    gid: r.gid,
+    mtimeNs: r.mtimeNs.toString(),
+    ...(r.hash ? { xxh64: r.hash } : {}),
+    ...(r.linkTarget !== undefined ? path(r.linkTarget, 'linkTarget') : {}),
+    ...(r.xattrs ? { xattrs: r.xattrs } : {}),
+    ...(r.acls ? { acls: r.acls } : {}),
+    ...(r.inode !== undefined ? { inode: r.inode } : {}),
+    ...(r.sourceStamp !== undefined ? { sourceStamp: r.sourceStamp } : {}),
+  };
+}
+
+test('formatRecord writes the record as JSON (keys, order, values) and parseRecord reads it back', () => {
+  const next = rng(1);
+  const types = ['file', 'dir', 'symlink', 'hardlink', 'char', 'fifo'] as const;
+  for (let i = 0; i < 2000; i++) {
+    const record: IndexRecord = {
+      path: bytePath(next),
+      type: types[Math.floor(next() * types.length)]!,
+      size: Math.floor(next() * 2 ** 40),
+      mode: Math.floor(next() * 0o10000),
+      uid: Math.floor(next() * 70000),
+      gid: Math.floor(next() * 70000),
+      mtimeNs: BigInt(Math.floor((next() - 0.3) * 2 ** 52)) * 1000n + BigInt(Math.floor(next() * 1000)),
+      ...(next() < 0.7 ? { hash: Math.floor(next() * 2 ** 52).toString(16).padStart(16, '0') } : {}),
+      ...(next() < 0.3 ? { linkTarget: bytePath(next) } : {}),
+      ...(next() < 0.1 ? { xattrs: { 'user.a"b': 'AAE=', 'user.x': '' } } : {}),
+      ...(next() < 0.1 ? { acls: [{ type: 'user', id: 5, perm: 6 }] as unknown as IndexRecord['acls'] } : {}),
+      ...(next() < 0.2 ? { inode: Math.floor(next() * 2 ** 32) } : {}),
+      ...(next() < 0.3 ? { sourceStamp: `${Math.floor(next() * 1e9)}:"${bytePath(next)}` } : {}),
+    };
+    const line = formatRecord(record);
+    const row = JSON.parse(line) as Record<string, unknown>;
+    const expected = expectedRow(record);
+    assert.deepEqual(Object.keys(row), Object.keys(expected), `record ${i}: keys in order`);
+    assert.deepEqual(row, expected, `record ${i}: values`);
+    assert.equal(line, JSON.stringify(expected), `record ${i}: the same text as JSON.stringify`);
+    const back = parseRecord(line)!;
+    assert.equal(back.path, record.path, `record ${i}: path bytes`);
+    assert.equal(back.linkTarget, record.linkTarget, `record ${i}: link target bytes`);
+    assert.equal(back.mtimeNs, record.mtimeNs);
+    assert.equal(back.mode, record.mode);
+  }
+});
