@@ -36,7 +36,7 @@
  * Every job runs once per round, `--runs` rounds, in an order rotated each round; the compressed
  * input is read just before each run (page cache). Printed: medians, MB/s of decompressed output
  * (MB = 10^6 B), time ratios ours/tool, the issue's targets next to them, load averages before
- * and after each phase. Ours is started with ZONEP2V_KERNELS and ZONEP2V_BZIP2_THREADS unset
+ * and after each phase. Ours is started with every ZONEP2V_* knob unset
  * (the defaults) unless a variant sets them.
  */
 import { spawnSync } from 'node:child_process';
@@ -181,6 +181,11 @@ function oursVariants(codec: Codec, usesWasm: boolean): OursVariant[] {
   } else {
     v.push({ name: usesWasm ? 'zonep2v filter (default: wasm kernels)' : 'zonep2v filter', mode: 'filter', env: {} });
   }
+  // compress(1) and xz decode on a thread of their own by default: the in-place decoder too
+  if (codec.id === 'compress' || codec.id === 'xz') {
+    v.push({ name: 'zonep2v in place (ZONEP2V_DECODE_THREAD=0)', mode: 'filter', env: { ZONEP2V_DECODE_THREAD: '0' } });
+  }
+  if (codec.id === 'xz') v.push({ name: 'zonep2v serial blocks (ZONEP2V_XZ_THREADS=1)', mode: 'filter', env: { ZONEP2V_XZ_THREADS: '1' } });
   if (usesWasm) v.push({ name: 'zonep2v filter, ZONEP2V_KERNELS=ts', mode: 'filter', env: { ZONEP2V_KERNELS: 'ts' } });
   return v;
 }
@@ -399,7 +404,8 @@ function makeJob(id: string, phase: 'decode' | 'extract', codec: Codec, label: s
 
 /** `env -u ... K=V` so our children get the defaults unless the variant says otherwise. */
 function oursEnv(env: Record<string, string>): string[] {
-  return ['env', '-u', 'ZONEP2V_KERNELS', '-u', 'ZONEP2V_BZIP2_THREADS', ...Object.entries(env).map(([k, v]) => `${k}=${v}`)];
+  const knobs = ['ZONEP2V_KERNELS', 'ZONEP2V_BZIP2_THREADS', 'ZONEP2V_DECODE_THREAD', 'ZONEP2V_XZ_THREADS'];
+  return ['env', ...knobs.flatMap((k) => ['-u', k]), ...Object.entries(env).map(([k, v]) => `${k}=${v}`)];
 }
 
 let resultSeq = 0;
@@ -570,6 +576,7 @@ async function probeWasmInstances(file: string): Promise<number> {
   };
   delete process.env.ZONEP2V_KERNELS;
   process.env.ZONEP2V_BZIP2_THREADS = '1';
+  process.env.ZONEP2V_DECODE_THREAD = '0'; // the kernel must run on this thread to be counted
   try {
     const { stream } = await unwrapFilters(fs.createReadStream(file, { highWaterMark: CHUNK }), 1);
     for await (const piece of stream) {
@@ -578,6 +585,7 @@ async function probeWasmInstances(file: string): Promise<number> {
   } finally {
     wasm.Instance = OriginalInstance;
     wasm.instantiate = originalInstantiate;
+    delete process.env.ZONEP2V_DECODE_THREAD;
     for (const [key, value] of [['ZONEP2V_KERNELS', savedEnv.kernels], ['ZONEP2V_BZIP2_THREADS', savedEnv.threads]] as const) {
       if (value === undefined) delete process.env[key];
       else process.env[key] = value;

@@ -11,6 +11,8 @@ import { LzwDecoder } from './lzw-decoder.js';
 export const compressFilter: Filter = {
   name: 'compress',
   offThread: () => true,
+  module: { url: import.meta.url, exportName: 'compressFilter' },
+  freshOutput: true, // LzwDecoder hands out window slices (copies)
   bid(head) {
     // magic 1f 9d; flags: maxbits (low 5 bits) 9..16, bits 0x60 reserved (0x80 = block mode)
     if (head.length < 3 || head[0] !== 0x1f || head[1] !== 0x9d) return 0;

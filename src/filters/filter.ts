@@ -14,6 +14,12 @@ export interface Filter {
    *  otherwise take turns with parsing and writing on the main thread. Asked with the head of
    *  the stream (a decoder with workers of its own does not need a thread as well). */
   offThread?(head: Uint8Array): boolean;
+  /** Where a decode thread imports this filter from (its module and export), so that the thread
+   *  loads one codec, not the registry and every codec's dependencies. */
+  readonly module?: { url: string; exportName: string };
+  /** Every piece decode() yields is a new buffer of its own, nobody else holds: a decode thread
+   *  transfers it as it is instead of copying it. */
+  readonly freshOutput?: boolean;
 }
 
 /** How many leading bytes the registry shows to bidders. 1 KiB: a dump (ufsdump) header is a

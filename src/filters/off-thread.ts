@@ -19,6 +19,8 @@ import type { Filter } from './filter.js';
 
 export const offThreadMinBytes = 1024 * 1024;
 const maxUnacked = 8;
+/** input chunks sent ahead of the decoder (each is what the source gave, ~64 KiB-1 MiB) */
+const inputAhead = 4;
 
 export function decodeThreadsEnabled(): boolean {
   return process.env.ZONEP2V_DECODE_THREAD !== '0';
@@ -46,7 +48,7 @@ export async function* decodeOffThread(filter: Filter, input: AsyncIterable<Uint
   }
 
   const worker = new Worker(new URL('../workers/decode-worker.js', import.meta.url), {
-    workerData: { filter: filter.name, maxUnacked } satisfies DecodeWorkerData,
+    workerData: { module: filter.module!, maxUnacked } satisfies DecodeWorkerData,
     execArgv: workerExecArgv,
   });
   const outputs: Uint8Array[] = [];
@@ -60,22 +62,37 @@ export async function* decodeOffThread(filter: Filter, input: AsyncIterable<Uint
   const send = (message: ToWorker, transfer?: ArrayBuffer[]) => worker.postMessage(message, transfer);
   let produced = 0;
 
+  // Keep `inputAhead` chunks with the worker: one pull at a time, topped up as it takes them.
+  let credits = inputAhead;
+  let pulling = false;
+  let inputEnded = false;
   const supply = async () => {
+    if (pulling || inputEnded || credits === 0) return;
+    pulling = true;
     try {
       const next = head.length > 0 ? { done: false as const, value: head.shift()! } : await iterator.next();
-      if (next.done) return send({ type: 'end' });
+      if (next.done) {
+        inputEnded = true;
+        return send({ type: 'end' });
+      }
+      credits--;
       // a copy of our own to transfer (not Buffer#slice, which is a view): the source may reuse
       // its buffers, and transferring one would detach it under its owner
       const chunk = new Uint8Array(next.value);
       send({ type: 'input', chunk }, [chunk.buffer as ArrayBuffer]);
     } catch (error) {
+      inputEnded = true;
       failure ??= error; // an outer layer failed: report that, as the in-thread decoder would
       wakeUp();
+    } finally {
+      pulling = false;
     }
+    if (!finished) void supply();
   };
   worker.on('message', (message: FromWorker) => {
     switch (message.type) {
-      case 'need':
+      case 'took':
+        credits++;
         void supply();
         return;
       case 'output':
@@ -104,6 +121,7 @@ export async function* decodeOffThread(filter: Filter, input: AsyncIterable<Uint
     wakeUp();
   });
 
+  void supply();
   try {
     for (;;) {
       if (outputs.length > 0) {

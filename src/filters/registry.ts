@@ -72,6 +72,6 @@ export async function unwrapFilters(
     const filter = layer < maxLayers ? pickFilter(head) : undefined;
     if (!filter) return { stream, chain, head };
     chain.push(filter.name);
-    current = wrap(filter.name, filter.offThread?.(head) && decodeThreadsEnabled() ? decodeOffThread(filter, stream) : filter.decode(stream));
+    current = wrap(filter.name, filter.offThread?.(head) && filter.module && decodeThreadsEnabled() ? decodeOffThread(filter, stream) : filter.decode(stream));
   }
 }

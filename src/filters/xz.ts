@@ -494,6 +494,7 @@ export const xzFilter: Filter = {
   name: 'xz',
   // xz -T streams (sized blocks) decode on the block pool: the thread would only add a copy
   offThread: (head) => !(xzThreads() > 1 && firstBlockSized(head)),
+  module: { url: import.meta.url, exportName: 'xzFilter' },
   bid(head) {
     if (head.length < 8) return 0;
     for (let i = 0; i < 6; i++) if (head[i] !== headerMagic[i]) return 0;

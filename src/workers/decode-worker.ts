@@ -5,13 +5,17 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { P2VError } from '../errors.js';
-import { filters } from '../filters/registry.js';
+import type { Filter } from '../filters/filter.js';
 import type { DecodeWorkerData, FromWorker, ToWorker } from './decode-protocol.js';
 
 const port = parentPort!;
-const { filter: name, maxUnacked } = workerData as DecodeWorkerData;
-const filter = filters.find((f) => f.name === name)!;
+const { module, maxUnacked } = workerData as DecodeWorkerData;
+// (no top-level await here: the main thread may terminate this thread at any time, and Node 20
+// aborts when a thread is terminated while an async module is still evaluating)
+let filter: Filter;
 
+/** input sent ahead by the main thread, not taken yet; `inbox` waits when it is empty */
+const queued: ToWorker[] = [];
 let inbox: ((message: ToWorker) => void) | undefined;
 let unacked = 0;
 let ackWaiter: (() => void) | undefined;
@@ -26,9 +30,12 @@ port.on('message', (message: ToWorker) => {
     unacked--;
     ackWaiter?.();
     ackWaiter = undefined;
-  } else {
-    inbox?.(message);
+  } else if (inbox) {
+    const waiting = inbox;
     inbox = undefined;
+    waiting(message);
+  } else {
+    queued.push(message);
   }
 });
 
@@ -36,37 +43,44 @@ const post = (message: FromWorker, transfer?: ArrayBuffer[]) => port.postMessage
 
 async function* input(): AsyncGenerator<Uint8Array> {
   for (;;) {
-    pause();
-    const message = await new Promise<ToWorker>((resolve) => {
-      inbox = resolve;
-      post({ type: 'need' });
-    });
-    resume();
+    let message = queued.shift();
+    if (!message) {
+      pause();
+      message = await new Promise<ToWorker>((resolve) => (inbox = resolve));
+      resume();
+    }
     if (message.type !== 'input') return;
+    post({ type: 'took' });
     yield message.chunk;
   }
 }
 
-try {
-  for await (const piece of filter.decode(input())) {
-    // Always a copy to transfer: a piece may be a decoder's internal buffer (node:zlib hands out
-    // its output buffer whole), and transferring that detaches it under the decoder (a native
-    // assertion in zlib, seen). A copy costs ~1% of decoding.
-    const chunk = new Uint8Array(piece); // (not Buffer#slice: that is a view, not a copy)
-    post({ type: 'output', chunk }, [chunk.buffer as ArrayBuffer]);
-    if (++unacked >= maxUnacked) {
-      pause();
-      await new Promise<void>((resolve) => (ackWaiter = resolve));
-      resume();
+async function decodeAll(): Promise<void> {
+  try {
+    filter = ((await import(module.url)) as Record<string, Filter>)[module.exportName]!;
+    for await (const piece of filter.decode(input())) {
+      // A copy to transfer unless the filter promises fresh pieces: a piece may be a decoder's
+      // internal buffer (node:zlib hands out its output buffer whole), and transferring that
+      // detaches it under the decoder (a native assertion in zlib, seen).
+      const fresh = filter.freshOutput && piece.byteOffset === 0 && piece.byteLength === piece.buffer.byteLength;
+      const chunk = fresh ? piece : new Uint8Array(piece); // (not Buffer#slice: that is a view, not a copy)
+      post({ type: 'output', chunk }, [chunk.buffer as ArrayBuffer]);
+      if (++unacked >= maxUnacked) {
+        pause();
+        await new Promise<void>((resolve) => (ackWaiter = resolve));
+        resume();
+      }
+    }
+    pause();
+    post({ type: 'done', busyMs });
+  } catch (error) {
+    pause();
+    if (error instanceof P2VError) {
+      post({ type: 'error', code: error.code, message: error.message, offset: error.details.offset, layer: error.details.layer, busyMs });
+    } else {
+      post({ type: 'error', message: String((error as Error)?.message ?? error), busyMs });
     }
   }
-  pause();
-  post({ type: 'done', busyMs });
-} catch (error) {
-  pause();
-  if (error instanceof P2VError) {
-    post({ type: 'error', code: error.code, message: error.message, offset: error.details.offset, layer: error.details.layer, busyMs });
-  } else {
-    post({ type: 'error', message: String((error as Error)?.message ?? error), busyMs });
-  }
 }
+
+void decodeAll();
