@@ -12,7 +12,9 @@
 import * as fs from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import xxhash from 'xxhash-wasm';
-import { workerData } from 'piscina';
+// piscina hands our workerData to the thread as worker_threads' own (its worker.js reads it there);
+// importing it from 'piscina' would load the whole pool module in every write thread
+import { workerData } from 'node:worker_threads';
 import type { BatchTask, FileOp, FileResult, PwriteTask, WorkerSetup, WriteTask } from './write-protocol.js';
 import { addToMeter, workerMeterSlots } from '../stats.js';
 
