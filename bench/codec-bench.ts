@@ -46,6 +46,7 @@ import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { bzip2Threads, decodeBzip2Parallel } from '../src/filters/bzip2/index.js';
+import { Gunzip } from 'fflate';
 import { unwrapFilters } from '../src/filters/registry.js';
 import { CORPUS_GENERATOR, generateCorpus, type CorpusStats } from './corpus.js';
 import { cleanupAll, loopAvailable, withFreshFs, type FsKind } from './fresh-fs.js';
@@ -161,7 +162,7 @@ const CODECS: readonly Codec[] = [
 
 // ---- our decode variants ----
 
-type ChildMode = 'filter' | 'bzip2-workers-1' | 'bzip2-workers-2';
+type ChildMode = 'filter' | 'bzip2-workers-1' | 'bzip2-workers-2' | 'fflate-gunzip';
 
 interface OursVariant {
   name: string;
@@ -186,6 +187,7 @@ function oursVariants(codec: Codec, usesWasm: boolean): OursVariant[] {
     v.push({ name: 'zonep2v in place (ZONEP2V_DECODE_THREAD=0)', mode: 'filter', env: { ZONEP2V_DECODE_THREAD: '0' } });
   }
   if (codec.id === 'xz') v.push({ name: 'zonep2v serial blocks (ZONEP2V_XZ_THREADS=1)', mode: 'filter', env: { ZONEP2V_XZ_THREADS: '1' } });
+  if (codec.id === 'gzip' || codec.id === 'gzip-members') v.push({ name: 'fflate Gunzip (not chosen)', mode: 'fflate-gunzip', env: {} });
   if (usesWasm) v.push({ name: 'zonep2v filter, ZONEP2V_KERNELS=ts', mode: 'filter', env: { ZONEP2V_KERNELS: 'ts' } });
   return v;
 }
@@ -531,6 +533,19 @@ interface ChildResult {
   chain: string[];
 }
 
+/** fflate's streaming gunzip (multi-member too), the same 1 MiB chunks in: the engine the gzip
+ *  filter did not choose (issue 5: measure node:zlib against fflate and keep the faster). */
+async function* fflateGunzip(input: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+  const out: Uint8Array[] = [];
+  const gunzip = new Gunzip((piece) => out.push(piece));
+  for await (const chunk of input) {
+    gunzip.push(chunk as Uint8Array);
+    yield* out.splice(0);
+  }
+  gunzip.push(new Uint8Array(0), true);
+  yield* out.splice(0);
+}
+
 /** `--child-decode FILE MODE FILTER RESULT`: decode FILE, write a ChildResult to RESULT. */
 async function childDecode(file: string, mode: ChildMode, expectFilter: string, resultFile: string): Promise<void> {
   const cpu0 = process.cpuUsage();
@@ -541,6 +556,9 @@ async function childDecode(file: string, mode: ChildMode, expectFilter: string, 
   if (mode === 'filter') {
     ({ stream, chain } = await unwrapFilters(input, 1));
     if (chain.join() !== expectFilter) throw new Error(`the registry picked [${chain.join(', ')}], expected ${expectFilter}`);
+  } else if (mode === 'fflate-gunzip') {
+    stream = fflateGunzip(input);
+    chain = ['gzip (fflate)'];
   } else {
     stream = decodeBzip2Parallel(input, { threads: mode === 'bzip2-workers-1' ? 1 : 2, minBytes: 0 });
     chain = [`bzip2 (${mode})`];
