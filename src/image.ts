@@ -24,6 +24,15 @@ async function* bombGuard(stream: AsyncIterable<Uint8Array>, compressed: () => n
     yield chunk;
   }
 }
+/** The format's entries, then (after the last one, an error, or an early stop) the reader is
+ *  closed, so the layers below it - decode threads and block pools - stop too. */
+async function* closeAfter(entries: AsyncIterable<Entry>, reader: ByteReader): AsyncGenerator<Entry> {
+  try {
+    yield* entries;
+  } finally {
+    await reader.close();
+  }
+}
 import { unwrapFilters } from './filters/registry.js';
 import type { FormatContext } from './formats/format.js';
 import { pickFormat } from './formats/registry.js';
@@ -68,7 +77,8 @@ export async function openImage(source: ByteSource, context: FormatContext): Pro
     }
     const label = format.label(unwrapped.head);
     chain.push(label);
-    const entries = format.entries(new ByteReader(stream, label), nestedContext);
+    const reader = new ByteReader(stream, label);
+    const entries = closeAfter(format.entries(reader, nestedContext), reader);
     return stats ? stats.timed(`parse ${label}`, entries) : entries;
   };
   const nestedContext: FormatContext = { ...context, openNested: layers };

@@ -120,6 +120,10 @@ export async function* decodeOffThread(filter: Filter, input: AsyncIterable<Uint
     if (!finished) failure ??= new Error(`${filter.name} decode thread exited (code ${code}) before the end of the stream`);
     wakeUp();
   });
+  // The thread keeps the process alive only while the consumer waits for it (below): one that
+  // drops this stream without returning it must not leave the program hanging on an idle thread.
+  // (After the listeners: adding one refs the port again.)
+  worker.unref();
 
   void supply();
   try {
@@ -132,10 +136,13 @@ export async function* decodeOffThread(filter: Filter, input: AsyncIterable<Uint
       }
       if (failure !== undefined) throw failure;
       if (finished) return;
+      worker.ref();
       await new Promise<void>((resolve) => (wake = resolve));
+      worker.unref();
     }
   } finally {
     finished = true;
+    worker.ref(); // (unref'd, the loop could end before terminate() settles)
     await worker.terminate();
     await iterator.return?.();
   }

@@ -47,12 +47,18 @@ export async function peekStream(
   }
   const head = seen.length === 1 ? seen[0]! : Buffer.concat(seen);
   const stream = (async function* () {
-    for (const chunk of seen) yield chunk;
-    if (done) return;
-    for (;;) {
-      const next = await iterator.next();
-      if (next.done) return;
-      yield next.value;
+    let finished = done;
+    try {
+      for (const chunk of seen) yield chunk;
+      while (!finished) {
+        const next = await iterator.next();
+        if (next.done) finished = true;
+        else yield next.value;
+      }
+    } finally {
+      // stopped early (the consumer returned, or failed): stop the layer below too - a decode
+      // thread or block pool would otherwise wait for a reader that is gone
+      if (!finished) await iterator.return?.();
     }
   })();
   return { head: head.subarray(0, Math.min(n, head.length)), stream };

@@ -24,6 +24,14 @@ export class ByteReader {
     this.iterator = chunks[Symbol.asyncIterator]();
   }
 
+  /** Stop the stream below (its decoders, their threads) when the parser is done with it, also
+   *  after an error: a parser that throws never asks for more, and would leave them waiting. */
+  async close(): Promise<void> {
+    if (this.ended) return;
+    this.ended = true;
+    await this.iterator.return?.();
+  }
+
   private get available(): number {
     return this.current.length - this.position;
   }

@@ -16,6 +16,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { haveTool } from '../../helpers/tools.js';
+import { cpioArchive } from '../../helpers/cpio-writer.js';
 
 /** dist/test/unit/cli/ → the repository root */
 const repoRoot = fileURLToPath(new URL('../../../../', import.meta.url));
@@ -390,4 +391,26 @@ test('extract --stats: a stage table on stderr; with --json the stages are in th
   assert.match(text.stderr, /^stage +thread +busy s/m);
   assert.match(text.stderr, /^decode gzip +main /m);
   assert.match(text.stderr, /^hash \+ write \(workers\) +workers /m);
+});
+
+test('a corrupt member inside a large .Z (decoded on its own thread) exits 1 at once, one line', (t) => {
+  if (skipOutsideDist(t)) return;
+  if (!haveTool('compress')) return t.skip('compress is not installed (ncompress)');
+  const dir = tempDir(t);
+  // 3 MB of incompressible data (so the .Z passes the decode thread's 1 MiB threshold), then
+  // bytes that are no cpio header
+  let seed = 7;
+  const noise = new Uint8Array(3_000_000).map(() => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 24);
+  const archive = cpioArchive([{ name: 'big', type: 'file', data: noise }], { format: 'newc', trailer: false });
+  const stream = Buffer.concat([Buffer.from(archive), Buffer.from('this is not a cpio header at all, just text\n'.repeat(2000))]);
+  const image = path.join(dir, 'broken.cpio.Z');
+  const made = spawnSync('compress', ['-c'], { input: stream, maxBuffer: 1 << 28 });
+  fs.writeFileSync(image, made.stdout);
+  assert.ok(fs.statSync(image).size > 1024 * 1024);
+  const started = Date.now();
+  const r = cli(['extract', image, path.join(dir, 'zone')]);
+  // before the fix the stalled decode thread kept the process alive until the 120 s timeout
+  assert.ok(Date.now() - started < 60_000, 'the process ends by itself');
+  const line = assertOneLineFailure(r, image, 'corrupt member in a .Z');
+  assert.match(line, /cpio\(newc\) at byte \d+/);
 });
