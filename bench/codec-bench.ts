@@ -50,7 +50,7 @@ import { Gunzip } from 'fflate';
 import { unwrapFilters } from '../src/filters/registry.js';
 import { CORPUS_GENERATOR, generateCorpus, type CorpusStats } from './corpus.js';
 import { cleanupAll, loopAvailable, withFreshFs, type FsKind } from './fresh-fs.js';
-import { GNU_TIME, runTimed, shQuote, splitCommand } from './measure.js';
+import { GNU_TIME, runTimed, shQuote, splitCommand, warmPageCache } from './measure.js';
 import { mb, parseSize, sizeLabel } from './size.js';
 
 const CHUNK = 1 << 20;
@@ -413,7 +413,7 @@ function oursEnv(env: Record<string, string>): string[] {
 let resultSeq = 0;
 
 async function runOursDecode(file: string, v: OursVariant, codec: Codec, expectBytes: number, scratch: string): Promise<RunRecord> {
-  warm(file);
+  warmPageCache([file]);
   const resultFile = path.join(scratch, `codec-decode-${process.pid}-${++resultSeq}.json`);
   fs.rmSync(resultFile, { force: true });
   const res = await runTimed({
@@ -442,13 +442,13 @@ async function runOursDecode(file: string, v: OursVariant, codec: Codec, expectB
 }
 
 async function runToolDecode(file: string, t: Tool, scratch: string): Promise<RunRecord> {
-  warm(file);
+  warmPageCache([file]);
   return fromTimed(await runTimed({ stages: [t.argv(file)], cwd: scratch, scratchDir: scratch }));
 }
 
 /** One extraction on a fresh filesystem: ours (`t` null) or `t | cpio -idmu`, then the check. */
 async function runExtract(cfg: Config, kind: FsKind, scratch: string, stats: CorpusStats, cpioBytes: number, file: string, t: Tool | null): Promise<RunRecord> {
-  warm(file);
+  warmPageCache([file]);
   const fsSize = Math.ceil(Math.max(1024 ** 3, cpioBytes * 2.5 + (stats.entries + 1) * 4096) / 1024 ** 2) * 1024 ** 2;
   let rec: RunRecord;
   try {
@@ -509,19 +509,6 @@ function verifyTree(dir: string, stats: CorpusStats): string | null {
   if (entries !== stats.entries) notes.push(`entries ${entries}/${stats.entries}`);
   if (dataBytes !== stats.dataBytes) notes.push(`data ${dataBytes}/${stats.dataBytes} B`);
   return notes.length ? notes.join(', ') : null;
-}
-
-/** Reads a file so it is in the page cache. */
-function warm(file: string): void {
-  const buf = Buffer.allocUnsafe(8 << 20);
-  const fd = fs.openSync(file, 'r');
-  try {
-    while (fs.readSync(fd, buf, 0, buf.length, null) > 0) {
-      /* read it all */
-    }
-  } finally {
-    fs.closeSync(fd);
-  }
 }
 
 // ---- the decode child ----

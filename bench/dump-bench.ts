@@ -21,7 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { generateCorpus, type CorpusStats } from './corpus.js';
 import { cleanupAll, withFreshFs, type FsKind } from './fresh-fs.js';
-import { runTimed, shQuote } from './measure.js';
+import { runTimed, shQuote, warmPageCache } from './measure.js';
 import { parseSize, sizeLabel } from './size.js';
 
 const { values } = parseArgs({
@@ -110,7 +110,7 @@ function countEntries(dir: string): number {
 }
 
 async function timed(job: 'zonep2v' | 'restore', dump: string, fsBytes: number): Promise<Run> {
-  spawnSync('cat', [dump], { stdio: ['ignore', 'ignore', 'ignore'] }); // page cache: both read it warm
+  warmPageCache([dump]); // both read it warm
   const scratch = path.join(work, 'dump-bench-scratch');
   return withFreshFs({ kind, sizeBytes: fsBytes, workDir: work }, async (ffs) => {
     const dir = path.join(ffs.mountPoint, 'root');

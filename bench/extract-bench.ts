@@ -39,7 +39,7 @@ import { parseArgs } from 'node:util';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { CORPUS_GENERATOR, generateCorpus, type CorpusStats } from './corpus.js';
 import { cleanupAll, loopAvailable, withFreshFs, type FsKind } from './fresh-fs.js';
-import { GNU_TIME, runTimed, shQuote, splitCommand, type ProcStat } from './measure.js';
+import { GNU_TIME, runTimed, shQuote, splitCommand, warmPageCache, type ProcStat } from './measure.js';
 import { mb, parseSize, sizeLabel } from './size.js';
 
 // ---- jobs ----
@@ -298,7 +298,7 @@ async function main(argv: string[]): Promise<number> {
         const tag = `round ${round + 1}/${cfg.runs} ${fsKind.padEnd(5)}`;
         // the job's input into the page cache (caches are not dropped, we fill them)
         if (job.group === 'dir') warmTree(tree);
-        else warmImages([job.group === 'gzip' ? images.gz : job.group === 'pax' ? images.tar! : images.cpio]);
+        else warmPageCache([job.group === 'gzip' ? images.gz : job.group === 'pax' ? images.tar! : images.cpio]);
         const [firstRow, rerunRow] = rowSpecs(job);
         try {
           await withFreshFs({ kind: fsKind, sizeBytes: fsSize, workDir: cfg.work, ...(cfg.imageDir ? { imageDir: cfg.imageDir } : {}) }, async (ffs) => {
@@ -468,22 +468,7 @@ function bash(script: string): void {
   if (r.status !== 0) throw new Error(`failed (exit ${r.status}): ${script}`);
 }
 
-// ---- page cache and warm-up ----
-
-/** Reads the images so they are in the page cache (we cannot always drop caches; we can fill them). */
-function warmImages(files: string[]): void {
-  const buf = Buffer.allocUnsafe(8 << 20);
-  for (const f of files) {
-    const fd = fs.openSync(f, 'r');
-    try {
-      while (fs.readSync(fd, buf, 0, buf.length, null) > 0) {
-        /* read it all */
-      }
-    } finally {
-      fs.closeSync(fd);
-    }
-  }
-}
+// ---- tree checks ----
 
 interface TreeScan {
   /** entries below the root */
@@ -533,7 +518,7 @@ function warmTree(root: string): TreeScan {
 
 /** Loads the tools' binaries (and Node with zonep2v's modules) once, untimed. */
 function warmUp(img: Images, zonep2v: string[]): void {
-  warmImages([img.cpio, img.gz, ...(img.tar ? [img.tar] : [])]);
+  warmPageCache([img.cpio, img.gz, ...(img.tar ? [img.tar] : [])]);
   for (const t of ['cpio', 'bsdcpio', 'bsdtar', 'gzip', 'tar', 'cp', 'rsync']) spawnSync(t, ['--version'], { stdio: 'ignore' });
   spawnSync(zonep2v[0]!, [...zonep2v.slice(1), '--help'], { stdio: 'ignore' });
 }
