@@ -26,8 +26,8 @@
  *    parallel with one worker per core), ZONEP2V_KERNELS=ts when the codec's decoder instantiates
  *    a WebAssembly kernel (probed once: we count WebAssembly instances created while decoding the
  *    first chunk), and for bzip2 ZONEP2V_BZIP2_THREADS=1 (serial) and decodeBzip2Parallel with
- *    1 and 2 workers. Reference tools write to /dev/null: `uncompress -c`, `compress -d -c`,
- *    `bzip2 -dc`, `lbzip2 -n 2 -dc`, `lbzip2 -n 1 -dc`, `gzip -dc`, `pigz -dc`, `xz -dc -T0`.
+ *    1 and 2 workers, for gzip-members ZONEP2V_GZIP_THREADS=1 and =2. Reference tools write to
+ *    /dev/null: `uncompress -c`, `compress -d -c`, `bzip2 -dc`, `lbzip2 -n 2 -dc`, `lbzip2 -n 1 -dc`, `gzip -dc`, `pigz -dc`, `xz -dc -T0`.
  * 2. Full extraction, each run into its own fresh filesystem (fresh-fs.ts; ext4 on a loop device,
  *    or tmpfs): `zonep2v extract IMAGE DIR` against `TOOL -dc IMAGE | cpio -idmu --quiet` (cwd
  *    DIR), wall time, CPU and peak RSS from GNU time (measure.ts), each tree checked afterwards
@@ -187,6 +187,12 @@ function oursVariants(codec: Codec, usesWasm: boolean): OursVariant[] {
     v.push({ name: 'zonep2v in place (ZONEP2V_DECODE_THREAD=0)', mode: 'filter', env: { ZONEP2V_DECODE_THREAD: '0' } });
   }
   if (codec.id === 'xz') v.push({ name: 'zonep2v serial blocks (ZONEP2V_XZ_THREADS=1)', mode: 'filter', env: { ZONEP2V_XZ_THREADS: '1' } });
+  // members may decode on workers (filters/gzip/parallel.ts; by default only with 3+ cores):
+  // 1 and 2 workers explicitly, for the scaling
+  if (codec.id === 'gzip-members') {
+    v.push({ name: 'zonep2v serial (ZONEP2V_GZIP_THREADS=1)', mode: 'filter', env: { ZONEP2V_GZIP_THREADS: '1' } });
+    v.push({ name: 'zonep2v 2 member workers (..._THREADS=2)', mode: 'filter', env: { ZONEP2V_GZIP_THREADS: '2' } });
+  }
   if (codec.id === 'gzip' || codec.id === 'gzip-members') v.push({ name: 'fflate Gunzip (not chosen)', mode: 'fflate-gunzip', env: {} });
   if (usesWasm) v.push({ name: 'zonep2v filter, ZONEP2V_KERNELS=ts', mode: 'filter', env: { ZONEP2V_KERNELS: 'ts' } });
   return v;
@@ -406,7 +412,7 @@ function makeJob(id: string, phase: 'decode' | 'extract', codec: Codec, label: s
 
 /** `env -u ... K=V` so our children get the defaults unless the variant says otherwise. */
 function oursEnv(env: Record<string, string>): string[] {
-  const knobs = ['ZONEP2V_KERNELS', 'ZONEP2V_BZIP2_THREADS', 'ZONEP2V_DECODE_THREAD', 'ZONEP2V_XZ_THREADS'];
+  const knobs = ['ZONEP2V_KERNELS', 'ZONEP2V_BZIP2_THREADS', 'ZONEP2V_DECODE_THREAD', 'ZONEP2V_XZ_THREADS', 'ZONEP2V_GZIP_THREADS'];
   return ['env', ...knobs.flatMap((k) => ['-u', k]), ...Object.entries(env).map(([k, v]) => `${k}=${v}`)];
 }
 

@@ -7,7 +7,7 @@ import type { Filter } from './filter.js';
 import { bidBytes } from './filter.js';
 import { bzip2Filter } from './bzip2/index.js';
 import { compressFilter } from './compress.js';
-import { gzipFilter } from './gzip.js';
+import { gzipFilter } from './gzip/index.js';
 import { xzFilter } from './xz.js';
 import { decodeOffThread, decodeThreadsEnabled } from './off-thread.js';
 
