@@ -69,12 +69,13 @@ export async function openImage(source: ByteSource, context: FormatContext): Pro
     const filtersHere = unwrapped.chain;
     chain.push(...filtersHere);
     const stream = filtersHere.length > 0 ? bombGuard(unwrapped.stream, () => imageBytes, context.limits.maxDecompressionRatio, [...chain]) : unwrapped.stream;
-    const format = pickFormat(unwrapped.head);
-    if (!format) {
+    const picked = pickFormat(unwrapped.head);
+    if (!picked) {
       const what = unwrapped.head.length === 0 ? 'the image is empty' : 'not a recognised image format (cpio, tar/pax, flar, ufsdump)';
       const inside = chain.length > 0 ? ` inside ${chain.join(' → ')}` : '';
       throw new P2VError('P2V_BAD_ARCHIVE', `${what}${inside}`, { image: source.name, offset: 0 });
     }
+    const format = await picked.load();
     const label = format.label(unwrapped.head);
     chain.push(label);
     const reader = new ByteReader(stream, label);

@@ -1,21 +1,31 @@
 /**
  * The filter registry: sniff the head of a stream, pick the highest bidder, stack it, repeat
  * (a gzip'd flar payload is compress(1)'d cpio inside gzip, for instance).
- * Adding a codec is one import and one line in `filters`.
+ * Adding a codec is one line in `filters`: its name, its bid (sniff.ts) and where its decoder is.
+ * Decoders load only when they win a bid: start-up pays for the codecs an image uses.
  */
 import type { Filter } from './filter.js';
 import { bidBytes } from './filter.js';
-import { bzip2Filter } from './bzip2/index.js';
-import { compressFilter } from './compress.js';
-import { gzipFilter } from './gzip/index.js';
-import { xzFilter } from './xz.js';
+import { bzip2Bid, compressBid, gzipBid, xzBid } from './sniff.js';
 import { decodeOffThread, decodeThreadsEnabled } from './off-thread.js';
 
-export const filters: Filter[] = [gzipFilter, bzip2Filter, xzFilter, compressFilter];
+/** A codec as the registry knows it before it is needed. */
+export interface FilterEntry {
+  readonly name: string;
+  bid(head: Uint8Array): number;
+  load(): Promise<Filter>;
+}
+
+export const filters: FilterEntry[] = [
+  { name: 'gzip', bid: gzipBid, load: async () => (await import('./gzip/index.js')).gzipFilter },
+  { name: 'bzip2', bid: bzip2Bid, load: async () => (await import('./bzip2/index.js')).bzip2Filter },
+  { name: 'xz', bid: xzBid, load: async () => (await import('./xz.js')).xzFilter },
+  { name: 'compress', bid: compressBid, load: async () => (await import('./compress.js')).compressFilter },
+];
 
 /** Best bidder for `head`, or undefined when no filter claims it (the data is not compressed). */
-export function pickFilter(head: Uint8Array): Filter | undefined {
-  let best: Filter | undefined;
+export function pickFilter(head: Uint8Array): FilterEntry | undefined {
+  let best: FilterEntry | undefined;
   let bestBid = 0;
   for (const filter of filters) {
     const bid = filter.bid(head);
@@ -75,8 +85,9 @@ export async function unwrapFilters(
   let current = input;
   for (let layer = 0; ; layer++) {
     const { head, stream } = await peekStream(current);
-    const filter = layer < maxLayers ? pickFilter(head) : undefined;
-    if (!filter) return { stream, chain, head };
+    const picked = layer < maxLayers ? pickFilter(head) : undefined;
+    if (!picked) return { stream, chain, head };
+    const filter = await picked.load();
     chain.push(filter.name);
     current = wrap(filter.name, filter.offThread?.(head) && filter.module && decodeThreadsEnabled() ? decodeOffThread(filter, stream) : filter.decode(stream));
   }

@@ -24,13 +24,14 @@
 import { ByteReader } from '../io/byte-reader.js';
 import { badArchive, isP2VError, P2VError } from '../errors.js';
 import type { Filter } from './filter.js';
+import { xzBid, xzHeaderMagic, xzStreamFlagsValid } from './sniff.js';
 import { createBlockFilter, filterNames, type BlockFilter } from './xz/bcj.js';
 import { checkNames, checkSize, crc32, createCheck } from './xz/checks.js';
 import { LzmaDataError, LzmaDecoder } from './xz/lzma-decoder.js';
 import { XzBlockPool, type XzBlockResult, maxParallelBlockBytes, xzThreads } from './xz/block-pool.js';
 
 const layer = 'xz';
-const headerMagic = [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00];
+const headerMagic = xzHeaderMagic;
 const LZMA2_ID = 0x21;
 /** xz's own encoder tops out at 1.5 GiB; anything larger is not a file xz(1) writes. */
 const maxDictBytes = 1536 * 1024 * 1024;
@@ -111,9 +112,7 @@ class RecordTally {
   }
 }
 
-function streamFlagsValid(flags: Uint8Array, at: number): boolean {
-  return flags[at] === 0 && (flags[at + 1]! & 0xf0) === 0;
-}
+const streamFlagsValid = xzStreamFlagsValid;
 
 async function readStreamHeader(reader: ByteReader): Promise<number> {
   const at = reader.offset;
@@ -495,13 +494,7 @@ export const xzFilter: Filter = {
   // xz -T streams (sized blocks) decode on the block pool: the thread would only add a copy
   offThread: (head) => !(xzThreads() > 1 && firstBlockSized(head)),
   module: { url: import.meta.url, exportName: 'xzFilter' },
-  bid(head) {
-    if (head.length < 8) return 0;
-    for (let i = 0; i < 6; i++) if (head[i] !== headerMagic[i]) return 0;
-    if (!streamFlagsValid(head, 6)) return 0;
-    if (head.length < 12) return 64;
-    return crc32(head.subarray(6, 8)) === readUint32LE(head, 8) ? 96 : 0;
-  },
+  bid: xzBid,
   async *decode(input) {
     const upstream = input[Symbol.asyncIterator]();
     // errors from the layer below pass through untouched; only our own faults are relabelled

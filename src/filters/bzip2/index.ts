@@ -13,6 +13,7 @@
  * ZONEP2V_BZIP2_THREADS > 1) and the input is at least `parallelMinBytes`; otherwise serially.
  */
 import type { Filter } from '../filter.js';
+import { bzip2Bid } from '../sniff.js';
 import { bzip2Threads, decodeBzip2Parallel } from './parallel.js';
 import { decodeBzip2 } from './stream.js';
 
@@ -22,16 +23,7 @@ export { decodeBlock, BlockWorkspace, type DecodedBlock } from './block-decoder.
 
 export const bzip2Filter: Filter = {
   name: 'bzip2',
-  bid(head) {
-    // "BZh", level '1'..'9', then a block magic (or end-of-stream magic: an empty stream)
-    if (head.length < 10 || head[0] !== 0x42 || head[1] !== 0x5a || head[2] !== 0x68) return 0;
-    if (head[3]! < 0x31 || head[3]! > 0x39) return 0;
-    const block = [0x31, 0x41, 0x59, 0x26, 0x53, 0x59];
-    const end = [0x17, 0x72, 0x45, 0x38, 0x50, 0x90];
-    const magic = head.subarray(4, 10);
-    const matches = (expected: number[]) => expected.every((byte, i) => magic[i] === byte);
-    return matches(block) || matches(end) ? 72 : 0;
-  },
+  bid: bzip2Bid,
   decode(input) {
     const threads = bzip2Threads();
     return threads > 1 ? decodeBzip2Parallel(input, { threads }) : decodeBzip2(input);

@@ -6,6 +6,7 @@
  *   parallel.ts  several members decoded at once by piscina workers (workers/gzip-worker.ts)
  */
 import type { Filter } from '../filter.js';
+import { gzipBid } from '../sniff.js';
 import { decodeGzip } from './parallel.js';
 
 export { decodeGzip, gzipThreads, parallelMinBytes, type GzipParallelOptions } from './parallel.js';
@@ -13,10 +14,6 @@ export { decodeGzipSerial } from './serial.js';
 
 export const gzipFilter: Filter = {
   name: 'gzip',
-  bid(head) {
-    // magic 1f 8b, method 8 (deflate), reserved flag bits clear
-    if (head.length < 4 || head[0] !== 0x1f || head[1] !== 0x8b || head[2] !== 8) return 0;
-    return (head[3]! & 0xe0) === 0 ? 27 : 0;
-  },
+  bid: gzipBid,
   decode: (input) => decodeGzip(input),
 };

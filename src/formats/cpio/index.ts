@@ -20,6 +20,7 @@ import { typeFromMode } from '../../entry.js';
 import { badArchive, P2VError } from '../../errors.js';
 import type { ByteReader } from '../../io/byte-reader.js';
 import type { Format, FormatContext } from '../format.js';
+import { cpioBid } from '../sniff.js';
 import { alignment, decodeHeader, headerSizes, sniffVariant, type CpioVariant, type RawCpioHeader } from './headers.js';
 import { parseSolarisAcl, parseSolarisXattrHeader, SOLARIS_ACL_MODE, SOLARIS_XATTR_TYPE, XATTR_PREFIX, type SolarisXattrHeader } from './solaris.js';
 import { HardLinkTracker } from './links.js';
@@ -28,12 +29,7 @@ const TRAILER = 'TRAILER!!!';
 
 export const cpioFormat: Format = {
   name: 'cpio',
-  bid(head) {
-    const variant = sniffVariant(head);
-    if (!variant) return 0;
-    // ASCII magics check 48 bits, binary ones 16 (libarchive bids the same way)
-    return variant.startsWith('bin') ? 16 : 48;
-  },
+  bid: cpioBid,
   label(head) {
     return `cpio(${sniffVariant(head) ?? 'unknown'})`;
   },

@@ -49,7 +49,6 @@ import { BLOCK_AREA_BYTES, decodeInode, isDirectoryMode, layoutOf, S_IFATTRDIR, 
 import { parseDirectoryPiece, type DirentFormat } from './dirent.js';
 import {
   checkSupported,
-  CHECKSUM,
   decodeHeader,
   DR_EXTATTRIBUTES,
   DR_HASMETA,
@@ -58,9 +57,7 @@ import {
   EXT_XATTR,
   flavourOf,
   labelOf,
-  MTB_MAGIC,
   recordSizeOf,
-  recordSum,
   sniffMagic,
   TP_BSIZE,
   TS_ADDR,
@@ -73,6 +70,7 @@ import {
   type DumpFlavour,
   type DumpHeader,
 } from './header.js';
+import { dumpBid } from '../sniff.js';
 import { parseExt2Attributes } from './linux-xattr.js';
 import { DumpRecords } from './records.js';
 import { parseShadowAcls } from './solaris-meta.js';
@@ -80,16 +78,7 @@ import { NameTree, ROOT_INO, type AttributeFile, type DirectoryRecord } from './
 
 export const dumpFormat: Format = {
   name: 'dump',
-  bid(head) {
-    const magic = sniffMagic(head);
-    if (!magic || head.length < 4) return 0;
-    const view = new DataView(head.buffer, head.byteOffset, head.byteLength);
-    if (view.getInt32(0, magic.order === 'le') !== TS_TAPE) return 0;
-    // magic and record type: 64 bits; a verified checksum (1 KiB records) is worth 32 more, and
-    // rules out the odd file with 60012 at offset 24 (GNU .mo catalogs can have it)
-    const checked = magic.magic !== MTB_MAGIC && head.length >= TP_BSIZE && recordSum(head.subarray(0, TP_BSIZE), magic.order) === CHECKSUM;
-    return checked ? 96 : 64;
-  },
+  bid: dumpBid,
   label(head) {
     const magic = sniffMagic(head)!;
     let tpBsize = TP_BSIZE;

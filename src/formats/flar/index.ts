@@ -20,19 +20,13 @@ import type { Entry } from '../../entry.js';
 import { badArchive, P2VError } from '../../errors.js';
 import type { ByteReader } from '../../io/byte-reader.js';
 import type { Format, FormatContext } from '../format.js';
+import { flarBid } from '../sniff.js';
 import { parseCookie, parseIdentification, type FlarIdentification } from './identification.js';
 import { readLine, type Line } from './lines.js';
 
-const COOKIE_PREFIX = 'FlAsH-aRcHiVe-';
-
 export const flarFormat: Format = {
   name: 'flar',
-  bid(head) {
-    if (head.length <= COOKIE_PREFIX.length) return 0;
-    for (let i = 0; i < COOKIE_PREFIX.length; i++) if (head[i] !== COOKIE_PREFIX.charCodeAt(i)) return 0;
-    const digit = head[COOKIE_PREFIX.length]!;
-    return digit >= 0x30 && digit <= 0x39 ? 8 * (COOKIE_PREFIX.length + 1) : 0;
-  },
+  bid: flarBid,
   label() {
     return 'flar';
   },

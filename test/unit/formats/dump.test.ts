@@ -271,9 +271,9 @@ for (const layout of layouts) {
   });
 }
 
-test('the registry picks the dump reader; bids need the magic and TS_TAPE, a checksum adds confidence', () => {
+test('the registry picks the dump reader; bids need the magic and TS_TAPE, a checksum adds confidence', async () => {
   const sample = buildSample({ family: 'linux', order: 'le' });
-  assert.equal(pickFormat(sample.bytes.subarray(0, 1024)), dumpFormat);
+  assert.equal(await pickFormat(sample.bytes.subarray(0, 1024))?.load(), dumpFormat);
   assert.equal(dumpFormat.bid(sample.bytes.subarray(0, 1024)), 96);
   assert.equal(dumpFormat.bid(sample.bytes.subarray(0, 512)), 64, 'a short head: magic and type only');
   const bad = Uint8Array.from(sample.bytes.subarray(0, 1024));
