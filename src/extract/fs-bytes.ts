@@ -11,12 +11,9 @@ export const { O_WRONLY, O_RDONLY, O_CREAT, O_EXCL, O_NOFOLLOW, O_DIRECTORY, O_T
 export const CREATE_NEW = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW;
 
 export function lstatOrUndefined(path: string): fs.Stats | undefined {
-  try {
-    return fs.lstatSync(pathBytes(path));
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
-  }
+  // no exception for a missing name: building one (stack trace included) cost more than the
+  // lstat itself, and a first extraction asks this of every directory and symlink
+  return fs.lstatSync(pathBytes(path), { throwIfNoEntry: false });
 }
 
 export function join(dir: string, name: string): string {

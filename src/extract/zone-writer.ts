@@ -237,12 +237,34 @@ export class ZoneWriter {
     }
     // the hot path: body already in memory, room in the open batch → no promise at all
     const whole = entry.size === 0 ? empty : entry.body?.whole?.();
+    if (whole && previous?.hash !== undefined && this.unchangedByIndex(op, previous, physical, whole, tag)) return undefined;
     if (whole && this.pool.hasRoomFor(entry.size)) {
       this.pendingUntil(physical, this.pool.addSmall(op, whole, tag));
       return undefined;
     }
     if (whole) return this.pool.makeRoom(entry.size).then(() => this.pendingUntil(physical, this.pool.addSmall(op, whole, tag)));
     return this.pool.addSmallStreamed(op, entry.body!.chunks(), tag).then(([done]) => this.pendingUntil(physical, done!));
+  }
+
+  /**
+   * A re-run with the content index: when the body hashes to what the index recorded for this
+   * path and the file there still looks as recorded (size and mtime, rsync's quick check) and as
+   * the entry wants it (mode, owner), it is unchanged - settled here, without copying the body
+   * to the ring or waking a worker (that round trip was most of a no-change re-run's main-thread
+   * time). The workers make the same decision (write-worker.ts writeFile); anything less than
+   * all of it equal goes to them as usual.
+   */
+  private unchangedByIndex(op: FileOp, previous: IndexRecord, physical: string, body: Uint8Array, tag: FileTag): boolean {
+    if (previous.size !== body.length) return false;
+    const hash = hex64(hasher.h64Raw(body));
+    if (hash !== previous.hash) return false;
+    const stat = lstatOrUndefined(this.resolver.abs(physical));
+    if (!stat?.isFile() || stat.size !== body.length) return false;
+    const seconds = stat.mtimeMs / 1000;
+    if (Math.abs(seconds - op.mtimeSeconds) > 1e-6 || Math.abs(seconds - nsToSeconds(previous.mtimeNs)) > 1e-6) return false;
+    if ((stat.mode & 0o7777) !== op.mode || (op.chown && (stat.uid !== op.uid || stat.gid !== op.gid))) return false;
+    this.fileDone(tag, { status: 'unchanged', hash }, undefined);
+    return true;
   }
 
   /** Remember that `physical` is being written until `done` (a batch) settles. */

@@ -277,7 +277,7 @@ function sameContent(op: FileOp, path: string, stat: fs.Stats, body: Uint8Array,
 
 function lstatOrUndefined(path: string): fs.Stats | undefined {
   try {
-    return fs.lstatSync(bytes(path));
+    return fs.lstatSync(bytes(path), { throwIfNoEntry: false }); // ENOENT without an exception
   } catch {
     return undefined;
   }
