@@ -135,10 +135,10 @@ export interface DumpHeader {
   /** Solaris MTB: tp_bsize; Linux: records per tape block (c_ntrec); else 0 */
   tpbsize: number;
   extattributes: number;
-  label: string;
-  filesys: string;
-  dev: string;
-  host: string;
+  readonly label: string;
+  readonly filesys: string;
+  readonly dev: string;
+  readonly host: string;
 }
 
 function text(raw: Uint8Array, at: number, length: number): string {
@@ -173,10 +173,20 @@ export function decodeHeader(raw: Uint8Array, order: ByteOrder, offset: number):
     level: i32(C_LEVEL),
     tpbsize: ufs2 ? 0 : i32(C_TPBSIZE),
     extattributes: ufs2 ? 0 : i32(C_EXTATTRIBUTES),
-    label: text(raw, C_LABEL, LABEL_BYTES),
-    filesys: text(raw, C_FILESYS, NAME_BYTES),
-    dev: text(raw, C_DEV, NAME_BYTES),
-    host: text(raw, C_HOST, NAME_BYTES),
+    // text fields: only the volume header's are ever read; decoding them for every inode
+    // record cost more than the rest of the header
+    get label() {
+      return text(raw, C_LABEL, LABEL_BYTES);
+    },
+    get filesys() {
+      return text(raw, C_FILESYS, NAME_BYTES);
+    },
+    get dev() {
+      return text(raw, C_DEV, NAME_BYTES);
+    },
+    get host() {
+      return text(raw, C_HOST, NAME_BYTES);
+    },
   };
 }
 
