@@ -418,12 +418,19 @@ export async function decodeWholeBlock(
   );
   reader.offset = offset;
   const tally = new RecordTally();
-  // one buffer of its own (to transfer), filled as pieces come: no second copy of the block
+  // one buffer of its own (to transfer): the decoder writes into it (LzmaDecoder.setSink);
+  // pieces that are not views of it (uncompressed chunks, a block longer than declared) are copied
   const output = new Uint8Array(declaredSize);
   let at = 0;
-  for await (const piece of decodeBlock(reader, lzma, bytes[0]!, checkType, tally)) {
-    if (at + piece.length <= output.length) output.set(piece, at); // (more than declared: decodeBlock throws)
-    at += piece.length;
+  lzma.setSink(output);
+  try {
+    for await (const piece of decodeBlock(reader, lzma, bytes[0]!, checkType, tally)) {
+      const inPlace = piece.buffer === output.buffer && piece.byteOffset === at;
+      if (!inPlace && at + piece.length <= output.length) output.set(piece, at); // (more than declared: decodeBlock throws)
+      at += piece.length;
+    }
+  } finally {
+    lzma.setSink(undefined);
   }
   if (reader.offset !== offset + bytes.length) throw fail('xz block is shorter than its header says', reader.offset);
   return { output, unpadded: tally.unpadded, produced: tally.uncompressed };
@@ -440,12 +447,17 @@ async function* decodeStreams(reader: ByteReader, pool: XzBlockPool | undefined)
   for (;;) {
     const checkType = await readStreamHeader(reader);
     const tally = new RecordTally();
-    const pending: Promise<XzBlockResult>[] = [];
+    const pending: { result: Promise<XzBlockResult>; declaredSize: number }[] = [];
     const takeNext = async function* (): AsyncGenerator<Uint8Array> {
-      const result = await pending.shift()!;
-      if (result.kind === 'error') throw new P2VError(result.code, result.message, { layer, offset: result.offset });
-      tally.add(result.unpadded, result.produced);
-      for (let at = 0; at < result.output.length; at += outputPieceBytes) yield result.output.subarray(at, at + outputPieceBytes);
+      const { result: next, declaredSize } = pending.shift()!;
+      try {
+        const result = await next;
+        if (result.kind === 'error') throw new P2VError(result.code, result.message, { layer, offset: result.offset });
+        tally.add(result.unpadded, result.produced);
+        for (let at = 0; at < result.output.length; at += outputPieceBytes) yield result.output.subarray(at, at + outputPieceBytes);
+      } finally {
+        pool!.consumed(declaredSize);
+      }
     };
     const drain = async function* (): AsyncGenerator<Uint8Array> {
       while (pending.length > 0) yield* takeNext();
@@ -466,7 +478,7 @@ async function* decodeStreams(reader: ByteReader, pool: XzBlockPool | undefined)
       }
       if (whole) {
         const bytes = new Uint8Array(await reader.readExact(whole.length, 'xz block')); // (peeked: it is there) a copy, to transfer
-        pending.push(pool!.decode({ bytes, offset: whole.offset, checkType, declaredSize: whole.uncompressedSize }));
+        pending.push({ result: pool!.decode({ bytes, offset: whole.offset, checkType, declaredSize: whole.uncompressedSize }), declaredSize: whole.uncompressedSize });
         while (pool!.full()) yield* takeNext();
         continue;
       }

@@ -81,3 +81,23 @@ test('xz blocks: cut anywhere gives the in-place truncation error', { skip: noXz
     assert.ok('error' in outcome, `cut at ${fraction} is an error`);
   }
 });
+
+test('xz blocks with a BCJ or delta filter before LZMA2 decode on the workers to the original', { skip: noXz, ...timeout }, async () => {
+  // the workers decode into one buffer per block (LzmaDecoder.setSink); a filter after LZMA2
+  // hands back pieces that are not views of it at their place, and they must land there too
+  const data = mixedBytes(3_000_000, 8);
+  for (const filter of ['--x86', '--arm', '--delta=dist=4']) {
+    const stream = xz(['-T2', '--block-size=300KiB', filter, '--lzma2=preset=6'], data);
+    const stats = new PipelineStats();
+    setActiveStats(stats);
+    let outcome: Outcome;
+    try {
+      outcome = await sameBothWays(stream, filter);
+    } finally {
+      setActiveStats(undefined);
+    }
+    assert.ok('data' in outcome && outcome.data.equals(Buffer.from(data)), `${filter}: the original bytes`);
+    const workers = stats.report().find((s) => s.stage === 'decode xz blocks (workers)');
+    assert.ok(workers && workers.items! >= 9, `${filter}: blocks decoded on workers: ${workers?.items}`);
+  }
+});
