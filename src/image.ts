@@ -25,13 +25,42 @@ async function* bombGuard(stream: AsyncIterable<Uint8Array>, compressed: () => n
   }
 }
 /** The format's entries, then (after the last one, an error, or an early stop) the reader is
- *  closed, so the layers below it - decode threads and block pools - stop too. */
-async function* closeAfter(entries: AsyncIterable<Entry>, reader: ByteReader): AsyncGenerator<Entry> {
-  try {
-    yield* entries;
-  } finally {
-    await reader.close();
-  }
+ *  closed, so the layers below it - decode threads and block pools - stop too. A plain iterator
+ *  rather than an async generator: `yield*` through one more generator layer cost ~3 us per
+ *  entry (20 ms of a 6.4k-entry image's main thread), one await costs a third of that. */
+function closeAfter(entries: AsyncIterable<Entry>, reader: ByteReader): AsyncIterable<Entry> {
+  return {
+    [Symbol.asyncIterator]() {
+      const inner = entries[Symbol.asyncIterator]();
+      let closed = false;
+      const close = async () => {
+        if (closed) return;
+        closed = true;
+        await reader.close();
+      };
+      return {
+        async next() {
+          let result: IteratorResult<Entry>;
+          try {
+            result = await inner.next();
+          } catch (error) {
+            await close();
+            throw error;
+          }
+          if (result.done) await close();
+          return result;
+        },
+        async return(value?: unknown) {
+          try {
+            await inner.return?.(value);
+          } finally {
+            await close();
+          }
+          return { done: true, value: undefined };
+        },
+      };
+    },
+  };
 }
 import { unwrapFilters } from './filters/registry.js';
 import type { FormatContext } from './formats/format.js';
