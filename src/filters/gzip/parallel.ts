@@ -49,16 +49,19 @@ export interface GzipParallelOptions {
   /** compressed bytes per task, at least (default 1 MiB: ~4 MiB of output, ~10 ms of work
    *  against ~0.1 ms of task overhead) */
   segmentBytes?: number;
-  /** a member longer than this (compressed) is left to the serial decoder (default 8 MiB) */
+  /** a member longer than this (compressed) is left to the serial decoder (default 4 MiB) */
   maxSegmentBytes?: number;
-  /** likewise a segment whose output exceeds this (default 32 MiB) */
+  /** likewise a segment whose output exceeds this (default 16 MiB) */
   maxOutputBytes?: number;
 }
 
 /** Below this much input the workers cost more than they save (as for bzip2: starting a worker
  *  is ~50 ms of CPU; node:zlib inflates ~270 MB/s per core here, ~15 ms per 4 MiB). */
 export const parallelMinBytes = 4 * 1024 * 1024;
-const defaultMaxSegmentBytes = 8 * 1024 * 1024;
+/** Memory: the input window reaches (inflight + 1) x this ahead of the walk, and every task
+ *  undelivered holds up to `defaultMaxOutputBytes`: with 2 workers ~32 + 48 MiB at worst. */
+const defaultMaxSegmentBytes = 4 * 1024 * 1024;
+const defaultMaxOutputBytes = 16 * 1024 * 1024;
 
 /**
  * Decode threads: ZONEP2V_GZIP_THREADS if set (1 = serial), else one core less than there are
@@ -75,9 +78,11 @@ export function gzipThreads(): number {
   return Math.min(maxDefaultThreads, Math.max(1, os.availableParallelism() - 1));
 }
 
-/** Four workers inflate ~1 GB/s, several times what the rest of the pipeline takes; more would
- *  only cost memory (~30-50 MB each at peak). */
-const maxDefaultThreads = 4;
+/** Two workers inflate ~500 MB/s, several times what the rest of the pipeline takes (~150 MB/s
+ *  here); more would only cost memory: decode-only of 256 MiB of members peaks at 240 MB RSS
+ *  with two (91 MB serial), from the workers' heaps and the transferred outputs that wait for a
+ *  GC on the main thread. */
+const maxDefaultThreads = 2;
 
 /** Decode a gzip file: members in parallel when there are several and enough input, else serially. */
 export async function* decodeGzip(input: AsyncIterable<Uint8Array>, options: GzipParallelOptions = {}): AsyncGenerator<Uint8Array, void, undefined> {
@@ -175,7 +180,7 @@ class MemberDriver {
     this.maxInflight = Math.max(1, options.inflight ?? threads + 1);
     this.segmentBytes = options.segmentBytes ?? 1024 * 1024;
     this.maxSegmentBytes = Math.max(options.maxSegmentBytes ?? defaultMaxSegmentBytes, this.segmentBytes);
-    this.maxOutputBytes = options.maxOutputBytes ?? 32 * 1024 * 1024;
+    this.maxOutputBytes = options.maxOutputBytes ?? defaultMaxOutputBytes;
     this.maxAheadBytes = (this.maxInflight + 1) * this.maxSegmentBytes;
     this.pool = new Piscina({
       filename: new URL('../../workers/gzip-worker.js', import.meta.url).href,
