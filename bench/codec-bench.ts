@@ -200,7 +200,13 @@ function oursVariants(codec: Codec, usesWasm: boolean): OursVariant[] {
 
 /** What bzip2Threads() gives in a child started with ZONEP2V_BZIP2_THREADS unset. */
 function bzip2DefaultThreads(): number {
-  return os.availableParallelism();
+  const saved = process.env.ZONEP2V_BZIP2_THREADS;
+  delete process.env.ZONEP2V_BZIP2_THREADS;
+  try {
+    return bzip2Threads();
+  } finally {
+    if (saved !== undefined) process.env.ZONEP2V_BZIP2_THREADS = saved;
+  }
 }
 
 // ---- targets (the issue's), printed next to the ratios ----

@@ -27,6 +27,10 @@ import { activeStats, newWorkerMeter } from '../stats.js';
 /** Files up to this size travel whole in a batch; bigger ones are written piecewise. */
 export const smallFileMaxBytes = 256 * 1024;
 const batchBytes = 1024 * 1024;
+/** Writers by default: the cores, at most eight. One parsing thread feeds ~150 MB/s and two
+ *  writers are half idle here (2 cores); each more is an isolate (~10 MB resident), so dozens of
+ *  cores would spend the process' memory bound on idle threads. `--jobs` sets any number. */
+const maxDefaultWriters = 8;
 const batchMaxFiles = 256;
 
 /** A write handed to the pool; `done` settles when it is on disk. */
@@ -60,7 +64,7 @@ export class WritePool<Tag> {
   readonly meter = new BigInt64Array(newWorkerMeter());
 
   constructor(jobs: number | undefined, arenaBytes: number, umaskZero: boolean, private readonly onResult: ResultHandler<Tag>) {
-    this.threads = Math.max(1, jobs ?? os.availableParallelism());
+    this.threads = Math.max(1, jobs ?? Math.min(os.availableParallelism(), maxDefaultWriters));
     this.arena = new Arena(Math.max(arenaBytes, 2 * batchBytes));
     const setup: WorkerSetup = { arena: this.arena.shared, umaskZero, meter: this.meter.buffer as SharedArrayBuffer };
     this.piscina = new Piscina({

@@ -68,12 +68,18 @@ export interface ParallelOptions {
  *  blocks the workers cannot win that back. */
 export const parallelMinBytes = 4 * 1024 * 1024;
 
-/** Decode threads: ZONEP2V_BZIP2_THREADS if set (1 = serial), else the available cores. */
+/** Decode threads: ZONEP2V_BZIP2_THREADS if set (1 = serial), else the available cores, at most
+ *  `maxDefaultThreads`. */
 export function bzip2Threads(): number {
   const fromEnv = Number(process.env.ZONEP2V_BZIP2_THREADS);
   if (Number.isInteger(fromEnv) && fromEnv >= 1) return fromEnv;
-  return os.availableParallelism();
+  return Math.min(os.availableParallelism(), maxDefaultThreads);
 }
+
+/** Every worker is an isolate (~10 MB resident before any work) and eight decode ~300 MB/s of
+ *  bzip2 output, twice what parsing and writing take: on a machine with dozens of cores more
+ *  would only push the process past its memory bound (issue 2: well under 300 MB). */
+const maxDefaultThreads = 8;
 
 /**
  * Decode a bzip2 file (one or more streams), blocks in parallel. Small inputs (under

@@ -19,12 +19,18 @@ import { activeStats } from '../../stats.js';
 export const maxParallelBlockBytes = 64 * 1024 * 1024;
 const maxInflightOutputBytes = 64 * 1024 * 1024;
 
-/** Decode threads for xz blocks: ZONEP2V_XZ_THREADS if set (1 = no pool), else the cores. */
+/** Decode threads for xz blocks: ZONEP2V_XZ_THREADS if set (1 = no pool), else the cores, at
+ *  most `maxDefaultThreads`. */
 export function xzThreads(): number {
   const fromEnv = Number(process.env.ZONEP2V_XZ_THREADS);
   if (Number.isInteger(fromEnv) && fromEnv >= 1) return fromEnv;
-  return os.availableParallelism();
+  return Math.min(os.availableParallelism(), maxDefaultThreads);
 }
+
+/** The output bound below keeps at most a few xz -T blocks (24 MiB at -6) in flight whatever
+ *  the thread count, so workers beyond that only cost memory (an isolate each, ~10 MB, plus a
+ *  dictionary and a block once used): xz extraction already peaks at ~330 MB RSS with 2. */
+const maxDefaultThreads = 4;
 
 export interface XzBlockTask {
   /** the whole block: header, compressed data, padding, check */
