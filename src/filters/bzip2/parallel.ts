@@ -36,6 +36,7 @@ import { P2VError, badArchive } from '../../errors.js';
 import type { BlockResult, BlockTask } from '../../workers/bzip2-protocol.js';
 import { workerExecArgv } from '../../workers/exec-argv.js';
 import { activeStats } from '../../stats.js';
+import { replayIterator } from '../../io/replay.js';
 import { BitReader } from './bit-reader.js';
 import { combineStreamCrc } from './crc32.js';
 import {
@@ -119,20 +120,6 @@ export async function* decodeBzip2Parallel(
   } finally {
     if (!handedOver) await iterator.return?.();
   }
-}
-
-function replayIterator(head: Uint8Array[], rest: AsyncIterator<Uint8Array> | undefined): AsyncIterator<Uint8Array> {
-  let i = 0;
-  return {
-    async next() {
-      if (i < head.length) return { done: false, value: head[i++]! };
-      return rest ? rest.next() : { done: true, value: undefined };
-    },
-    async return() {
-      await rest?.return?.();
-      return { done: true, value: undefined };
-    },
-  };
 }
 
 /** A magic found by the scan: absolute bit of its first bit; `end` for end-of-stream. */

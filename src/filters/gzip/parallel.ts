@@ -27,6 +27,7 @@ import os from 'node:os';
 import { Piscina } from 'piscina';
 import { badArchive } from '../../errors.js';
 import { InputWindow } from '../../io/input-window.js';
+import { replayIterator } from '../../io/replay.js';
 import { activeStats } from '../../stats.js';
 import { workerExecArgv } from '../../workers/exec-argv.js';
 import type { SegmentResult, SegmentTask } from '../../workers/gzip-protocol.js';
@@ -111,7 +112,7 @@ export async function* decodeGzip(input: AsyncIterable<Uint8Array>, options: Gzi
       head.push(next.value);
       have += next.value.length;
     }
-    const replayed = replay(head, ended ? undefined : iterator);
+    const replayed = replayIterator(head, ended ? undefined : iterator);
     handedOver = true; // the decoders below return the iterator when they finish
     if (have < minBytes || !second) {
       yield* decodeGzipSerial({ [Symbol.asyncIterator]: () => replayed });
@@ -131,20 +132,6 @@ function findCandidate(bytes: Uint8Array, from: number): number {
     if (at < 0 || at + 3 >= bytes.length) return -1;
     if (maybeMemberStart(bytes, at)) return at;
   }
-}
-
-function replay(head: Uint8Array[], rest: AsyncIterator<Uint8Array> | undefined): AsyncIterator<Uint8Array> {
-  let i = 0;
-  return {
-    async next() {
-      if (i < head.length) return { done: false, value: head[i++]! };
-      return rest ? rest.next() : { done: true, value: undefined };
-    },
-    async return() {
-      await rest?.return?.();
-      return { done: true, value: undefined };
-    },
-  };
 }
 
 interface Task {
@@ -239,7 +226,7 @@ class MemberDriver {
     this.window.discard(position - this.window.offset);
     const rest = this.window.length > 0 ? [this.window.bytes()] : [];
     this.handedOver = true;
-    const replayed = replay(rest, this.window.ended ? undefined : this.iterator);
+    const replayed = replayIterator(rest, this.window.ended ? undefined : this.iterator);
     yield* decodeGzipSerial({ [Symbol.asyncIterator]: () => replayed }, position);
   }
 
