@@ -36,7 +36,7 @@ import { P2VError, badArchive } from '../../errors.js';
 import type { BlockResult, BlockTask } from '../../workers/bzip2-protocol.js';
 import { workerExecArgv } from '../../workers/exec-argv.js';
 import { activeStats } from '../../stats.js';
-import { replayIterator } from '../../io/replay.js';
+import { lookAhead } from '../../io/replay.js';
 import { BitReader } from './bit-reader.js';
 import { combineStreamCrc } from './crc32.js';
 import {
@@ -77,8 +77,9 @@ export function bzip2Threads(): number {
   return Math.min(os.availableParallelism(), maxDefaultThreads);
 }
 
-/** Every worker is an isolate (~10 MB resident before any work) and eight decode ~300 MB/s of
- *  bzip2 output, twice what parsing and writing take: on a machine with dozens of cores more
+/** Every worker is an isolate (~10 MB resident before any work). One decodes ~37 MB/s of bzip2
+ *  output here (two: 74 MB/s), so eight would give ~300 MB/s (an estimate: no machine here has
+ *  8 cores), about twice what parsing and writing take: on a machine with dozens of cores more
  *  would only push the process past its memory bound (issue 2: well under 300 MB). */
 const maxDefaultThreads = 8;
 
@@ -91,35 +92,11 @@ export async function* decodeBzip2Parallel(
   options: ParallelOptions = {},
 ): AsyncGenerator<Uint8Array, void, undefined> {
   const minBytes = options.minBytes ?? parallelMinBytes;
-  const iterator = input[Symbol.asyncIterator]();
-  // Look ahead: is there enough input to be worth the workers?
-  const head: Uint8Array[] = [];
-  let have = 0;
-  let ended = false;
-  let handedOver = false;
-  try {
-    while (have < minBytes || head.length === 0) {
-      const next = await iterator.next();
-      if (next.done) {
-        ended = true;
-        break;
-      }
-      head.push(next.value);
-      have += next.value.length;
-    }
-    const replay: AsyncIterable<Uint8Array> = {
-      [Symbol.asyncIterator]: () => replayIterator(head, ended ? undefined : iterator),
-    };
-    handedOver = true; // the decoders below return the iterator when they finish
-    if (have < minBytes) {
-      yield* decodeBzip2(replay);
-    } else {
-      const driver = new ParallelDriver(replay[Symbol.asyncIterator](), options);
-      yield* driver.run();
-    }
-  } finally {
-    if (!handedOver) await iterator.return?.();
-  }
+  // Look ahead: is there enough input to be worth the workers? (the decoders below return the
+  // input when they finish)
+  const { have, replay } = await lookAhead(input, (have) => have < minBytes);
+  if (have < minBytes) yield* decodeBzip2(replay);
+  else yield* new ParallelDriver(replay[Symbol.asyncIterator](), options).run();
 }
 
 /** A magic found by the scan: absolute bit of its first bit; `end` for end-of-stream. */

@@ -27,7 +27,7 @@ import os from 'node:os';
 import { Piscina } from 'piscina';
 import { badArchive } from '../../errors.js';
 import { InputWindow } from '../../io/input-window.js';
-import { replayIterator } from '../../io/replay.js';
+import { lookAhead, replayIterator } from '../../io/replay.js';
 import { activeStats } from '../../stats.js';
 import { workerExecArgv } from '../../workers/exec-argv.js';
 import type { SegmentResult, SegmentTask } from '../../workers/gzip-protocol.js';
@@ -93,35 +93,16 @@ export async function* decodeGzip(input: AsyncIterable<Uint8Array>, options: Gzi
     return;
   }
   const minBytes = options.minBytes ?? parallelMinBytes;
-  const iterator = input[Symbol.asyncIterator]();
-  const head: Uint8Array[] = [];
-  let have = 0;
-  let ended = false;
-  let handedOver = false;
-  try {
-    // enough input to be worth the workers, and a second member within the largest segment
-    const probeBytes = Math.max(options.maxSegmentBytes ?? defaultMaxSegmentBytes, minBytes);
-    let second = false;
-    while (have < minBytes || head.length === 0 || (!second && have < probeBytes)) {
-      const next = await iterator.next();
-      if (next.done) {
-        ended = true;
-        break;
-      }
-      second ||= findCandidate(next.value, head.length === 0 ? 1 : 0) >= 0;
-      head.push(next.value);
-      have += next.value.length;
-    }
-    const replayed = replayIterator(head, ended ? undefined : iterator);
-    handedOver = true; // the decoders below return the iterator when they finish
-    if (have < minBytes || !second) {
-      yield* decodeGzipSerial({ [Symbol.asyncIterator]: () => replayed });
-      return;
-    }
-    yield* new MemberDriver(replayed, threads, options).run();
-  } finally {
-    if (!handedOver) await iterator.return?.();
-  }
+  // enough input to be worth the workers, and a second member within the largest segment
+  const probeBytes = Math.max(options.maxSegmentBytes ?? defaultMaxSegmentBytes, minBytes);
+  let second = false;
+  const { have, replay } = await lookAhead(input, (have, chunks) => {
+    second ||= findCandidate(chunks[chunks.length - 1]!, chunks.length === 1 ? 1 : 0) >= 0;
+    return have < minBytes || (!second && have < probeBytes);
+  });
+  // the decoders below return the input when they finish
+  if (have < minBytes || !second) yield* decodeGzipSerial(replay);
+  else yield* new MemberDriver(replay[Symbol.asyncIterator](), threads, options).run();
 }
 
 /** The first possible member start at or after `from`, or -1 (also when the 4th byte is not in yet). */
@@ -135,6 +116,7 @@ function findCandidate(bytes: Uint8Array, from: number): number {
 }
 
 interface Task {
+  start: number;
   result: Promise<SegmentResult>;
 }
 
@@ -188,7 +170,7 @@ class MemberDriver {
       for (;;) {
         this.window.discard(position - this.window.offset);
         this.pass(position);
-        for (const key of [...this.tasks.keys()]) if (Number(key.split(':')[0]) < position) this.dropTask(key);
+        for (const [key, task] of this.tasks) if (task.start < position) this.dropTask(key, task);
         if (!(await this.window.ensure(1))) return; // the input ends with a member
         if (position > 0 && this.window.bytes()[0] === 0) return; // zero padding after a member: zlib stops here too
         let end = await this.candidateAfter(position, position + this.segmentBytes);
@@ -272,14 +254,13 @@ class MemberDriver {
       },
       (error: unknown): SegmentResult => ({ kind: 'error', message: String((error as Error)?.message ?? error), offset: start }),
     );
-    const entry = { result };
+    const entry = { start, result };
     this.tasks.set(`${start}:${stop}`, entry);
     return entry;
   }
 
   /** Forget a task the walk passed by; it still holds a worker until it settles. */
-  private dropTask(key: string): void {
-    const task = this.tasks.get(key)!;
+  private dropTask(key: string, task: Task): void {
     this.tasks.delete(key);
     this.staleRunning++;
     void task.result.finally(() => this.staleRunning--);
