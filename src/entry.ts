@@ -85,8 +85,13 @@ export interface EntryBody {
   pieces?(): AsyncIterable<Uint8Array | number>;
 }
 
-export function pathBytes(path: string): Buffer {
-  return Buffer.from(path, 'latin1');
+const asciiOnly = /^[\x00-\x7f]*$/;
+
+/** A byte-string path as the fs calls take it: the string itself when it is ASCII (the same
+ *  bytes either way, and Node converts a string on its native side faster than a Buffer is
+ *  made here: ~0.4 us per call, once per file-system call), else a Buffer of its bytes. */
+export function pathBytes(path: string): string | Buffer {
+  return asciiOnly.test(path) ? path : Buffer.from(path, 'latin1');
 }
 
 export function displayPath(path: string): string {

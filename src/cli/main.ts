@@ -6,7 +6,6 @@ import { formatStats } from './format-stats.js';
 import { Command, CommanderError, Option } from 'commander';
 import { extract } from '../extract/extract.js';
 import type { ExtractReport, Warning } from '../extract/types.js';
-import { inspect, listEntries } from '../list.js';
 import { displayPath } from '../entry.js';
 import { isP2VError, P2VError } from '../errors.js';
 import { longLine } from './format-listing.js';
@@ -37,7 +36,8 @@ function summary(report: ExtractReport): string {
     `${report.chain.join(' → ')}: ${report.entries} entries (${report.files} files, ${report.dirs} dirs, ${report.symlinks} symlinks, ` +
     `${report.hardlinks} hard links, ${report.devices + report.fifos} special${report.skippedSpecial ? `, ${report.skippedSpecial} special skipped` : ''}), ` +
     `${humanBytes(report.dataBytes)} of data; ${report.written} written, ${report.unchanged} unchanged; ` +
-    `${seconds.toFixed(2)} s, ${humanBytes(report.dataBytes / Math.max(seconds, 1e-9))}/s`
+    `${seconds.toFixed(2)} s, ${humanBytes(report.dataBytes / Math.max(seconds, 1e-9))}/s` +
+    (report.settledByIndex ? ' (image unchanged since the index was written, tree as the index records it: image not read)' : '')
   );
 }
 
@@ -97,6 +97,7 @@ function buildProgram(): Command {
     .option('--json', 'one JSON object per member')
     .action(async (image: string, opts: { volume: string[]; verbose?: boolean; json?: boolean }) => {
       const warnings: Warning[] = [];
+      const { listEntries } = await import('../list.js');
       const { entries } = await listEntries({ image, volumes: opts.volume }, warnings);
       const out: string[] = [];
       const flush = () => {
@@ -135,6 +136,7 @@ function buildProgram(): Command {
     .option('--volume <file>', volumeHelp, collect, [])
     .option('--json', 'print the report as JSON')
     .action(async (image: string, opts: { volume: string[]; json?: boolean }) => {
+      const { inspect } = await import('../list.js');
       const report = await inspect({ image, volumes: opts.volume });
       if (opts.json) {
         process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);

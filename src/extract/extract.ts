@@ -6,18 +6,32 @@ import * as fs from 'node:fs';
 import path from 'node:path';
 import { P2VError, isP2VError } from '../errors.js';
 import { toBytePath } from '../entry.js';
-import { openImage } from '../image.js';
+import type { openImage } from '../image.js';
 import type { ByteSource } from '../io/source.js';
 import { openSource } from '../io/open-source.js';
 import { resolveLimits } from '../limits.js';
 import type { DumpLevel, DumpStamp } from '../formats/format.js';
-import { IndexWriter, indexByPath, readIndexFile } from '../store/content-index.js';
+import { IndexWriter, type RunSeal, indexByPath, readIndexFile } from '../store/content-index.js';
 import { planIncremental } from './incremental.js';
+import { treeMatchesIndex } from './index-check.js';
 import type { ExtractOptions, ExtractReport, Warning } from './types.js';
-import { ZoneWriter } from './zone-writer.js';
 import { PipelineStats, type StageReport, setActiveStats, workerMeterSlots } from '../stats.js';
 
 const progressIntervalMs = 250;
+
+/** Warnings after which the index is not sealed: something may be missing from the tree that
+ *  a later run should retry (a failed write, an incremental step not applied). */
+const unsealingWarnings = new Set(['P2V_IO', 'P2V_INCREMENTAL', 'P2V_SOURCE_CHANGED']);
+
+/** This build's version: a different version may extract the same image differently, so an
+ *  index sealed by another one is not trusted to describe what this one would write. */
+const version = (() => {
+  try {
+    return (JSON.parse(fs.readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version?: string }).version ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+})();
 
 
 /** The real path `dest` will have, before it is created: its deepest existing ancestor
@@ -54,6 +68,23 @@ export async function extract(options: ExtractOptions): Promise<ExtractReport> {
   const root = toBytePath(fs.realpathSync(path.resolve(options.dest)));
   const indexed = options.indexFile ? readIndexFile(options.indexFile) : undefined;
   const previous = indexByPath(indexed?.records ?? []);
+  const owners = process.getuid?.() === 0;
+  const settings = JSON.stringify({ version, root, stripAbsolute: options.stripAbsolute ?? false, devices: options.devices ?? true, owners, limits });
+
+  // the same image file, unchanged, into the same tree with the same settings: if the tree is
+  // still what the index recorded, a full run would rewrite nothing - check, and stop there
+  const seal = indexed?.seal;
+  if (seal && source.identity && seal.image === source.identity.opened && seal.settings === settings) {
+    const checkStarted = performance.now();
+    const check = treeMatchesIndex(root, previous, owners);
+    if (check.matches) {
+      await source.close?.();
+      return settledReport(seal, imageName, options.dest, started, options.stats ? performance.now() - checkStarted : undefined);
+    }
+  }
+  // loaded only now: the writer (and its worker pool, hashing kernel) and the format layers are
+  // ~35 ms of module loading that a run settled by the index above never needs
+  const [{ ZoneWriter }, { openImage }] = await Promise.all([import('./zone-writer.js'), import('../image.js')]);
   const index = options.indexFile ? new IndexWriter(options.indexFile) : undefined;
 
   // umask 0 while we write, so files are created with their final mode (one fchmod less per
@@ -103,6 +134,10 @@ export async function extract(options: ExtractOptions): Promise<ExtractReport> {
     if (stats) await stats.during('drain (wait for workers)', () => writer.finish());
     else await writer.finish();
     if (stamp) index?.setStamp(stamp);
+    const identity = source.identity;
+    if (index && identity && !identity.racy && !warnings.some((w) => unsealingWarnings.has(w.code)) && identity.current() === identity.opened) {
+      index.setSeal({ image: identity.opened, settings, chain: opened.chain, format: opened.format, imageBytes: opened.imageBytes, counters: { ...writer.counters }, warnings });
+    }
     await index?.commit();
   } catch (error) {
     // let writes in flight land (all inside the root) before reporting, so nothing runs on
@@ -136,4 +171,24 @@ function statsReport(stats: PipelineStats, meter: BigInt64Array): StageReport[] 
   stats.addWorkerTime('hash + write (workers)', ms(workerMeterSlots.busyMicros), Number(meter[workerMeterSlots.bytes]), 0);
   stats.addWorkerTime('  of which hashing', ms(workerMeterSlots.hashMicros), 0, files);
   return stats.report();
+}
+
+/** The report of a run settled by the index: what the sealing run found in the image, all of it
+ *  unchanged, and its warnings again (the same image would give them again). */
+function settledReport(seal: RunSeal, image: string, dest: string, started: number, checkMs: number | undefined): ExtractReport {
+  const elapsedMs = performance.now() - started;
+  return {
+    image,
+    dest,
+    chain: seal.chain,
+    format: seal.format,
+    ...seal.counters,
+    written: 0,
+    unchanged: seal.counters.written + seal.counters.unchanged,
+    imageBytes: seal.imageBytes,
+    warnings: seal.warnings,
+    elapsedMs,
+    settledByIndex: true,
+    ...(checkMs !== undefined ? { stats: [{ stage: 'check the tree against the index', thread: 'main', busyMs: checkMs, bytes: 0, items: seal.counters.entries } satisfies StageReport] } : {}),
+  };
 }

@@ -24,7 +24,7 @@ export function makeSpecialNode(path: string, type: SpecialType, mode: number, m
   const slash = path.lastIndexOf('/');
   const dir = path.slice(0, slash) || '/';
   const name = path.slice(slash + 1);
-  const bytes = pathBytes(name);
+  const bytes = Buffer.from(name, 'latin1');
   const text = bytes.toString('utf8');
   // the name as argv can carry it, or a temporary one to rename from
   const made = Buffer.from(text, 'utf8').equals(bytes) ? text : `.zonep2v-${randomBytes(6).toString('hex')}`;

@@ -71,6 +71,9 @@ export interface ExtractReport extends WriterCounters {
   imageBytes: number;
   warnings: Warning[];
   elapsedMs: number;
+  /** true when the image was not read at all: the same image file, unchanged, had gone into this
+   *  tree with the same settings, and the tree still matched the index (extract.ts) */
+  settledByIndex?: boolean;
   /** per-stage busy time, bytes and items (with `stats: true`) */
   stats?: StageReport[];
 }

@@ -443,7 +443,7 @@ export class ZoneWriter {
       fsb.link(targetPath, path);
     }
     this.counters.hardlinks++;
-    this.options.record?.(this.recordOf(entry, physical, { hash: this.hashes.get(targetPhysical), size: targetStat.size }));
+    this.options.record?.(this.recordOf(entry, physical, { hash: this.hashes.get(targetPhysical), size: targetStat.size, linkPath: targetPhysical }));
   }
 
   private async placeSpecial(entry: Entry, physical: string): Promise<void> {
@@ -681,7 +681,8 @@ export class ZoneWriter {
   /** hash by physical path, for the index records of hard links (kept only with an index) */
   private readonly hashes = new Map<string, string>();
 
-  private recordOf(entry: Entry, physical: string, extra: { hash?: string; size?: number }): IndexRecord {
+  private recordOf(entry: Entry, physical: string, extra: { hash?: string; size?: number; linkPath?: string }): IndexRecord {
+    const device = entry.type === 'char' || entry.type === 'block';
     return {
       path: physical,
       type: entry.type,
@@ -696,6 +697,9 @@ export class ZoneWriter {
       acls: entry.acls,
       inode: entry.inode,
       sourceStamp: entry.sourceStamp,
+      linkPath: extra.linkPath,
+      devMajor: device ? entry.devMajor : undefined,
+      devMinor: device ? entry.devMinor : undefined,
     };
   }
 

@@ -7,7 +7,7 @@
  * volume number, date and record number, and names a missing or repeated volume), because only
  * the format knows what a volume header looks like, also under a compression layer.
  */
-import type { ByteSource } from './source.js';
+import type { ByteSource, FileIdentity } from './source.js';
 
 export function concatVolumes(volumes: readonly ByteSource[]): ByteSource {
   if (volumes.length === 1) return volumes[0]!;
@@ -19,6 +19,7 @@ export function concatVolumes(volumes: readonly ByteSource[]): ByteSource {
   return {
     name: volumes.map((v) => v.name).join(' + '),
     ...(known ? { size: sizes.reduce((a, b) => a! + b!, 0) } : {}),
+    ...(volumes.every((v) => v.identity) ? { identity: joinedIdentity(volumes.map((v) => v.identity!)) } : {}),
     async *chunks() {
       try {
         for (const volume of volumes) {
@@ -31,5 +32,17 @@ export function concatVolumes(volumes: readonly ByteSource[]): ByteSource {
       }
     },
     close: closeAll,
+  };
+}
+
+/** The volumes' identities as one: the set changes when any volume does. */
+function joinedIdentity(identities: readonly FileIdentity[]): FileIdentity {
+  return {
+    opened: identities.map((i) => i.opened).join(','),
+    racy: identities.some((i) => i.racy),
+    current() {
+      const now = identities.map((i) => i.current());
+      return now.every((i) => i !== undefined) ? now.join(',') : undefined;
+    },
   };
 }

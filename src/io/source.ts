@@ -4,6 +4,7 @@
  * Every chunk is a fresh buffer that is never reused, so readers may keep views into it
  * (zero-copy headers and bodies) without defensive copies.
  */
+import * as fs from 'node:fs';
 import { open } from 'node:fs/promises';
 import { ioError } from '../errors.js';
 
@@ -22,6 +23,43 @@ export interface ByteSource {
   /** Set for a directory image (a mounted tree): absolute byte path; `chunks()` is then empty
    *  and the image is walked instead of parsed. */
   directory?: string;
+  /** Image files only: which file this is and in which state (see FileIdentity). */
+  identity?: FileIdentity;
+}
+
+/**
+ * A file's identity and state, as the content index keeps it to know next time that the image
+ * has not changed since a run (extract.ts, the index fast path): device, inode, size, mtime and
+ * ctime. Any write to the file moves its ctime, which no one can set back (git's index trusts
+ * the same fields). `opened` is taken when the image was opened; `current()` stats the path
+ * again (the file may have been replaced or written since); `racy` says the file changed so
+ * shortly before it was opened that a write in the same clock tick could still go unseen.
+ */
+export interface FileIdentity {
+  opened: string;
+  racy: boolean;
+  current(): string | undefined;
+}
+
+/** A write within this long before the image was opened makes the image's stamp "racy":
+ *  file-system clocks tick coarsely (a jiffy, or an NFS server's clock), so a second write in
+ *  the same tick would leave every stamped field as it was. */
+const racyMarginMs = 1000;
+
+function identityOf(stat: fs.BigIntStats): string {
+  return `${stat.dev}:${stat.ino}:${stat.size}:${stat.mtimeNs}:${stat.ctimeNs}`;
+}
+
+function fileIdentity(path: string, opened: fs.BigIntStats): FileIdentity | undefined {
+  if (!opened.isFile()) return undefined;
+  return {
+    opened: identityOf(opened),
+    racy: opened.ctimeNs > BigInt(Date.now() - racyMarginMs) * 1_000_000n,
+    current() {
+      const now = fs.statSync(path, { bigint: true, throwIfNoEntry: false });
+      return now?.isFile() ? identityOf(now) : undefined;
+    },
+  };
 }
 
 /** A directory tree as an image (an NFS-mounted root, a received ZFS dataset). */
@@ -40,14 +78,16 @@ export async function openFileSource(path: string): Promise<ByteSource> {
   } catch (error) {
     throw ioError(error, undefined, 'open').withContext({ image: path });
   }
-  const stat = await handle.stat();
+  const stat = await handle.stat({ bigint: true });
   const fileHandle = handle;
+  const identity = fileIdentity(path, stat);
   let closed: Promise<void> | undefined;
   const close = () => (closed ??= fileHandle.close().catch(() => undefined));
   return {
     close,
     name: path,
-    size: stat.isFile() ? stat.size : undefined,
+    size: stat.isFile() ? Number(stat.size) : undefined,
+    ...(identity ? { identity } : {}),
     async *chunks() {
       // keep `readAheadChunks` reads in flight at explicit positions, so the disk (or page cache)
       // works while the parser does: one read at a time left the main thread idle a third of the time

@@ -11,10 +11,16 @@
  * {"dumpApplied": {"level", "date", "previousDate"}} (dates in seconds since the epoch, as the
  * dump header has them), saying which dump the tree now holds: the next incremental level must
  * be relative to that date (src/extract/incremental.ts). Readers skip lines without a path.
+ *
+ * A run from an image file that completed without a failed write ends the index with one more
+ * line, {"runSeal": {...}} (RunSeal): the image's identity and the settings of the run, so the
+ * next run of the same image into the same tree can check the tree against the records and stop
+ * there, without reading the image (extract.ts, index-check.ts).
  */
 import * as fs from 'node:fs';
 import type { AclRecord, EntryType } from '../entry.js';
 import type { DumpStamp } from '../formats/format.js';
+import type { Warning, WriterCounters } from '../extract/types.js';
 
 export interface IndexRecord {
   path: string;
@@ -32,6 +38,25 @@ export interface IndexRecord {
   inode?: number;
   /** directory images: the source's stamp at the copy (Entry.sourceStamp) */
   sourceStamp?: string;
+  /** hard links: where their target is in the tree (physical path; linkTarget is the name the
+   *  image gave, which may go through symlinks) */
+  linkPath?: string;
+  /** char and block devices */
+  devMajor?: number;
+  devMinor?: number;
+}
+
+/** The last line of an index written by a complete run from an image file. */
+export interface RunSeal {
+  /** the image file's identity when it was read (io/source.ts FileIdentity) */
+  image: string;
+  /** everything else that decides the tree: version, options, limits, root, owners */
+  settings: string;
+  chain: string[];
+  format: string;
+  imageBytes: number;
+  counters: WriterCounters;
+  warnings: Warning[];
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -50,7 +75,8 @@ function bytePathField(path: string, key: string): string {
 }
 
 function decodeBytePath(row: Record<string, unknown>, key: string): string | undefined {
-  if (typeof row[key] === 'string') return Buffer.from(row[key] as string, 'utf8').toString('latin1');
+  const text = row[key];
+  if (typeof text === 'string') return asciiOnly.test(text) ? text : Buffer.from(text, 'utf8').toString('latin1');
   if (typeof row[`${key}Base64`] === 'string') return Buffer.from(row[`${key}Base64`] as string, 'base64').toString('latin1');
   return undefined;
 }
@@ -70,6 +96,8 @@ export function formatRecord(record: IndexRecord): string {
   if (record.acls) line += `,"acls":${JSON.stringify(record.acls)}`;
   if (record.inode !== undefined) line += `,"inode":${record.inode}`;
   if (record.sourceStamp !== undefined) line += `,"sourceStamp":${JSON.stringify(record.sourceStamp)}`;
+  if (record.linkPath !== undefined) line += `,${bytePathField(record.linkPath, 'linkPath')}`;
+  if (record.devMajor !== undefined) line += `,"devMajor":${record.devMajor},"devMinor":${record.devMinor ?? 0}`;
   return `${line}}`;
 }
 
@@ -82,6 +110,8 @@ export function parseRecord(line: string): IndexRecord | undefined {
   }
   const path = decodeBytePath(row, 'path');
   if (path === undefined || typeof row.type !== 'string') return undefined;
+  // every key, present or not, in one order: one object shape for all records (an index is read
+  // whole, tens of thousands of records, before a re-run can start)
   return {
     path,
     type: row.type as EntryType,
@@ -92,11 +122,27 @@ export function parseRecord(line: string): IndexRecord | undefined {
     mtimeNs: BigInt(String(row.mtimeNs ?? '0')),
     hash: typeof row.xxh64 === 'string' ? row.xxh64 : undefined,
     linkTarget: decodeBytePath(row, 'linkTarget'),
-    ...(row.xattrs && typeof row.xattrs === 'object' ? { xattrs: row.xattrs as Record<string, string> } : {}),
-    ...(Array.isArray(row.acls) ? { acls: row.acls as AclRecord[] } : {}),
-    ...(typeof row.inode === 'number' ? { inode: row.inode } : {}),
-    ...(typeof row.sourceStamp === 'string' ? { sourceStamp: row.sourceStamp } : {}),
+    xattrs: row.xattrs && typeof row.xattrs === 'object' ? (row.xattrs as Record<string, string>) : undefined,
+    acls: Array.isArray(row.acls) ? (row.acls as AclRecord[]) : undefined,
+    inode: typeof row.inode === 'number' ? row.inode : undefined,
+    sourceStamp: typeof row.sourceStamp === 'string' ? row.sourceStamp : undefined,
+    linkPath: decodeBytePath(row, 'linkPath'),
+    devMajor: typeof row.devMajor === 'number' ? row.devMajor : undefined,
+    devMinor: typeof row.devMajor === 'number' ? Number(row.devMinor ?? 0) : undefined,
   };
+}
+
+/** The "runSeal" line, if `line` is one (a malformed one is ignored: the next run is then a
+ *  full one, which is always right). */
+function parseSeal(line: string): RunSeal | undefined {
+  if (!line.startsWith('{"runSeal"')) return undefined;
+  try {
+    const seal = (JSON.parse(line) as { runSeal?: RunSeal }).runSeal;
+    if (seal && typeof seal.image === 'string' && typeof seal.settings === 'string' && Array.isArray(seal.chain) && typeof seal.counters === 'object' && Array.isArray(seal.warnings)) return seal;
+  } catch {
+    // not ours
+  }
+  return undefined;
 }
 
 /** The "dumpApplied" line, if `line` is one. */
@@ -118,6 +164,8 @@ export interface IndexFile {
   records: IndexRecord[];
   /** the dump the indexed tree holds, when a dump was extracted */
   stamp?: DumpStamp;
+  /** which image, with which settings, the run that wrote the index read completely */
+  seal?: RunSeal;
   /** false when the file does not exist */
   exists: boolean;
 }
@@ -135,7 +183,9 @@ export function readIndexFile(file: string): IndexFile {
   for (const line of text.split('\n')) {
     if (line === '') continue;
     const stamp = parseStamp(line);
+    const seal = stamp ? undefined : parseSeal(line);
     if (stamp) out.stamp = stamp;
+    else if (seal) out.seal = seal;
     else {
       const record = parseRecord(line);
       if (record) out.records.push(record);
@@ -165,6 +215,7 @@ export class IndexWriter {
   private lines: string[] = [];
   private buffered = 0;
   private stamp: DumpStamp | undefined;
+  private seal: RunSeal | undefined;
 
   constructor(private readonly file: string) {
     this.temporary = `${file}.tmp-${process.pid}`;
@@ -183,6 +234,11 @@ export class IndexWriter {
     this.stamp = stamp;
   }
 
+  /** Seal the index with the run that wrote it (the last line). */
+  setSeal(seal: RunSeal): void {
+    this.seal = seal;
+  }
+
   private flush(): void {
     if (this.lines.length === 0) return;
     fs.writeSync(this.fd, this.lines.join(''));
@@ -192,6 +248,7 @@ export class IndexWriter {
 
   async commit(): Promise<void> {
     if (this.stamp) this.lines.push(`${JSON.stringify({ dumpApplied: this.stamp })}\n`);
+    if (this.seal) this.lines.push(`${JSON.stringify({ runSeal: this.seal })}\n`);
     this.flush();
     fs.closeSync(this.fd);
     fs.renameSync(this.temporary, this.file);

@@ -17,6 +17,7 @@ import xxhash from 'xxhash-wasm';
 import { workerData } from 'node:worker_threads';
 import type { BatchTask, FileOp, FileResult, PwriteTask, WorkerSetup, WriteTask } from './write-protocol.js';
 import { addToMeter, workerMeterSlots } from '../stats.js';
+import { pathBytes } from '../entry.js';
 
 const setup = workerData as WorkerSetup;
 const arena = new Uint8Array(setup.arena);
@@ -39,7 +40,7 @@ let hashingReady: Promise<void> | undefined = xxhash().then((hashing) => {
 const { O_WRONLY, O_RDONLY, O_CREAT, O_EXCL, O_NOFOLLOW } = fs.constants;
 const CREATE_NEW = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW;
 
-const bytes = (path: string) => Buffer.from(path, 'latin1');
+const bytes = pathBytes;
 export const hex64 = (value: bigint) => value.toString(16).padStart(16, '0');
 
 export default function run(task: WriteTask): FileResult[] | number | Promise<FileResult[] | number> {

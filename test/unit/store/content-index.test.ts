@@ -52,6 +52,8 @@ function expectedRow(r: IndexRecord): Record<string, unknown> {
     ...(r.acls ? { acls: r.acls } : {}),
     ...(r.inode !== undefined ? { inode: r.inode } : {}),
     ...(r.sourceStamp !== undefined ? { sourceStamp: r.sourceStamp } : {}),
+    ...(r.linkPath !== undefined ? path(r.linkPath, 'linkPath') : {}),
+    ...(r.devMajor !== undefined ? { devMajor: r.devMajor, devMinor: r.devMinor } : {}),
   };
 }
 
@@ -73,6 +75,8 @@ test('formatRecord writes the record as JSON (keys, order, values) and parseReco
       ...(next() < 0.1 ? { acls: [{ type: 'user', id: 5, perm: 6 }] as unknown as IndexRecord['acls'] } : {}),
       ...(next() < 0.2 ? { inode: Math.floor(next() * 2 ** 32) } : {}),
       ...(next() < 0.3 ? { sourceStamp: `${Math.floor(next() * 1e9)}:"${bytePath(next)}` } : {}),
+      ...(next() < 0.2 ? { linkPath: bytePath(next) } : {}),
+      ...(next() < 0.2 ? { devMajor: Math.floor(next() * 4096), devMinor: Math.floor(next() * 2 ** 20) } : {}),
     };
     const line = formatRecord(record);
     const row = JSON.parse(line) as Record<string, unknown>;
@@ -85,5 +89,7 @@ test('formatRecord writes the record as JSON (keys, order, values) and parseReco
     assert.equal(back.linkTarget, record.linkTarget, `record ${i}: link target bytes`);
     assert.equal(back.mtimeNs, record.mtimeNs);
     assert.equal(back.mode, record.mode);
+    assert.equal(back.linkPath, record.linkPath, `record ${i}: link path bytes`);
+    assert.deepEqual([back.devMajor, back.devMinor], [record.devMajor, record.devMinor]);
   }
 });
