@@ -23,6 +23,8 @@ const impliedDirMode = 0o755;
 
 export class RootResolver {
   private readonly knownDirs = new Set<string>(['']);
+  /** the known directories this run created: nothing in them predates the run */
+  private readonly createdDirs = new Set<string>();
 
   constructor(
     /** absolute path of the root, byte string, no trailing slash */
@@ -35,8 +37,14 @@ export class RootResolver {
     return physical === '' ? this.root : `${this.root}/${physical}`;
   }
 
-  noteDir(physical: string): void {
+  noteDir(physical: string, created = false): void {
     this.knownDirs.add(physical);
+    if (created) this.createdDirs.add(physical);
+  }
+
+  /** Did this run create the directory (so a name in it can only be one this run made)? */
+  createdThisRun(physical: string): boolean {
+    return this.createdDirs.has(physical);
   }
 
   isKnownDir(physical: string): boolean {
@@ -46,8 +54,10 @@ export class RootResolver {
   /** Forget `physical` and everything below it: it was removed or replaced. */
   forget(physical: string): void {
     this.knownDirs.delete(physical);
+    this.createdDirs.delete(physical);
     const prefix = `${physical}/`;
     for (const dir of this.knownDirs) if (dir.startsWith(prefix)) this.knownDirs.delete(dir);
+    for (const dir of this.createdDirs) if (dir.startsWith(prefix)) this.createdDirs.delete(dir);
   }
 
   /** The fast path of `parentOf`, without waiting: the logical parent when it is made only of
@@ -87,7 +97,7 @@ export class RootResolver {
       if (!stat) {
         if (!create) throw skipped(entry, `"${displayPath(candidate)}" does not exist`);
         fsb.mkdir(this.abs(candidate), impliedDirMode);
-        this.knownDirs.add(candidate);
+        this.noteDir(candidate, true);
         physical.push(component);
       } else if (stat.isDirectory()) {
         this.knownDirs.add(candidate);

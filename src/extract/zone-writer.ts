@@ -215,12 +215,17 @@ export class ZoneWriter {
       gid: entry.gid,
       chown: this.isRoot,
       mtimeSeconds: nsToSeconds(entry.mtimeNs),
+      mayExist: !this.resolver.createdThisRun(parent),
       known: previous?.hash ? { hash: previous.hash, size: previous.size, mtimeSeconds: nsToSeconds(previous.mtimeNs) } : undefined,
     };
     const tag: FileTag = { entry, physical };
     if (entry.sourcePath !== undefined) {
       op.source = entry.sourcePath;
       op.sourceUnchanged = previous?.sourceStamp !== undefined && previous.sourceStamp === entry.sourceStamp;
+      if (op.sourceUnchanged && previous?.hash !== undefined && this.destinationAsRecorded(op, previous, physical)) {
+        this.fileDone(tag, { status: 'unchanged', hash: previous.hash }, undefined);
+        return undefined;
+      }
       const queued = this.pool.tryAddCopy(op, tag);
       if (queued) {
         this.pendingUntil(physical, queued);
@@ -257,14 +262,20 @@ export class ZoneWriter {
   private unchangedByIndex(op: FileOp, previous: IndexRecord, physical: string, body: Uint8Array, tag: FileTag): boolean {
     if (previous.size !== body.length) return false;
     const hash = hex64(hasher.h64Raw(body));
-    if (hash !== previous.hash) return false;
-    const stat = lstatOrUndefined(this.resolver.abs(physical));
-    if (!stat?.isFile() || stat.size !== body.length) return false;
-    const seconds = stat.mtimeMs / 1000;
-    if (Math.abs(seconds - op.mtimeSeconds) > 1e-6 || Math.abs(seconds - nsToSeconds(previous.mtimeNs)) > 1e-6) return false;
-    if ((stat.mode & 0o7777) !== op.mode || (op.chown && (stat.uid !== op.uid || stat.gid !== op.gid))) return false;
+    if (hash !== previous.hash || !this.destinationAsRecorded(op, previous, physical)) return false;
     this.fileDone(tag, { status: 'unchanged', hash }, undefined);
     return true;
+  }
+
+  /** The file at `physical` is still what the index recorded (size and mtime) and what `op`
+   *  wants (mode, owner, mtime). Directory images use it alone when the source file's stamp is
+   *  as recorded too (its content cannot have changed): the source is not even opened. */
+  private destinationAsRecorded(op: FileOp, previous: IndexRecord, physical: string): boolean {
+    const stat = lstatOrUndefined(this.resolver.abs(physical));
+    if (!stat?.isFile() || stat.size !== op.length || stat.size !== previous.size) return false;
+    const seconds = stat.mtimeMs / 1000;
+    if (Math.abs(seconds - op.mtimeSeconds) > 1e-6 || Math.abs(seconds - nsToSeconds(previous.mtimeNs)) > 1e-6) return false;
+    return (stat.mode & 0o7777) === op.mode && !(op.chown && (stat.uid !== op.uid || stat.gid !== op.gid));
   }
 
   /** Remember that `physical` is being written until `done` (a batch) settles. */
@@ -392,11 +403,12 @@ export class ZoneWriter {
     await this.waitFor(physical);
     const path = this.resolver.abs(physical);
     const existing = lstatOrUndefined(path);
-    if (!existing?.isDirectory()) {
+    const create = !existing?.isDirectory();
+    if (create) {
       if (existing) await this.clearPath(physical, existing);
       fsb.mkdir(path, 0o700); // opened up by the deferred metadata; 0700 until then
     }
-    this.resolver.noteDir(physical);
+    this.resolver.noteDir(physical, create);
     this.dirs.set(physical, this.dirMetadata(entry));
     if (entry.xattrs) this.xattrs.add(physical, entry.xattrs);
     this.counters.dirs++;

@@ -18,6 +18,8 @@ export interface FileOp {
   /** apply uid/gid (only when running as root) */
   chown: boolean;
   mtimeSeconds: number;
+  /** false when the directory was created by this run: the name is then (almost always) free */
+  mayExist: boolean;
   /** what the content index says of the file already there, if anything */
   known?: { hash: string; size: number; mtimeSeconds: number };
   /** copy this file (absolute byte path) instead of taking the body from the arena */
