@@ -69,11 +69,7 @@ function writeBatch(task: BatchTask): FileResult[] {
       continue;
     }
     const body = arena.subarray(op.start, op.start + op.length);
-    const hashStarted = performance.now();
-    const hash = hex64(h64Raw(body));
-    addToMeter(meter, workerMeterSlots.hashMicros, (performance.now() - hashStarted) * 1000);
-    addToMeter(meter, workerMeterSlots.bytes, op.length);
-    addToMeter(meter, workerMeterSlots.files, 1);
+    const hash = timedHash(body, op.length);
     try {
       results.push({ status: writeFile(op, body, hash), hash });
     } catch (error) {
@@ -82,6 +78,16 @@ function writeBatch(task: BatchTask): FileResult[] {
     }
   }
   return results;
+}
+
+/** Hash a file's body, counting the time, its bytes and the file for --stats. */
+function timedHash(body: Uint8Array, size: number): string {
+  const started = performance.now();
+  const hash = hex64(h64Raw(body));
+  addToMeter(meter, workerMeterSlots.hashMicros, (performance.now() - started) * 1000);
+  addToMeter(meter, workerMeterSlots.bytes, size);
+  addToMeter(meter, workerMeterSlots.files, 1);
+  return hash;
 }
 
 /** Reused read buffer for copies: grows to the largest file copied whole. */
@@ -121,7 +127,7 @@ function copyFile(op: FileOp): FileResult {
       }
       const size = Math.min(done, op.length);
       const body = copyBuffer.subarray(0, size);
-      const hash = hex64(h64Raw(body));
+      const hash = timedHash(body, size);
       const status = writeFile({ ...op, length: size }, body, hash);
       return done === op.length ? { status, hash } : { status, hash, copiedSize: done > op.length ? -1 : size };
     }
