@@ -11,7 +11,7 @@ import type { ByteSource } from '../io/source.js';
 import { openSource } from '../io/open-source.js';
 import { resolveLimits } from '../limits.js';
 import type { DumpLevel, DumpStamp } from '../formats/format.js';
-import { IndexWriter, type RunSeal, indexByPath, readIndexFile } from '../store/content-index.js';
+import { type IndexRecord, IndexWriter, type RunSeal, indexByPath, readIndexFile } from '../store/content-index.js';
 import { planIncremental } from './incremental.js';
 import { treeMatchesIndex } from './index-check.js';
 import type { ExtractOptions, ExtractReport, Warning } from './types.js';
@@ -76,8 +76,7 @@ export async function extract(options: ExtractOptions): Promise<ExtractReport> {
   const seal = indexed?.seal;
   if (seal && source.identity && seal.image === source.identity.opened && seal.settings === settings) {
     const checkStarted = performance.now();
-    const check = treeMatchesIndex(root, previous, owners);
-    if (check.matches) {
+    if (treeStillMatches(root, previous, owners)) {
       await source.close?.();
       return settledReport(seal, imageName, options.dest, started, options.stats ? performance.now() - checkStarted : undefined);
     }
@@ -171,6 +170,16 @@ function statsReport(stats: PipelineStats, meter: BigInt64Array): StageReport[] 
   stats.addWorkerTime('hash + write (workers)', ms(workerMeterSlots.busyMicros), Number(meter[workerMeterSlots.bytes]), 0);
   stats.addWorkerTime('  of which hashing', ms(workerMeterSlots.hashMicros), 0, files);
   return stats.report();
+}
+
+/** treeMatchesIndex, with any error (ENOTDIR where a directory became a file, EACCES) taken
+ *  as "no": the full run then deals with it as it would anyway. */
+function treeStillMatches(root: string, records: ReadonlyMap<string, IndexRecord>, owners: boolean): boolean {
+  try {
+    return treeMatchesIndex(root, records, owners);
+  } catch {
+    return false;
+  }
 }
 
 /** The report of a run settled by the index: what the sealing run found in the image, all of it

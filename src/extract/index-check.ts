@@ -24,14 +24,9 @@ import { fsb, lstatOrUndefined, nsToSeconds } from './fs-bytes.js';
 /** Utimes rounding: the same tolerance as the per-file check in the writer. */
 const mtimeToleranceSeconds = 1e-6;
 
-export interface TreeCheck {
-  matches: boolean;
-  /** the first record that differs (for --stats and tests), when one does */
-  differs?: string;
-}
-
-/** `records`: one per physical path (indexByPath). `owners`: compare uid/gid too. */
-export function treeMatchesIndex(root: string, records: ReadonlyMap<string, IndexRecord>, owners: boolean): TreeCheck {
+/** `records`: one per physical path (indexByPath). `owners`: compare uid/gid too. Throws what
+ *  lstat throws beyond ENOENT (ENOTDIR where a directory became a file, EACCES). */
+export function treeMatchesIndex(root: string, records: ReadonlyMap<string, IndexRecord>, owners: boolean): boolean {
   const abs = (physical: string) => (physical === '' ? root : `${root}/${physical}`);
   const inodes = new Map<string, number>();
   const links: IndexRecord[] = [];
@@ -41,16 +36,15 @@ export function treeMatchesIndex(root: string, records: ReadonlyMap<string, Inde
       continue;
     }
     const stat = lstatOrUndefined(abs(record.path));
-    if (!stat || !nodeMatches(stat, record, owners, abs)) return { matches: false, differs: record.path };
+    if (!stat || !nodeMatches(stat, record, owners, abs)) return false;
     if (record.type === 'file') inodes.set(record.path, stat.ino);
   }
   for (const link of links) {
     const stat = lstatOrUndefined(abs(link.path));
     const target = link.linkPath === undefined ? undefined : inodes.get(link.linkPath) ?? lstatOrUndefined(abs(link.linkPath))?.ino;
-    if (!stat?.isFile() || target === undefined || stat.ino !== target) return { matches: false, differs: link.path };
+    if (!stat?.isFile() || target === undefined || stat.ino !== target) return false;
   }
-  const notDirectory = implicitDirectories(records).find((dir) => !lstatOrUndefined(abs(dir))?.isDirectory());
-  return notDirectory === undefined ? { matches: true } : { matches: false, differs: notDirectory };
+  return implicitDirectories(records).every((dir) => lstatOrUndefined(abs(dir))?.isDirectory());
 }
 
 function nodeMatches(stat: fs.Stats, record: IndexRecord, owners: boolean, abs: (physical: string) => string): boolean {

@@ -130,6 +130,14 @@ test('any difference in the tree sends the run down the full path, which repairs
       (d) => assert.notEqual(fs.statSync(path.join(d, 'var/adm')).mtimeMs, 1e12),
     ],
     [
+      'a directory replaced by a file (ENOTDIR below it)',
+      (d) => {
+        fs.rmSync(path.join(d, 'var/svc'), { recursive: true });
+        fs.writeFileSync(path.join(d, 'var/svc'), '');
+      },
+      (d) => assert.ok(fs.lstatSync(path.join(d, 'var/svc/profile/generic.xml')).isFile()),
+    ],
+    [
       'a directory replaced by a symlink to a copy of it elsewhere',
       (d) => {
         const elsewhere = path.join(path.dirname(d), 'elsewhere');
