@@ -36,15 +36,17 @@ export class Arena {
     return this.bytes.length;
   }
 
-  /** Reserve `length` contiguous bytes, waiting for releases when the ring is full. */
+  /** Reserve `length` contiguous bytes, waiting for releases when the ring is full. Regions start
+   *  on 8-byte boundaries (see WritePool.addSmall on why alignment matters here). */
   async reserve(length: number): Promise<Region> {
-    if (length > this.size) throw new RangeError(`region of ${length} bytes exceeds the arena (${this.size})`);
+    const span = (length + 7) & ~7;
+    if (span > this.size) throw new RangeError(`region of ${length} bytes exceeds the arena (${this.size})`);
     for (;;) {
-      const start = this.fit(length);
+      const start = this.fit(span);
       if (start !== undefined) {
         const slot: Slot = { start, length, released: false, waiters: [] };
         this.slots.push(slot);
-        this.head = start + length;
+        this.head = start + span;
         return slot;
       }
       const oldest = this.slots[0]!;

@@ -32,6 +32,8 @@ const batchBytes = 1024 * 1024;
  *  cores would spend the process' memory bound on idle threads. `--jobs` sets any number. */
 const maxDefaultWriters = 8;
 const batchMaxFiles = 256;
+/** at most this many bytes are skipped before a body to align it (addSmall) */
+const alignmentSlack = 7;
 
 /** A write handed to the pool; `done` settles when it is on disk. */
 export interface Pending<T> {
@@ -80,7 +82,7 @@ export class WritePool<Tag> {
   /** True when a small file of `size` bytes can be added now without waiting for room. */
   hasRoomFor(size: number): boolean {
     const batch = this.batch;
-    return batch !== undefined && batch.used + size <= batch.region.length && batch.ops.length < batchMaxFiles;
+    return batch !== undefined && batch.used + size + alignmentSlack <= batch.region.length && batch.ops.length < batchMaxFiles;
   }
 
   /** Make room for a small file of `size` bytes (flushing a full batch, waiting for the ring). */
@@ -94,9 +96,13 @@ export class WritePool<Tag> {
    *  `op.start` is filled in here. Returns the batch's completion (shared by its files). */
   addSmall(op: FileOp, body: Uint8Array, tag: Tag): Promise<void> {
     const batch = this.batch!;
-    op.start = batch.region.start + batch.used;
+    const free = batch.region.start + batch.used;
+    // the body lands at the same offset modulo 8 as it has in its own buffer: V8 copies into
+    // shared memory word by word only when both sides are equally aligned, otherwise byte by
+    // byte - measured 3x slower, ~6% of the main thread's time on the 256 MiB corpus
+    op.start = free + ((body.byteOffset - free) & alignmentSlack);
     this.arena.bytes.set(body, op.start);
-    batch.used += body.length;
+    batch.used = op.start - batch.region.start + body.length;
     batch.ops.push(op);
     batch.tags.push(tag);
     return batch.done;

@@ -30,6 +30,7 @@ test('regions handed out never overlap a live region, and releases in any order 
       await new Promise((r) => setImmediate(r));
     }
     assert.ok(region.start >= 0 && region.start + region.length <= 1000, 'region inside the arena');
+    assert.equal(region.start % 8, 0, 'regions start on 8-byte boundaries (word-wise copies into shared memory)');
     for (const other of live) assert.ok(!overlaps(region, other), `overlap ${JSON.stringify(region)} ${JSON.stringify(other)}`);
     live.push(region);
   }
