@@ -18,8 +18,8 @@ const zeros = new Uint8Array(256 * 1024);
 const wholeSparseMaxBytes = 256 * 1024;
 
 export interface TarBodyCursor extends EntryBody {
-  /** skip whatever of the stored data the consumer did not read */
-  finish(): Promise<void>;
+  /** skip whatever of the stored data the consumer did not read (undefined: done already) */
+  finish(): Promise<void> | undefined;
 }
 
 function truncated(reader: ByteReader, name: string, missing: number, total: number): Error {
@@ -53,11 +53,11 @@ export class PlainBody implements TarBodyCursor {
     return body;
   }
 
-  async finish(): Promise<void> {
-    if (this.remaining === 0) return;
+  finish(): Promise<void> | undefined {
+    if (this.remaining === 0) return undefined;
     const left = this.remaining;
     this.remaining = 0;
-    await this.reader.skip(left, 'tar member data');
+    return this.reader.skipBuffered(left) ? undefined : this.reader.skip(left, 'tar member data');
   }
 }
 

@@ -106,13 +106,37 @@ export function fieldNumber(block: Uint8Array, start: number, length: number): b
   return fast ? BigInt(small) : value;
 }
 
+/**
+ * fieldNumber for the common case, without a bigint (six numeric fields per header, two headers
+ * per pax member: the bigints were a good share of a tar's garbage): the value of a plain octal
+ * field of at most 17 digits; NaN when the field is base-256 or longer (use fieldNumber);
+ * undefined when it is not a number.
+ */
+function octalField(block: Uint8Array, start: number, length: number): number | undefined {
+  if (block[start]! & 0x80) return NaN;
+  let from = start;
+  let to = start + length;
+  while (from < to && (block[from] === 0x20 || block[from] === 0)) from++;
+  while (to > from && (block[to - 1] === 0x20 || block[to - 1] === 0)) to--;
+  if (to - from > 17) return NaN;
+  let value = 0;
+  for (let i = from; i < to; i++) {
+    const digit = block[i]! - 0x30;
+    if (digit < 0 || digit > 7) return undefined;
+    value = value * 8 + digit;
+  }
+  return value;
+}
+
 function describeField(block: Uint8Array, start: number, length: number): string {
   return JSON.stringify(Buffer.from(block.subarray(start, start + length)).toString('latin1'));
 }
 
 /** A numeric field that must be a non-negative safe integer. */
 export function fieldCount(block: Uint8Array, start: number, length: number, field: string, at: HeaderPlace): number {
-  const value = fieldNumber(block, start, length);
+  const plain = octalField(block, start, length);
+  if (plain !== undefined && !Number.isNaN(plain)) return plain; // non-negative and safe by construction
+  const value = plain === undefined ? undefined : fieldNumber(block, start, length);
   if (value === undefined) {
     throw badArchive(`bad tar ${field} field ${describeField(block, start, length)}: not an octal number`, { layer: at.layer, offset: at.offset + start });
   }
@@ -135,18 +159,28 @@ export interface ChecksumResult {
  * either is accepted, as libarchive and GNU tar do.
  */
 export function checkChecksum(block: Uint8Array): ChecksumResult {
-  let unsigned = 0;
+  // the checksum field counts as eight spaces; the two loops around it have no branch per byte
+  let unsigned = 0x20 * CHECKSUM_LENGTH;
   let high = 0;
-  for (let i = 0; i < BLOCK; i++) {
-    const b = i >= CHECKSUM_AT && i < CHECKSUM_AT + CHECKSUM_LENGTH ? 0x20 : block[i]!;
+  for (let i = 0; i < CHECKSUM_AT; i++) {
+    const b = block[i]!;
     unsigned += b;
-    if (b >= 0x80) high++;
+    high += b >> 7;
+  }
+  for (let i = CHECKSUM_AT + CHECKSUM_LENGTH; i < BLOCK; i++) {
+    const b = block[i]!;
+    unsigned += b;
+    high += b >> 7;
   }
   const signed = unsigned - 256 * high;
-  const value = fieldNumber(block, CHECKSUM_AT, CHECKSUM_LENGTH);
-  const stored = value === undefined || value < 0n ? undefined : Number(value);
+  const plain = octalField(block, CHECKSUM_AT, CHECKSUM_LENGTH);
+  const stored = plain === undefined ? undefined : Number.isNaN(plain) ? nonNegative(fieldNumber(block, CHECKSUM_AT, CHECKSUM_LENGTH)) : plain;
   // an all-blank field parses as 0, which no real header sums to (8 spaces alone make 256)
   return { ok: stored !== undefined && (stored === unsigned || stored === signed), stored, unsigned, signed };
+}
+
+function nonNegative(value: bigint | undefined): number | undefined {
+  return value === undefined || value < 0n ? undefined : Number(value);
 }
 
 /** Decode the common fields (the caller has checked the checksum). */

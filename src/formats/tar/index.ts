@@ -94,35 +94,48 @@ async function* readTar(reader: ByteReader, context: FormatContext): AsyncGenera
   /** a pax header was seen: hard links may then carry data (POSIX 2001) */
   let sawPax = false;
 
-  /** Read a meta member's body (size checked before anything is allocated) and its padding. */
-  const readMeta = async (size: number, what: string, at: HeaderPlace): Promise<Uint8Array> => {
+  // The hot path takes what is already buffered synchronously: an `await` costs a microtask
+  // even on data at hand, and a pax member is two headers, a meta body and its padding (the
+  // `...Now` helpers return undefined when they would have to wait; the caller then awaits).
+
+  /** Check a meta member's size before anything is allocated. */
+  const checkMeta = (size: number, what: string, at: HeaderPlace) => {
     if (size > limits.maxMetaRecordBytes) {
       throw new P2VError('P2V_LIMIT', `${what} of ${size} bytes exceeds the metadata limit (${limits.maxMetaRecordBytes})`, at);
     }
-    // copied: the records outlive the chunk they arrived in
+  };
+  /** A meta body and its padding, when both are buffered; copied: the records outlive the chunk. */
+  const metaNow = (size: number): Uint8Array | undefined => {
+    const span = reader.peekBuffered(size + padding(size));
+    if (!span) return undefined;
+    reader.skipBuffered(span.length);
+    return span.slice(0, size);
+  };
+  /** Read a meta member's body (size checked before anything is allocated) and its padding. */
+  const readMeta = async (size: number, what: string, at: HeaderPlace): Promise<Uint8Array> => {
+    checkMeta(size, what, at);
+    const now = metaNow(size);
+    if (now) return now;
     const body = Uint8Array.from(await reader.readExact(size, what));
     await skip(padding(size), 'tar padding');
     return body;
   };
-  /** readMeta for the x/X/L/K members of one member, whose bodies count together */
-  const readPendingMeta = async (size: number, what: string, at: HeaderPlace): Promise<Uint8Array> => {
-    if (size <= limits.maxMetaRecordBytes && pending.metaBytes + size > limits.maxMetaRecordBytes) {
+  /** The x/X/L/K members of one member count together against the limit. */
+  const chargePending = (size: number, what: string, at: HeaderPlace) => {
+    checkMeta(size, what, at);
+    if (pending.metaBytes + size > limits.maxMetaRecordBytes) {
       throw new P2VError('P2V_LIMIT', `extended headers for one member add up to ${pending.metaBytes + size} bytes, over the metadata limit (${limits.maxMetaRecordBytes})`, at);
     }
     pending.metaBytes += size;
-    return readMeta(size, what, at);
   };
-  /** hot path: many members have no data or no padding, and even an empty reader.skip() costs
-   *  an async generator round trip */
-  const skip = async (n: number, what: string) => {
-    if (n > 0) await reader.skip(n, what);
-  };
+  /** Skip `n` bytes: synchronously when buffered (undefined), else the promise to await. */
+  const skip = (n: number, what: string): Promise<void> | undefined => (n > 0 && !reader.skipBuffered(n) ? reader.skip(n, what) : undefined);
   const skipData = (size: number) => skip(size + padding(size), 'tar member data');
 
   for (;;) {
     const offset = reader.offset;
     const at: HeaderPlace = { layer, offset };
-    const block = await reader.peek(BLOCK);
+    const block = reader.peekBuffered(BLOCK) ?? (await reader.peek(BLOCK));
     if (block.length < BLOCK) {
       if (block.length === 0) {
         throw badArchive('the archive ends without the two zero blocks that close a tar archive (truncated?)', at);
@@ -160,7 +173,8 @@ async function* readTar(reader: ByteReader, context: FormatContext): AsyncGenera
     if (type === 'x' || type === 'X' || type === 'g') {
       sawPax = true;
       const what = `pax ${type} header`;
-      const records = parsePaxRecords(await (type === 'g' ? readMeta(header.size, what, at) : readPendingMeta(header.size, what, at)), at);
+      if (type !== 'g') chargePending(header.size, what, at);
+      const records = parsePaxRecords((type !== 'g' && metaNow(header.size)) || (await readMeta(header.size, what, at)), at);
       if (type === 'g') {
         applyGlobal(globals, records);
         let globalBytes = 0;
@@ -178,7 +192,9 @@ async function* readTar(reader: ByteReader, context: FormatContext): AsyncGenera
       continue;
     }
     if (type === 'L' || type === 'K') {
-      const body = await readPendingMeta(header.size, `GNU long ${type === 'L' ? 'name' : 'link'}`, at);
+      const what = `GNU long ${type === 'L' ? 'name' : 'link'}`;
+      chargePending(header.size, what, at);
+      const body = await readMeta(header.size, what, at);
       const nul = body.indexOf(0);
       const text = Buffer.from(nul >= 0 ? body.subarray(0, nul) : body).toString('latin1');
       if (type === 'L') pending.longName = text;
@@ -215,7 +231,7 @@ async function* readTar(reader: ByteReader, context: FormatContext): AsyncGenera
       }
       const xattr = solaris.takeXattrHeader();
       if (!xattr || xattr.typeflag !== '0' || xattr.name === '.' || !(type === 'E' || type === '0' || type === '\0')) {
-        await skipData(dataBytes); // the attribute directory, or an attribute that is a link
+        await skipData(dataBytes); // the attribute directory, or an attribute that is a link (rare: awaiting undefined is fine)
         continue;
       }
       if (dataBytes > limits.maxMetaRecordBytes) {
@@ -264,7 +280,8 @@ async function* readTar(reader: ByteReader, context: FormatContext): AsyncGenera
     }
 
     if (entryType !== 'file') {
-      await skipData(bodyBytes(type, size, sawPax));
+      const skipping = skipData(bodyBytes(type, size, sawPax));
+      if (skipping) await skipping;
       yield entry;
       continue;
     }
@@ -294,9 +311,10 @@ async function* readTar(reader: ByteReader, context: FormatContext): AsyncGenera
     if (body) entry.body = body;
     yield entry;
     // the consumer may have stopped early: the cursor skips whatever it left
-    if (body) await body.finish();
-    else await skip(stored, 'tar member data');
-    await skip(padding(size), 'tar padding');
+    const finishing = body ? body.finish() : skip(stored, 'tar member data');
+    if (finishing) await finishing;
+    const padded = skip(padding(size), 'tar padding');
+    if (padded) await padded;
   }
 }
 

@@ -65,7 +65,7 @@ export function parsePaxRecords(body: Uint8Array, at: HeaderPlace): PaxRecord[] 
     if (equals < 0 || equals >= end || equals === keyStart) throw badArchive('pax header: record without "key="', where);
     const keyBytes = body.subarray(keyStart, equals);
     if (keyBytes.includes(0)) throw badArchive('pax header: NUL byte in a key', where);
-    const key = Buffer.from(keyBytes).toString('latin1');
+    const key = latin1(keyBytes);
     const value = body.subarray(equals + 1, end);
     if (NAME_KEYS.has(key) && value.includes(0)) throw badArchive(`pax header: NUL byte in the ${key} value`, where);
     records.push({ key, value });
@@ -145,10 +145,10 @@ function interpret(fields: PaxFields, key: string, value: Uint8Array, at: Header
       fields.gid = decimal(value, key, at);
       return;
     case 'uname':
-      fields.uname = Buffer.from(value).toString('utf8');
+      fields.uname = utf8(value);
       return;
     case 'gname':
-      fields.gname = Buffer.from(value).toString('utf8');
+      fields.gname = utf8(value);
       return;
     case 'mtime':
       fields.mtimeNs = paxTimeNs(latin1(value), at);
@@ -190,12 +190,13 @@ function interpret(fields: PaxFields, key: string, value: Uint8Array, at: Header
   }
 }
 
+// views, not copies (Buffer.from(uint8Array) would copy): these run for every pax record
 function latin1(value: Uint8Array): string {
-  return Buffer.from(value).toString('latin1');
+  return Buffer.from(value.buffer, value.byteOffset, value.length).toString('latin1');
 }
 
 function utf8(value: Uint8Array): string {
-  return Buffer.from(value).toString('utf8');
+  return Buffer.from(value.buffer, value.byteOffset, value.length).toString('utf8');
 }
 
 function decimal(value: Uint8Array, key: string, at: HeaderPlace): number {
