@@ -39,7 +39,7 @@
  *   - bodies arrive as streamx Readables: no synchronous whole() fast path for small files.
  * So the reader is native on ByteReader.
  */
-import type { AclRecord, Entry, EntryType } from '../../entry.js';
+import type { Entry, EntryType } from '../../entry.js';
 import { displayPath } from '../../entry.js';
 import { badArchive, P2VError } from '../../errors.js';
 import type { ByteReader } from '../../io/byte-reader.js';
@@ -265,8 +265,7 @@ async function* readTar(reader: ByteReader, context: FormatContext): AsyncGenera
     if (acl.mismatch !== undefined) {
       context.warn({ code: 'P2V_ENTRY_INVALID', message: `Solaris ACL member for "${displayPath(acl.mismatch)}" is not followed by that member: ACL ignored`, entry: displayPath(name) });
     }
-    const acls: AclRecord[] = [...(acl.acls ?? []), ...(pax?.acls ?? [])];
-    if (acls.length > 0) entry.acls = acls;
+    if (acl.acls?.length || pax?.acls.length) entry.acls = [...(acl.acls ?? []), ...(pax?.acls ?? [])];
 
     if (entryType === 'symlink' || entryType === 'hardlink') {
       if (linkTarget.length > limits.maxLinkTargetBytes) {
