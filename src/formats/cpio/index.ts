@@ -68,7 +68,7 @@ async function* readCpio(reader: ByteReader, context: FormatContext): AsyncGener
     }
     const rawName = reader.tryReadBuffered(header.nameSize) ?? (await reader.readExact(header.nameSize, 'cpio member name'));
     const nul = rawName.indexOf(0);
-    const name = Buffer.from(nul >= 0 ? rawName.subarray(0, nul) : rawName).toString('latin1');
+    const name = Buffer.from(rawName.buffer, rawName.byteOffset, nul >= 0 ? nul : rawName.length).toString('latin1'); // a view: no copy per member
     const namePad = header.extraSize + padTo(header.headerSize + header.nameSize + header.extraSize, align);
     if (!reader.skipBuffered(namePad)) await reader.skip(namePad, 'cpio name padding');
     const dataPad = padTo(header.fileSize, align);
