@@ -95,8 +95,8 @@ async function* readTar(reader: ByteReader, context: FormatContext): AsyncGenera
   let sawPax = false;
 
   // The hot path takes what is already buffered synchronously: an `await` costs a microtask
-  // even on data at hand, and a pax member is two headers, a meta body and its padding (the
-  // `...Now` helpers return undefined when they would have to wait; the caller then awaits).
+  // even on data at hand, and a pax member is two headers, a meta body and its padding.
+  // `metaNow` returns undefined when it would have to wait; `skip` returns a promise only then.
 
   /** Check a meta member's size before anything is allocated. */
   const checkMeta = (size: number, what: string, at: HeaderPlace) => {
@@ -231,7 +231,7 @@ async function* readTar(reader: ByteReader, context: FormatContext): AsyncGenera
       }
       const xattr = solaris.takeXattrHeader();
       if (!xattr || xattr.typeflag !== '0' || xattr.name === '.' || !(type === 'E' || type === '0' || type === '\0')) {
-        await skipData(dataBytes); // the attribute directory, or an attribute that is a link (rare: awaiting undefined is fine)
+        await skipData(dataBytes); // the attribute directory, or an attribute that is a link
         continue;
       }
       if (dataBytes > limits.maxMetaRecordBytes) {
