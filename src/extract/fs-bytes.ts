@@ -35,6 +35,12 @@ export const fsb = {
   open: (p: string, flags: number, mode?: number) => fs.openSync(pathBytes(p), flags, mode),
 };
 
+/** Does a stat's mtime (ms) equal a time we set (seconds)? Times go through Node's utimes
+ *  family as seconds in a double, so they come back within a microsecond, not exactly. */
+export function sameMtime(statMtimeMs: number, seconds: number): boolean {
+  return Math.abs(statMtimeMs / 1000 - seconds) <= 1e-6;
+}
+
 /** Nanoseconds since the epoch → the seconds value Node's utimes family takes. */
 export function nsToSeconds(ns: bigint): number {
   return Number(ns) / 1e9;

@@ -19,10 +19,7 @@
 import type * as fs from 'node:fs';
 import type { IndexRecord } from '../store/content-index.js';
 import { splitLinuxDev } from '../formats/common/dev.js';
-import { fsb, lstatOrUndefined, nsToSeconds } from './fs-bytes.js';
-
-/** Utimes rounding: the same tolerance as the per-file check in the writer. */
-const mtimeToleranceSeconds = 1e-6;
+import { fsb, lstatOrUndefined, nsToSeconds, sameMtime } from './fs-bytes.js';
 
 /** `records`: one per physical path (indexByPath). `owners`: compare uid/gid too. Throws what
  *  lstat throws beyond ENOENT (ENOTDIR where a directory became a file, EACCES). */
@@ -75,7 +72,7 @@ function nodeMatches(stat: fs.Stats, record: IndexRecord, owners: boolean, abs: 
   if (record.xattrs) return false;
   if (record.type !== 'symlink' && (stat.mode & 0o7777) !== (record.mode & 0o7777)) return false;
   if (owners && (stat.uid !== record.uid || stat.gid !== record.gid)) return false;
-  return Math.abs(stat.mtimeMs / 1000 - nsToSeconds(record.mtimeNs)) <= mtimeToleranceSeconds;
+  return sameMtime(stat.mtimeMs, nsToSeconds(record.mtimeNs));
 }
 
 /** Directories that members sit in but that have no record of their own (the root excluded). */

@@ -29,7 +29,7 @@ import type { IndexRecord } from '../store/content-index.js';
 import type { FileOp, FileResult } from '../workers/write-protocol.js';
 import { DirFixups } from './dir-fixups.js';
 import type { IncrementalPlan } from './incremental.js';
-import { CREATE_NEW, O_NOFOLLOW, O_RDONLY, fsb, lstatOrUndefined, nsToSeconds } from './fs-bytes.js';
+import { CREATE_NEW, O_NOFOLLOW, O_RDONLY, fsb, lstatOrUndefined, nsToSeconds, sameMtime } from './fs-bytes.js';
 import { memberComponents } from './path-policy.js';
 import { RootResolver } from './root-resolver.js';
 import { makeSpecialNode, setNodeMode } from './special-nodes.js';
@@ -273,8 +273,7 @@ export class ZoneWriter {
   private destinationAsRecorded(op: FileOp, previous: IndexRecord, physical: string): boolean {
     const stat = lstatOrUndefined(this.resolver.abs(physical));
     if (!stat?.isFile() || stat.size !== op.length || stat.size !== previous.size) return false;
-    const seconds = stat.mtimeMs / 1000;
-    if (Math.abs(seconds - op.mtimeSeconds) > 1e-6 || Math.abs(seconds - nsToSeconds(previous.mtimeNs)) > 1e-6) return false;
+    if (!sameMtime(stat.mtimeMs, op.mtimeSeconds) || !sameMtime(stat.mtimeMs, nsToSeconds(previous.mtimeNs))) return false;
     return (stat.mode & 0o7777) === op.mode && !(op.chown && (stat.uid !== op.uid || stat.gid !== op.gid));
   }
 

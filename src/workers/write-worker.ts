@@ -18,6 +18,7 @@ import { workerData } from 'node:worker_threads';
 import type { BatchTask, FileOp, FileResult, PwriteTask, WorkerSetup, WriteTask } from './write-protocol.js';
 import { addToMeter, workerMeterSlots } from '../stats.js';
 import { pathBytes } from '../entry.js';
+import { sameMtime } from '../extract/fs-bytes.js';
 
 const setup = workerData as WorkerSetup;
 const arena = new Uint8Array(setup.arena);
@@ -264,7 +265,7 @@ function replaceExisting(op: FileOp, path: string, body: Uint8Array, hash: strin
  *  (size and mtime, rsync's quick check); otherwise read the file and compare. */
 function sameContent(op: FileOp, path: string, stat: fs.Stats, body: Uint8Array, hash: string): boolean {
   const known = op.known;
-  if (known && known.size === stat.size && Math.abs(known.mtimeSeconds - stat.mtimeMs / 1000) < 1e-6) {
+  if (known && known.size === stat.size && sameMtime(stat.mtimeMs, known.mtimeSeconds)) {
     return known.hash === hash;
   }
   const fd = fs.openSync(bytes(path), O_RDONLY | O_NOFOLLOW);
@@ -293,5 +294,5 @@ function lstatOrUndefined(path: string): fs.Stats | undefined {
 function metadataDiffers(op: FileOp, stat: fs.Stats): boolean {
   if ((stat.mode & 0o7777) !== op.mode) return true;
   if (op.chown && (stat.uid !== op.uid || stat.gid !== op.gid)) return true;
-  return Math.abs(stat.mtimeMs / 1000 - op.mtimeSeconds) > 1e-6;
+  return !sameMtime(stat.mtimeMs, op.mtimeSeconds);
 }
