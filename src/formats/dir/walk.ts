@@ -10,7 +10,7 @@
  */
 import * as fs from 'node:fs';
 import type { Entry, EntryBody } from '../../entry.js';
-import { typeFromMode } from '../../entry.js';
+import { pathBytes, typeFromMode } from '../../entry.js';
 import { splitLinuxDev } from '../common/dev.js';
 import { P2VError } from '../../errors.js';
 import type { Warning } from '../../extract/types.js';
@@ -21,7 +21,7 @@ export interface DirWalkOptions {
   warn(warning: Warning): void;
 }
 
-const bytes = (path: string) => Buffer.from(path, 'latin1');
+const bytes = pathBytes;
 
 export async function* walkDirectory(options: DirWalkOptions): AsyncGenerator<Entry> {
   const rootStat = fs.lstatSync(bytes(options.root), { bigint: true });
