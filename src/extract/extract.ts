@@ -82,7 +82,7 @@ export async function extract(options: ExtractOptions): Promise<ExtractReport> {
     }
   }
   // loaded only now: the writer (and its worker pool, hashing kernel) and the format layers are
-  // ~35 ms of module loading that a run settled by the index above never needs
+  // ~25 ms of module loading (main.js import 45 -> 21 ms) that a run settled by the index above never needs
   const [{ ZoneWriter }, { openImage }] = await Promise.all([import('./zone-writer.js'), import('../image.js')]);
   const index = options.indexFile ? new IndexWriter(options.indexFile) : undefined;
 
