@@ -6,7 +6,6 @@ import * as fs from 'node:fs';
 import path from 'node:path';
 import { P2VError, isP2VError } from '../errors.js';
 import { toBytePath } from '../entry.js';
-import type { openImage } from '../image.js';
 import type { ByteSource } from '../io/source.js';
 import { openSource } from '../io/open-source.js';
 import { resolveLimits } from '../limits.js';

@@ -221,8 +221,10 @@ export class ZoneWriter {
     const tag: FileTag = { entry, physical };
     if (entry.sourcePath !== undefined) {
       op.source = entry.sourcePath;
-      op.sourceUnchanged = previous?.sourceStamp !== undefined && previous.sourceStamp === entry.sourceStamp;
-      if (op.sourceUnchanged && previous?.hash !== undefined && this.destinationAsRecorded(op, previous, physical)) {
+      // the source's stamp as recorded (its content cannot have changed) and the destination
+      // as recorded: settled here, the source is not even opened
+      const sourceUnchanged = previous?.sourceStamp !== undefined && previous.sourceStamp === entry.sourceStamp;
+      if (sourceUnchanged && previous?.hash !== undefined && this.destinationAsRecorded(op, previous, physical)) {
         this.fileDone(tag, { status: 'unchanged', hash: previous.hash }, undefined);
         return undefined;
       }

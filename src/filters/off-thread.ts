@@ -16,6 +16,7 @@ import { activeStats } from '../stats.js';
 import type { DecodeWorkerData, FromWorker, ToWorker } from '../workers/decode-protocol.js';
 import { workerExecArgv } from '../workers/exec-argv.js';
 import type { Filter } from './filter.js';
+import { lookAhead } from '../io/replay.js';
 
 export const offThreadMinBytes = 1024 * 1024;
 const maxUnacked = 8;
@@ -27,25 +28,12 @@ export function decodeThreadsEnabled(): boolean {
 }
 
 export async function* decodeOffThread(filter: Filter, input: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array, void, undefined> {
-  const iterator = input[Symbol.asyncIterator]();
-  const head: Uint8Array[] = [];
-  let have = 0;
-  let ended = false;
-  while (have < offThreadMinBytes) {
-    const next = await iterator.next();
-    if (next.done) {
-      ended = true;
-      break;
-    }
-    head.push(next.value);
-    have += next.value.length;
-  }
-  if (ended) {
-    yield* filter.decode((async function* () {
-      yield* head;
-    })());
+  const ahead = await lookAhead(input, (have) => have < offThreadMinBytes);
+  if (ahead.ended) {
+    yield* filter.decode(ahead.replay); // small: not worth a thread
     return;
   }
+  const iterator = ahead.replay[Symbol.asyncIterator]();
 
   const worker = new Worker(new URL('../workers/decode-worker.js', import.meta.url), {
     workerData: { module: filter.module!, maxUnacked } satisfies DecodeWorkerData,
@@ -70,7 +58,7 @@ export async function* decodeOffThread(filter: Filter, input: AsyncIterable<Uint
     if (pulling || inputEnded || credits === 0) return;
     pulling = true;
     try {
-      const next = head.length > 0 ? { done: false as const, value: head.shift()! } : await iterator.next();
+      const next = await iterator.next();
       if (next.done) {
         inputEnded = true;
         return send({ type: 'end' });

@@ -8,6 +8,7 @@ import type { Filter } from './filter.js';
 import { bidBytes } from './filter.js';
 import { bzip2Bid, compressBid, gzipBid, xzBid } from './sniff.js';
 import { decodeOffThread, decodeThreadsEnabled } from './off-thread.js';
+import { lookAhead } from '../io/replay.js';
 
 /** A codec as the registry knows it before it is needed. */
 export interface FilterEntry {
@@ -42,35 +43,10 @@ export async function peekStream(
   input: AsyncIterable<Uint8Array>,
   n: number = bidBytes,
 ): Promise<{ head: Uint8Array; stream: AsyncIterable<Uint8Array> }> {
-  const iterator = input[Symbol.asyncIterator]();
-  const seen: Uint8Array[] = [];
-  let have = 0;
-  let done = false;
-  while (have < n) {
-    const next = await iterator.next();
-    if (next.done) {
-      done = true;
-      break;
-    }
-    seen.push(next.value);
-    have += next.value.length;
-  }
-  const head = seen.length === 1 ? seen[0]! : Buffer.concat(seen);
-  const stream = (async function* () {
-    let finished = done;
-    try {
-      for (const chunk of seen) yield chunk;
-      while (!finished) {
-        const next = await iterator.next();
-        if (next.done) finished = true;
-        else yield next.value;
-      }
-    } finally {
-      // stopped early (the consumer returned, or failed): stop the layer below too - a decode
-      // thread or block pool would otherwise wait for a reader that is gone
-      if (!finished) await iterator.return?.();
-    }
-  })();
+  // the replay stops the layer below when its consumer stops early (returns or fails): a decode
+  // thread or block pool would otherwise wait for a reader that is gone
+  const { chunks, replay: stream } = await lookAhead(input, (have) => have < n);
+  const head = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
   return { head: head.subarray(0, Math.min(n, head.length)), stream };
 }
 

@@ -1,11 +1,16 @@
 /**
- * Look-ahead for decoders that choose their path from the first bytes (the bzip2 and gzip
- * parallel drivers: enough input to be worth the workers?): the chunks read, and an iterable that
- * gives them back, then the rest of the stream; `return()` reaches the stream below.
+ * Look-ahead for whoever chooses a path from the first bytes (the sniffing of layers, the decode
+ * thread, the bzip2 and gzip parallel drivers: enough input to be worth the workers?): the chunks
+ * read, and an iterable that gives them back, then the rest of the stream; `return()` reaches
+ * the stream below.
  */
 export interface LookAhead {
   /** bytes read ahead */
   have: number;
+  /** the chunks read ahead (they are also the first ones `replay` gives) */
+  chunks: readonly Uint8Array[];
+  /** the input ended within the look-ahead */
+  ended: boolean;
   /** those chunks again, then the rest of the input (iterate it once) */
   replay: AsyncIterable<Uint8Array>;
 }
@@ -32,7 +37,7 @@ export async function lookAhead(input: AsyncIterable<Uint8Array>, wantMore: (hav
     throw error;
   }
   const replayed = replayIterator(chunks, ended ? undefined : iterator);
-  return { have, replay: { [Symbol.asyncIterator]: () => replayed } };
+  return { have, chunks, ended, replay: { [Symbol.asyncIterator]: () => replayed } };
 }
 
 /** An iterator over `head`, then `rest`; `return()` reaches `rest`. */

@@ -24,9 +24,6 @@ export interface FileOp {
   known?: { hash: string; size: number; mtimeSeconds: number };
   /** copy this file (absolute byte path) instead of taking the body from the arena */
   source?: string;
-  /** the source is unchanged since the copy the index recorded (same stamp): when the
-   *  destination still matches `known`, nothing needs reading */
-  sourceUnchanged?: boolean;
 }
 
 export interface BatchTask {

@@ -98,14 +98,8 @@ const wholeCopyMaxBytes = 8 * 1024 * 1024;
 
 /** Directory images: read the source here (no trip through the main thread), hash, write. */
 function copyFile(op: FileOp): FileResult {
-  // quick check (a re-copy of an unchanged tree): source stamp as recorded, destination as
-  // recorded → one lstat, the source is not even opened
-  if (op.sourceUnchanged && op.known) {
-    const stat = lstatOrUndefined(`${op.dir}/${op.name}`);
-    if (stat?.isFile() && stat.size === op.known.size && stat.size === op.length && !metadataDiffers(op, stat)) {
-      return { status: 'unchanged', hash: op.known.hash };
-    }
-  }
+  // (an unchanged source over an unchanged destination never gets here: the writer settles it,
+  // zone-writer.ts placeFile)
   let fd: number;
   try {
     fd = fs.openSync(bytes(op.source!), O_RDONLY | O_NOFOLLOW);

@@ -65,7 +65,6 @@ import {
   TS_CLRI,
   TS_END,
   TS_INODE,
-  TS_TAPE,
   typeName,
   type DumpFlavour,
   type DumpHeader,
