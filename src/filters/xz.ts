@@ -28,7 +28,7 @@ import { xzBid, xzHeaderMagic, xzStreamFlagsValid } from './sniff.js';
 import { createBlockFilter, filterNames, type BlockFilter } from './xz/bcj.js';
 import { checkNames, checkSize, crc32, createCheck } from './xz/checks.js';
 import { LzmaDataError, LzmaDecoder } from './xz/lzma-decoder.js';
-import { XzBlockPool, type XzBlockResult, maxParallelBlockBytes, xzThreads } from './xz/block-pool.js';
+import { XzBlockPool, type XzBlockResult, type XzBlockSlot, maxParallelBlockBytes, xzThreads } from './xz/block-pool.js';
 
 const layer = 'xz';
 const headerMagic = xzHeaderMagic;
@@ -249,12 +249,14 @@ async function* decodeBlock(
         yield tail;
       }
     }
-    if (header.uncompressedSize !== undefined && produced > header.uncompressedSize) {
-      throw fail('xz block decodes to more than its header declares', reader.offset);
-    }
   };
 
-  lzma.startBlock(header.dictSize);
+  // nothing converts the output afterwards: a sink (block worker) can hold the history itself
+  lzma.startBlock(header.dictSize, header.filters.length === 0);
+  // LZMA2 output so far (the filters keep sizes): a chunk that would pass the declared size is
+  // refused at its header, before decoding - the same verdict wherever the block decodes
+  let chunkOutput = 0;
+  const declared = header.uncompressedSize ?? Number.POSITIVE_INFINITY;
   let needDictReset = true;
   let needProps = true;
   for (;;) {
@@ -275,6 +277,8 @@ async function* decodeBlock(
       const sizes = await reader.readExact(control >= 0xc0 ? 5 : 4, 'LZMA2 chunk header');
       const outSize = (control & 0x1f) * 65536 + ((sizes[0]! << 8) | sizes[1]!) + 1;
       const inSize = ((sizes[2]! << 8) | sizes[3]!) + 1;
+      chunkOutput += outSize;
+      if (chunkOutput > declared) throw fail('xz block decodes to more than its header declares', chunkAt);
       if (control >= 0xc0) {
         if (!lzma.setProperties(sizes[4]!)) throw fail('invalid LZMA properties in an LZMA2 chunk', chunkAt + 5);
         needProps = false;
@@ -297,7 +301,10 @@ async function* decodeBlock(
       }
     } else if (control <= 0x02) {
       const sizes = await reader.readExact(2, 'LZMA2 chunk header');
-      const data = await reader.readExact(((sizes[0]! << 8) | sizes[1]!) + 1, 'LZMA2 chunk');
+      const size = ((sizes[0]! << 8) | sizes[1]!) + 1;
+      chunkOutput += size;
+      if (chunkOutput > declared) throw fail('xz block decodes to more than its header declares', chunkAt);
+      const data = await reader.readExact(size, 'LZMA2 chunk');
       lzma.copyUncompressed(data);
     } else {
       throw fail(`invalid LZMA2 control byte 0x${control.toString(16)}`, chunkAt);
@@ -336,7 +343,8 @@ const outputPieceBytes = 1024 * 1024;
 /**
  * Where the block at the reader's position can go to the pool: its header parses and states
  * both sizes, and its output is at most `maxParallelBlockBytes`. Returns its total length
- * (header, data, padding, check) or undefined (decode in place).
+ * (header, data, padding, check) or undefined (decode in place). Only the header is peeked: the
+ * block itself is copied once, straight into a pool slot.
  */
 async function peekWholeBlock(
   reader: ByteReader,
@@ -355,10 +363,7 @@ async function peekWholeBlock(
   const { compressedSize, uncompressedSize } = header;
   if (compressedSize === undefined || uncompressedSize === undefined || uncompressedSize > maxParallelBlockBytes) return undefined;
   const padded = compressedSize + ((4 - (compressedSize % 4)) % 4);
-  const length = size + padded + checkSize(checkType);
-  // a cut block decodes in place, so its error is the in-place one ("truncated LZMA2 chunk")
-  if ((await reader.peek(length)).length < length) return undefined;
-  return { length, offset: reader.offset, uncompressedSize };
+  return { length: size + padded + checkSize(checkType), offset: reader.offset, uncompressedSize };
 }
 
 /** The index (its indicator byte already peeked as 0x00) and the stream footer. */
@@ -400,32 +405,26 @@ async function readIndexAndFooter(reader: ByteReader, blocks: RecordTally, check
 
 /**
  * Decode one whole block (header to check) held in `bytes`, which starts at compressed offset
- * `offset`: what a block worker does (workers/xz-worker.ts). Errors name absolute offsets.
+ * `offset`, into `output` (exactly the uncompressed size its header declares): what a block
+ * worker does (workers/xz-worker.ts), and the in-place path for a block cut short. Errors name
+ * absolute offsets.
  */
 export async function decodeWholeBlock(
   bytes: Uint8Array,
   offset: number,
   checkType: number,
   lzma: LzmaDecoder,
-  /** the uncompressed size its header declares (decodeBlock enforces it) */
-  declaredSize: number,
-): Promise<{ output: Uint8Array; unpadded: number; produced: number }> {
-  const reader = new ByteReader(
-    (async function* () {
-      yield bytes;
-    })(),
-    layer,
-  );
-  reader.offset = offset;
+  output: Uint8Array,
+): Promise<{ unpadded: number; produced: number }> {
+  const reader = new ByteReader(once(bytes), layer, offset);
   const tally = new RecordTally();
-  // one buffer of its own (to transfer): the decoder writes into it (LzmaDecoder.setSink);
-  // pieces that are not views of it (uncompressed chunks, a block longer than declared) are copied
-  const output = new Uint8Array(declaredSize);
+  // the decoder writes into `output` (LzmaDecoder.setSink); pieces that are not views of it
+  // (uncompressed chunks, filtered pieces, a block longer than declared) are copied
   let at = 0;
   lzma.setSink(output);
   try {
     for await (const piece of decodeBlock(reader, lzma, bytes[0]!, checkType, tally)) {
-      const inPlace = piece.buffer === output.buffer && piece.byteOffset === at;
+      const inPlace = piece.buffer === output.buffer && piece.byteOffset === output.byteOffset + at;
       if (!inPlace && at + piece.length <= output.length) output.set(piece, at); // (more than declared: decodeBlock throws)
       at += piece.length;
     }
@@ -433,30 +432,32 @@ export async function decodeWholeBlock(
     lzma.setSink(undefined);
   }
   if (reader.offset !== offset + bytes.length) throw fail('xz block is shorter than its header says', reader.offset);
-  return { output, unpadded: tally.unpadded, produced: tally.uncompressed };
+  return { unpadded: tally.unpadded, produced: tally.uncompressed };
 }
 
 /**
- * Blocks whose headers state both sizes (xz -T writes them) are read whole and decoded on the
- * block pool, several at once; the outputs are yielded and tallied strictly in order. Any other
- * block (or a header that does not parse) first lets every block before it finish, then decodes
- * in place - so output order, and which error is reported first, are the serial decoder's.
+ * Blocks whose headers state both sizes (xz -T writes them) are copied whole into a pool slot
+ * and decoded on the block pool, several at once; the outputs are yielded (as copies: the slot
+ * is reused) and tallied strictly in order. Any other block (or a header that does not parse)
+ * first lets every block before it finish, then decodes in place - so output order, and which
+ * error is reported first, are the serial decoder's.
  */
 async function* decodeStreams(reader: ByteReader, pool: XzBlockPool | undefined): AsyncGenerator<Uint8Array> {
   const lzma = new LzmaDecoder();
   for (;;) {
     const checkType = await readStreamHeader(reader);
     const tally = new RecordTally();
-    const pending: { result: Promise<XzBlockResult>; declaredSize: number }[] = [];
+    const pending: { result: Promise<XzBlockResult>; slot: XzBlockSlot; declaredSize: number }[] = [];
     const takeNext = async function* (): AsyncGenerator<Uint8Array> {
-      const { result: next, declaredSize } = pending.shift()!;
+      const { result: next, slot, declaredSize } = pending.shift()!;
       try {
         const result = await next;
         if (result.kind === 'error') throw new P2VError(result.code, result.message, { layer, offset: result.offset });
         tally.add(result.unpadded, result.produced);
-        for (let at = 0; at < result.output.length; at += outputPieceBytes) yield result.output.subarray(at, at + outputPieceBytes);
+        const output = new Uint8Array(slot.output, 0, declaredSize);
+        for (let at = 0; at < declaredSize; at += outputPieceBytes) yield output.slice(at, at + outputPieceBytes);
       } finally {
-        pool!.consumed(declaredSize);
+        pool!.release(slot);
       }
     };
     const drain = async function* (): AsyncGenerator<Uint8Array> {
@@ -477,9 +478,28 @@ async function* decodeStreams(reader: ByteReader, pool: XzBlockPool | undefined)
         throw error;
       }
       if (whole) {
-        const bytes = new Uint8Array(await reader.readExact(whole.length, 'xz block')); // (peeked: it is there) a copy, to transfer
-        pending.push({ result: pool!.decode({ bytes, offset: whole.offset, checkType, declaredSize: whole.uncompressedSize }), declaredSize: whole.uncompressedSize });
-        while (pool!.full()) yield* takeNext();
+        let slot: XzBlockSlot | undefined;
+        while ((slot = pool!.acquire(whole.length, whole.uncompressedSize)) === undefined) yield* takeNext();
+        const input = new Uint8Array(slot.input, 0, whole.length);
+        let got: number;
+        try {
+          got = await reader.readInto(input);
+        } catch (error) {
+          pool!.release(slot);
+          yield* drain();
+          throw error;
+        }
+        if (got < whole.length) {
+          // cut short: decode what there is in place, after the blocks before it, for the
+          // in-place error ("truncated LZMA2 chunk" and its offset)
+          const partial = input.slice(0, got);
+          pool!.release(slot);
+          yield* drain();
+          yield* decodeBlock(new ByteReader(once(partial), layer, whole.offset), lzma, first, checkType, tally);
+          throw fail('truncated xz block', reader.offset);
+        }
+        const task = { input: slot.input, inputLength: whole.length, output: slot.output, offset: whole.offset, checkType, declaredSize: whole.uncompressedSize };
+        pending.push({ result: pool!.decode(task), slot, declaredSize: whole.uncompressedSize });
         continue;
       }
       yield* drain();
@@ -499,6 +519,10 @@ async function* decodeStreams(reader: ByteReader, pool: XzBlockPool | undefined)
       break;
     }
   }
+}
+
+async function* once(bytes: Uint8Array): AsyncGenerator<Uint8Array> {
+  yield bytes;
 }
 
 export const xzFilter: Filter = {

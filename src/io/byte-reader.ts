@@ -20,8 +20,11 @@ export class ByteReader {
     chunks: AsyncIterable<Uint8Array>,
     /** the layer name used in error messages, e.g. "cpio" */
     readonly layer: string,
+    /** the offset of the first chunk's first byte, when it is not the start of the stream */
+    startOffset = 0,
   ) {
     this.iterator = chunks[Symbol.asyncIterator]();
+    this.offset = startOffset;
   }
 
   /** Stop the stream below (its decoders, their threads) when the parser is done with it, also
@@ -77,6 +80,24 @@ export class ByteReader {
     this.position += n;
     this.offset += n;
     return view;
+  }
+
+  /** Copy the next `target.length` bytes into `target`, consumed, pulling chunks without joining
+   *  them (a block of megabytes read through `peek`/`readExact` would be joined chunk by chunk:
+   *  copies and garbage growing with its square). Returns how many were copied: fewer only at the
+   *  end of the stream. */
+  async readInto(target: Uint8Array): Promise<number> {
+    let done = 0;
+    while (done < target.length) {
+      if (this.available === 0) await this.fill(1);
+      if (this.available === 0) break;
+      const n = Math.min(target.length - done, this.available);
+      target.set(this.current.subarray(this.position, this.position + n), done);
+      this.position += n;
+      this.offset += n;
+      done += n;
+    }
+    return done;
   }
 
   /** Exactly `n` bytes if they are already buffered (consumed), else undefined (nothing consumed). */

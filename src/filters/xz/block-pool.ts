@@ -3,21 +3,31 @@
  * by piscina workers (workers/xz-worker.ts), several at once. xz.ts decides which blocks come
  * here and takes the results strictly in order.
  *
- * Memory: a task holds its compressed block and, once decoded, its output; the pool counts the
- * declared output of every task from its start until the reader has handed the output on
- * (`consumed`), and reports `full()` past `maxInflightOutputBytes` (or at 2 tasks per thread),
- * so the reader waits for the oldest before reading further. Counting only the running tasks
- * let decoded blocks pile up behind a busy consumer: 360 MB peak RSS extracting an xz -T2 image
- * of the 64 MiB corpus (24 MiB blocks), over the 300 MB bound. Blocks larger
- * than `maxParallelBlockBytes` (xz -9 -T makes 192 MiB blocks) decode in place, streaming.
+ * Memory: every block in flight owns a *slot*, a pair of SharedArrayBuffers made once and reused
+ * for the whole run: the reader copies the compressed block into the slot's input, the worker
+ * decodes into the slot's output, and the reader copies the output out in 1 MiB pieces before
+ * the slot takes the next block. Nothing of block size is allocated per block. Fresh per-block
+ * buffers (a 7 MiB input, a 24 MiB output transferred from the worker) peaked at 480-505 MB RSS
+ * on a 256 MiB xz -6 -T2 image: once glibc has freed one mmapped 24 MiB buffer it raises its mmap
+ * threshold to that size, after which every such buffer lands in a heap (main's and each
+ * worker's) that keeps its high-water mark. A slot is taken per block, and at most one per
+ * thread exists (fewer when their outputs would pass `slotOutputBudget`): a third slot, so
+ * that every worker decodes while the oldest block is read out, took 25-35 MB more and no less
+ * time (256 MiB xz -6 -T2 image, tmpfs, 4 alternating runs each: median 4.78 vs 4.77 s). The
+ * workers decode straight into the slot, with no window of their own (LzmaDecoder's
+ * `historyInSink`). Blocks larger than `maxParallelBlockBytes` (xz -8/-9 -T make 96/192 MiB
+ * blocks) decode in place, streaming.
  */
 import os from 'node:os';
 import { Piscina } from 'piscina';
 import { workerExecArgv } from '../../workers/exec-argv.js';
 import { activeStats } from '../../stats.js';
 
-export const maxParallelBlockBytes = 64 * 1024 * 1024;
-const maxInflightOutputBytes = 64 * 1024 * 1024;
+export const maxParallelBlockBytes = 48 * 1024 * 1024;
+/** The outputs of all slots together stay under this: 4 threads of xz -6 -T blocks (24 MiB), 2 of -7 (48 MiB). */
+const slotOutputBudget = 96 * 1024 * 1024;
+/** Slot buffers are made in whole MiB so the last, shorter block of a stream fits an earlier slot. */
+const slotGrain = 1024 * 1024;
 
 /** Decode threads for xz blocks: ZONEP2V_XZ_THREADS if set (1 = no pool), else the cores, at
  *  most `maxDefaultThreads`. */
@@ -27,37 +37,86 @@ export function xzThreads(): number {
   return Math.min(os.availableParallelism(), maxDefaultThreads);
 }
 
-/** The output bound below keeps at most a few xz -T blocks (24 MiB at -6) in flight whatever
- *  the thread count, so workers beyond that only cost memory (an isolate each, ~10 MB, plus a
- *  dictionary and a block once used): xz extraction already peaks at ~330 MB RSS with 2. */
+/** The slot budget keeps at most a few xz -T blocks (24 MiB at -6) in flight whatever the
+ *  thread count, so workers beyond that only cost memory (an isolate each, ~10 MB, plus a
+ *  dictionary window). */
 const maxDefaultThreads = 4;
 
+/** A block's buffers: `input` receives the compressed block, the worker decodes into `output`. */
+export interface XzBlockSlot {
+  input: SharedArrayBuffer;
+  output: SharedArrayBuffer;
+}
+
+/** What a worker gets: the slot (shared, not copied) and where the block sits in it. */
 export interface XzBlockTask {
-  /** the whole block: header, compressed data, padding, check */
-  bytes: Uint8Array;
-  /** compressed offset of bytes[0] */
+  input: SharedArrayBuffer;
+  /** the whole block (header, compressed data, padding, check) is input[0, inputLength) */
+  inputLength: number;
+  output: SharedArrayBuffer;
+  /** compressed offset of the block's first byte */
   offset: number;
   checkType: number;
-  /** the uncompressed size its header declares */
+  /** the uncompressed size its header declares: the output is output[0, declaredSize) */
   declaredSize: number;
 }
 
 export type XzBlockResult = { busyMs: number } & (
-  | { kind: 'ok'; output: Uint8Array; unpadded: number; produced: number }
+  | { kind: 'ok'; unpadded: number; produced: number }
   | { kind: 'error'; code: 'P2V_BAD_ARCHIVE' | 'P2V_UNSUPPORTED' | 'P2V_LIMIT'; message: string; offset: number }
 );
 
+/** The most an LZMA2 block of `uncompressed` bytes takes compressed: incompressible data is stored
+ *  in chunks of up to 64 KiB with a 3-byte header each, plus the block header, padding and check. */
+function maxCompressedBytes(uncompressed: number): number {
+  return uncompressed + Math.ceil(uncompressed / 65536) * 3 + 1024 + 64;
+}
+
+function grain(bytes: number): number {
+  return Math.max(slotGrain, Math.ceil(bytes / slotGrain) * slotGrain);
+}
+
 export class XzBlockPool {
   private piscina: Piscina | undefined;
-  private inflightTasks = 0;
-  private inflightBytes = 0;
+  private readonly idle: XzBlockSlot[] = [];
+  private busySlots = 0;
+  private busyOutputBytes = 0;
   private readonly running = new Set<Promise<unknown>>();
 
   constructor(private readonly threads: number) {}
 
-  /** Decode a block on a worker. */
+  /**
+   * A slot for a block of these sizes, or undefined when the reader must first read out the
+   * oldest block (every slot is busy, or one more would pass the budget). A slot whose buffers
+   * are too small for this block is replaced, not grown.
+   */
+  acquire(inputBytes: number, outputBytes: number): XzBlockSlot | undefined {
+    if (this.busySlots > 0 && (this.busySlots >= this.threads || this.busyOutputBytes + outputBytes > slotOutputBudget)) return undefined;
+    let slot = this.idle.pop();
+    if (slot === undefined || slot.input.byteLength < inputBytes || slot.output.byteLength < outputBytes) {
+      // made for the largest block of this output size, so a stream's blocks all fit the first
+      // slot made: a replaced slot stays allocated until both this thread and the worker that
+      // last used it collect garbage. Pages never written cost no memory.
+      const output = Math.max(outputBytes, slot?.output.byteLength ?? 0);
+      slot = {
+        input: new SharedArrayBuffer(grain(Math.max(inputBytes, maxCompressedBytes(output), slot?.input.byteLength ?? 0))),
+        output: new SharedArrayBuffer(grain(output)),
+      };
+    }
+    this.busySlots++;
+    this.busyOutputBytes += slot.output.byteLength;
+    return slot;
+  }
+
+  /** The reader has read out (or dropped) the block in `slot`. */
+  release(slot: XzBlockSlot): void {
+    this.busySlots--;
+    this.busyOutputBytes -= slot.output.byteLength;
+    this.idle.push(slot);
+  }
+
+  /** Decode the block the reader has put into `task.input` on a worker. */
   decode(task: XzBlockTask): Promise<XzBlockResult> {
-    const outputBytes = task.declaredSize;
     // started on the first block: a stream without sized blocks never pays for the threads
     this.piscina ??= new Piscina({
       filename: new URL('../../workers/xz-worker.js', import.meta.url).href,
@@ -65,11 +124,7 @@ export class XzBlockPool {
       maxThreads: this.threads,
       execArgv: workerExecArgv,
     });
-    this.inflightTasks++;
-    this.inflightBytes += outputBytes;
-    const done = (this.piscina.run(task, { transferList: [task.bytes.buffer as ArrayBuffer] }) as Promise<XzBlockResult>).finally(() => {
-      this.inflightTasks--;
-    });
+    const done = this.piscina.run(task) as Promise<XzBlockResult>;
     const stats = activeStats();
     if (stats) {
       done.then(
@@ -82,16 +137,6 @@ export class XzBlockPool {
     this.running.add(settled);
     void settled.then(() => this.running.delete(settled));
     return done;
-  }
-
-  /** The reader has handed on the output of a task of `declaredSize` (or dropped it). */
-  consumed(declaredSize: number): void {
-    this.inflightBytes -= declaredSize;
-  }
-
-  /** True when the reader should wait for the oldest task before reading another block. */
-  full(): boolean {
-    return this.inflightTasks >= 2 * this.threads || this.inflightBytes >= maxInflightOutputBytes;
   }
 
   /** After an error or an early stop tasks may still run: let them finish first (a pool destroyed

@@ -67,7 +67,11 @@ const MIN_SLACK = 4 << 20;
 const OUTPUT_PIECE = 1 << 20;
 
 export class LzmaDecoder {
-  private window = new Uint8Array(0);
+  /** where decoding happens: `ownWindow`, or the sink itself (startBlock's `historyInSink`) */
+  private window: Uint8Array = new Uint8Array(0);
+  private ownWindow = new Uint8Array(0);
+  /** the window is the sink from where the dictionary was last reset: no copy, no own window */
+  private inSink = false;
   /** largest the window may grow: dictionary + slack */
   private maxWindow = 0;
   private dictSize = 0;
@@ -96,6 +100,8 @@ export class LzmaDecoder {
     // and may fold it into optimized code; the first later write (a window growth, say) then
     // throws that code away ("wrong map" in --trace-deopt) and a ~100 ms recompile follows.
     this.window = new Uint8Array(0);
+    this.ownWindow = new Uint8Array(0);
+    this.inSink = false;
     this.output = [];
     this.sink = undefined;
     this.maxWindow = this.dictSize = this.pos = this.flushed = this.full = this.sinkAt = 0;
@@ -103,20 +109,34 @@ export class LzmaDecoder {
     this.rep0 = this.rep1 = this.rep2 = this.rep3 = 0;
   }
 
-  /** Start a block whose LZMA2 filter declares `dictSize`. */
-  startBlock(dictSize: number): void {
+  /**
+   * Start a block whose LZMA2 filter declares `dictSize`. `historyInSink`: with a sink set, decode
+   * right into it - the block's output so far is its history (a block starts with a dictionary
+   * reset), so no window of our own and no copy out of it. Only for blocks whose output nothing
+   * converts in place afterwards (no BCJ/delta filter), since the history must stay as decoded.
+   */
+  startBlock(dictSize: number, historyInSink = false): void {
     // an int32, not the double `2 ** n` made it: a Smi field stays a Smi field (see constructor)
     this.dictSize = dictSize | 0;
     this.maxWindow = Math.ceil(dictSize / 16) * 16 + Math.max(MIN_SLACK, Math.ceil(dictSize / 64) * 16);
-    if (this.window.length === 0) this.window = new Uint8Array(INITIAL_WINDOW);
-    this.pos = 0;
-    this.flushed = 0;
-    this.full = 0;
+    this.inSink = historyInSink && this.sink !== undefined;
+    if (!this.inSink) {
+      if (this.ownWindow.length === 0) this.ownWindow = new Uint8Array(INITIAL_WINDOW);
+      this.window = this.ownWindow;
+    }
+    this.startHistory();
   }
 
   /** LZMA2 dictionary reset: the history is forgotten (pending output is kept). */
   resetDictionary(): void {
     this.flush();
+    this.startHistory();
+  }
+
+  /** Positions count from the last dictionary reset (`pos & pbMask` depends on it): in the sink,
+   *  the window is the sink from there on. */
+  private startHistory(): void {
+    if (this.inSink) this.window = this.sink!.subarray(this.sinkAt);
     this.pos = 0;
     this.flushed = 0;
     this.full = 0;
@@ -168,9 +188,23 @@ export class LzmaDecoder {
   setSink(sink: Uint8Array | undefined): void {
     this.sink = sink;
     this.sinkAt = 0;
+    if (this.inSink) {
+      this.inSink = false;
+      this.window = this.ownWindow;
+      this.pos = this.flushed = this.full = 0;
+    }
   }
 
   private flush(): void {
+    if (this.inSink) {
+      // already in place: hand out the view
+      if (this.pos > this.flushed) {
+        this.output.push(this.window.subarray(this.flushed, this.pos));
+        this.sinkAt += this.pos - this.flushed;
+      }
+      this.flushed = this.pos;
+      return;
+    }
     if (this.pos > this.flushed) {
       const piece = this.window.subarray(this.flushed, this.pos);
       const sink = this.sink;
@@ -189,6 +223,9 @@ export class LzmaDecoder {
   private makeRoom(n: number): void {
     if (this.pos + n <= this.window.length) return;
     this.flush();
+    // (decodeBlock refuses a chunk that would run past the size the block declares, which is
+    // the sink's length: in the sink, the room is always there)
+    if (this.inSink) throw new Error('LZMA2 output runs past the end of the sink');
     // keep `full` bytes of history; move by a multiple of 16 so `pos & mask` keeps its meaning
     const shift = (this.pos - this.full) & ~15;
     if (shift > 0) {
@@ -201,7 +238,7 @@ export class LzmaDecoder {
       while (size < this.pos + n) size *= 2;
       const grown = new Uint8Array(Math.max(this.pos + n, Math.min(size, this.maxWindow)));
       grown.set(this.window.subarray(0, this.pos));
-      this.window = grown;
+      this.window = this.ownWindow = grown;
     }
   }
 

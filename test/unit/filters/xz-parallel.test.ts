@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { P2VError } from '../../../src/errors.js';
 import { xzFilter } from '../../../src/filters/xz.js';
+import { crc32 } from '../../../src/filters/xz/checks.js';
 import { PipelineStats, setActiveStats } from '../../../src/stats.js';
 import { chunked, hasTool, mixedBytes, rng } from '../../helpers/bzip2-data.js';
 
@@ -99,5 +100,30 @@ test('xz blocks with a BCJ or delta filter before LZMA2 decode on the workers to
     assert.ok('data' in outcome && outcome.data.equals(Buffer.from(data)), `${filter}: the original bytes`);
     const workers = stats.report().find((s) => s.stage === 'decode xz blocks (workers)');
     assert.ok(workers && workers.items! >= 9, `${filter}: blocks decoded on workers: ${workers?.items}`);
+  }
+});
+
+test('xz blocks whose header misstates the uncompressed size: the same verdict in place and on the workers', { skip: noXz, ...timeout }, async () => {
+  // a worker decodes straight into a slot of the declared size: a block that decodes to more
+  // must be refused at the LZMA2 chunk that passes it, as in place, never written past the slot
+  const stream = xz(['-6', '-T2', '--block-size=256KiB'], mixedBytes(1_000_000, 5));
+  const headerAt = 12;
+  const headerSize = (stream[headerAt]! + 1) * 4;
+  assert.equal(stream[headerAt + 1]! & 0xc0, 0xc0, 'xz -T states both sizes');
+  // compressed size VLI, then the uncompressed size VLI (256 KiB: 3 bytes)
+  let at = headerAt + 2;
+  while (stream[at]! & 0x80) at++;
+  at++;
+  assert.deepEqual([...stream.subarray(at, at + 3)], [0x80, 0x80, 0x10], 'declares 262144 bytes');
+  for (const [declared, verdict] of [
+    [262_143, /decodes to more than its header declares/],
+    [262_145, /uncompressed size differs from its header/],
+  ] as const) {
+    const patched = Uint8Array.from(stream);
+    patched.set([(declared & 0x7f) | 0x80, ((declared >> 7) & 0x7f) | 0x80, declared >> 14], at);
+    const crcAt = headerAt + headerSize - 4;
+    new DataView(patched.buffer).setUint32(crcAt, crc32(patched.subarray(headerAt, crcAt)), true);
+    const outcome = await sameBothWays(patched, `declares ${declared}`);
+    assert.ok('error' in outcome && verdict.test(outcome.error.message), `declares ${declared}: ${JSON.stringify(outcome)}`);
   }
 });
