@@ -15,7 +15,7 @@ export default function run(task: BlockTask): unknown {
   const busyMs = () => performance.now() - started;
   let result: BlockResult & { kind: 'ok' };
   try {
-    const block = decodeBlock(task.data, task.startBit, task.level, { offset: task.offset, workspace });
+    const block = decodeBlock(new Uint8Array(task.input, 0, task.length), task.startBit, task.level, { offset: task.offset, workspace });
     if (!block) return { kind: 'short', busyMs: busyMs() } satisfies BlockResult;
     result = { kind: 'ok', ...block, busyMs: busyMs() };
   } catch (error) {
