@@ -47,8 +47,12 @@ export class ByteReader {
         this.ended = true;
         break;
       }
-      const chunk = next.value;
+      let chunk = next.value;
       if (chunk.length === 0) continue;
+      // Buffers (file reads, zlib) become plain Uint8Array views: every view handed out then has
+      // one map, and the parsers' optimized code is not thrown away ("wrong map") when a joined
+      // Uint8Array turns up among the Buffers
+      if (Object.getPrototypeOf(chunk) !== Uint8Array.prototype) chunk = new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length);
       if (this.available === 0) {
         this.current = chunk;
       } else {
