@@ -15,13 +15,19 @@ const asc = join(root, 'node_modules', 'assemblyscript', 'bin', 'asc.js');
 // stub runtime: the kernels allocate nothing; memory is laid out by the TypeScript side.
 // -O3 --noAssert: release build. Bulk memory (memory.copy) is on by default in AssemblyScript 0.28.
 const flags = ['-O3', '--noAssert', '--runtime', 'stub', '--initialMemory', '1'];
+// Kernels that work in memory the TypeScript side shares with them (and nothing else): xxh64
+// hashes file bodies in place in the write pool's shared ring (src/extract/arena.ts), so it
+// imports that memory (shared, up to 4 GiB) instead of having its own.
+const extraFlags = {
+  xxh64: ['--importMemory', '--sharedMemory', '--maximumMemory', '65536', '--enable', 'threads', '--noExportMemory'],
+};
 
 mkdirSync(outDir, { recursive: true });
 for (const file of readdirSync(sourceDir).filter((name) => name.endsWith('.ts')).sort()) {
   const name = file.slice(0, -3);
   const result = spawnSync(
     process.execPath,
-    [asc, join(sourceDir, file), '--outFile', join(outDir, `${name}.wasm`), ...flags],
+    [asc, join(sourceDir, file), '--outFile', join(outDir, `${name}.wasm`), ...flags, ...(extraFlags[name] ?? [])],
     { stdio: 'inherit', cwd: root },
   );
   if (result.status !== 0) {

@@ -22,14 +22,16 @@ interface Slot extends Region {
 }
 
 export class Arena {
-  readonly shared: SharedArrayBuffer;
+  /** shared WebAssembly memory, so the write workers' xxh64 kernel hashes bodies in place */
+  readonly memory: WebAssembly.Memory;
   readonly bytes: Uint8Array;
   private readonly slots: Slot[] = [];
   private head = 0; // next free byte
 
   constructor(size: number) {
-    this.shared = new SharedArrayBuffer(size);
-    this.bytes = new Uint8Array(this.shared);
+    const pages = Math.ceil(size / 65536);
+    this.memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
+    this.bytes = new Uint8Array(this.memory.buffer, 0, size);
   }
 
   get size(): number {

@@ -68,7 +68,7 @@ export class WritePool<Tag> {
   constructor(jobs: number | undefined, arenaBytes: number, umaskZero: boolean, private readonly onResult: ResultHandler<Tag>) {
     this.threads = Math.max(1, jobs ?? Math.min(os.availableParallelism(), maxDefaultWriters));
     this.arena = new Arena(Math.max(arenaBytes, 2 * batchBytes));
-    const setup: WorkerSetup = { arena: this.arena.shared, umaskZero, meter: this.meter.buffer as SharedArrayBuffer };
+    const setup: WorkerSetup = { arena: this.arena.memory, umaskZero, meter: this.meter.buffer as SharedArrayBuffer };
     this.piscina = new Piscina({
       filename: new URL('../workers/write-worker.js', import.meta.url).href,
       minThreads: this.threads,

@@ -24,8 +24,8 @@ export function kernelPath(name: string): URL {
   return new URL(`../../../native-wasm/build/${name}.wasm`, import.meta.url);
 }
 
-/** Compile (once) and instantiate kernel `name`; it imports nothing. */
-export function instantiateKernel(name: string): WebAssembly.Instance {
+/** Compile (once) and instantiate kernel `name`; only xxh64 imports anything (its memory). */
+export function instantiateKernel(name: string, imports: WebAssembly.Imports = {}): WebAssembly.Instance {
   let module = modules.get(name);
   if (!module) {
     let bytes: Uint8Array<ArrayBuffer>;
@@ -40,7 +40,7 @@ export function instantiateKernel(name: string): WebAssembly.Instance {
     module = new WebAssembly.Module(bytes);
     modules.set(name, module);
   }
-  return new WebAssembly.Instance(module, {});
+  return new WebAssembly.Instance(module, imports);
 }
 
 /** Grow `memory` to at least `bytes`; returns its (possibly new) buffer. */

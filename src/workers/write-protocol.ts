@@ -43,7 +43,8 @@ export interface PwriteTask {
 
 /** Given to every worker once, at start (piscina workerData). */
 export interface WorkerSetup {
-  arena: SharedArrayBuffer;
+  /** the ring's memory (its buffer is the ring): the xxh64 kernel hashes bodies in it */
+  arena: WebAssembly.Memory;
   /** the process umask is 0 while extracting: a file created with its mode has exactly that
    *  mode, so fchmod is needed only after a chown (which clears set-id bits) */
   umaskZero: boolean;
