@@ -406,8 +406,7 @@ async function readIndexAndFooter(reader: ByteReader, blocks: RecordTally, check
 /**
  * Decode one whole block (header to check) held in `bytes`, which starts at compressed offset
  * `offset`, into `output` (exactly the uncompressed size its header declares): what a block
- * worker does (workers/xz-worker.ts), and the in-place path for a block cut short. Errors name
- * absolute offsets.
+ * worker does (workers/xz-worker.ts). Errors name absolute offsets.
  */
 export async function decodeWholeBlock(
   bytes: Uint8Array,
