@@ -85,16 +85,7 @@ async function* readCpio(reader: ByteReader, context: FormatContext): AsyncGener
       if (yield* rareMember(reader, context, state, head, type)) return;
       continue;
     }
-    const entry: Entry = {
-      path: head.name,
-      type: type!,
-      mode: header.mode & 0o7777,
-      uid: header.uid,
-      gid: header.gid,
-      mtimeNs: BigInt(header.mtime) * 1_000_000_000n,
-      size: 0,
-      offset: head.offset,
-    };
+    const entry = memberEntry(head, type!);
     if (header.fileSize > 0) {
       entry.size = header.fileSize;
       entry.body = body = new CpioBody(reader, header, context, head.name);
@@ -102,6 +93,21 @@ async function* readCpio(reader: ByteReader, context: FormatContext): AsyncGener
     pad = padTo(header.fileSize, alignment(head.variant));
     yield entry;
   }
+}
+
+/** The entry a member describes, before its body, link target or device numbers. */
+function memberEntry(head: MemberHead, type: EntryType): Entry {
+  const header = head.header;
+  return {
+    path: head.name,
+    type,
+    mode: header.mode & 0o7777,
+    uid: header.uid,
+    gid: header.gid,
+    mtimeNs: BigInt(header.mtime) * 1_000_000_000n,
+    size: 0,
+    offset: head.offset,
+  };
 }
 
 /** Not a path: the trailer, or a Solaris ACL or extended-attribute entry. */
@@ -230,16 +236,7 @@ async function* rareMember(
     return false;
   }
 
-  const entry: Entry = {
-    path: name,
-    type,
-    mode: header.mode & 0o7777,
-    uid: header.uid,
-    gid: header.gid,
-    mtimeNs: BigInt(header.mtime) * 1_000_000_000n,
-    size: 0,
-    offset: headerOffset,
-  };
+  const entry = memberEntry(head, type);
   if (state.pendingAcls && state.pendingAcls.name === name) entry.acls = state.pendingAcls.acls;
   state.pendingAcls = undefined;
 
