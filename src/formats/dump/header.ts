@@ -147,47 +147,69 @@ function text(raw: Uint8Array, at: number, length: number): string {
   return Buffer.from(nul >= 0 ? field.subarray(0, nul) : field).toString('latin1');
 }
 
+/**
+ * A header record decoded: the numeric fields read once; the text fields (only the volume
+ * header's are ever shown) decoded on demand. A class, not an object literal: the literal's
+ * getters were four fresh closures per record, and a dump has one header per inode.
+ */
+class HeaderRecord implements DumpHeader {
+  readonly view: DataView;
+  readonly type: number;
+  readonly date: number;
+  readonly ddate: number;
+  readonly volume: number;
+  readonly tapea: number;
+  readonly inumber: number;
+  readonly magic: number;
+  readonly count: number;
+  readonly flags: number;
+  readonly level: number;
+  readonly tpbsize: number;
+  readonly extattributes: number;
+
+  constructor(
+    readonly raw: Uint8Array,
+    readonly le: boolean,
+    readonly offset: number,
+  ) {
+    const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+    this.view = view;
+    const magic = view.getUint32(C_MAGIC, le);
+    const ufs2 = magic === FS_UFS2_MAGIC;
+    this.magic = magic;
+    this.type = view.getInt32(C_TYPE, le);
+    this.date = ufs2 ? Number(view.getBigInt64(C_UFS2_DATE, le)) : view.getInt32(C_DATE, le);
+    this.ddate = ufs2 ? Number(view.getBigInt64(C_UFS2_DDATE, le)) : view.getInt32(C_DDATE, le);
+    this.volume = view.getInt32(C_VOLUME, le);
+    this.tapea = ufs2 ? Number(view.getBigInt64(C_UFS2_TAPEA, le)) : view.getInt32(C_TAPEA, le);
+    this.inumber = view.getUint32(C_INUMBER, le);
+    this.count = view.getInt32(C_COUNT, le);
+    this.flags = view.getUint32(C_FLAGS, le);
+    this.level = view.getInt32(C_LEVEL, le);
+    this.tpbsize = ufs2 ? 0 : view.getInt32(C_TPBSIZE, le);
+    this.extattributes = ufs2 ? 0 : view.getInt32(C_EXTATTRIBUTES, le);
+  }
+
+  get label(): string {
+    return text(this.raw, C_LABEL, LABEL_BYTES);
+  }
+
+  get filesys(): string {
+    return text(this.raw, C_FILESYS, NAME_BYTES);
+  }
+
+  get dev(): string {
+    return text(this.raw, C_DEV, NAME_BYTES);
+  }
+
+  get host(): string {
+    return text(this.raw, C_HOST, NAME_BYTES);
+  }
+}
+
 /** Decode a record already known to be a header of a dump in `order` with `magic`. */
 export function decodeHeader(raw: Uint8Array, order: ByteOrder, offset: number): DumpHeader {
-  const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
-  const le = order === 'le';
-  const u32 = (at: number) => view.getUint32(at, le);
-  const i32 = (at: number) => view.getInt32(at, le);
-  const magic = u32(C_MAGIC);
-  const ufs2 = magic === FS_UFS2_MAGIC;
-  const i64 = (at: number) => Number(view.getBigInt64(at, le));
-  return {
-    offset,
-    raw,
-    view,
-    le,
-    type: i32(C_TYPE),
-    date: ufs2 ? i64(C_UFS2_DATE) : i32(C_DATE),
-    ddate: ufs2 ? i64(C_UFS2_DDATE) : i32(C_DDATE),
-    volume: i32(C_VOLUME),
-    tapea: ufs2 ? i64(C_UFS2_TAPEA) : i32(C_TAPEA),
-    inumber: u32(C_INUMBER),
-    magic,
-    count: i32(C_COUNT),
-    flags: u32(C_FLAGS),
-    level: i32(C_LEVEL),
-    tpbsize: ufs2 ? 0 : i32(C_TPBSIZE),
-    extattributes: ufs2 ? 0 : i32(C_EXTATTRIBUTES),
-    // text fields: only the volume header's are ever read; decoding them for every inode
-    // record cost more than the rest of the header
-    get label() {
-      return text(raw, C_LABEL, LABEL_BYTES);
-    },
-    get filesys() {
-      return text(raw, C_FILESYS, NAME_BYTES);
-    },
-    get dev() {
-      return text(raw, C_DEV, NAME_BYTES);
-    },
-    get host() {
-      return text(raw, C_HOST, NAME_BYTES);
-    },
-  };
+  return new HeaderRecord(raw, order === 'le', offset);
 }
 
 /** c_addr[i] != 0: a data block follows for entry i (0: a hole). Beyond TP_NINDIR (maps only)

@@ -60,6 +60,23 @@ export class DumpRecords {
     return header;
   }
 
+  /**
+   * The next record without waiting, when it is buffered and is a good header of this dump that
+   * needs nothing else done (not a volume header, not TS_EOM): the path of nearly every header,
+   * one per inode. Otherwise undefined and nothing consumed: `header()` then takes it, with the
+   * same checks and errors.
+   */
+  headerNow(): DumpHeader | undefined {
+    const tp = this.tpBsize;
+    const record = this.reader.peekBuffered(tp);
+    if (record === undefined || !this.started || !hasMagic(record, 0, this.magic) || recordSum(record, this.magic.order) !== CHECKSUM) return undefined;
+    const header = decodeHeader(record, this.magic.order, this.reader.offset);
+    if (header.date !== this.date || header.ddate !== this.ddate || header.type === TS_TAPE || header.type === TS_EOM) return undefined;
+    this.reader.skipBuffered(tp);
+    this.recordsRead++;
+    return header;
+  }
+
   /** The next record, which must be a header; later volumes' TS_TAPE records are consumed here. */
   async header(): Promise<DumpHeader> {
     for (;;) {

@@ -144,6 +144,12 @@ export class NameTree {
     return list.map((link) => this.join(link)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   }
 
+  /** The name of an inode that has exactly one (most files: no array, no sort); else undefined. */
+  onlyName(ino: number): string | undefined {
+    const list = this.links.get(ino);
+    return list !== undefined && list.length === 1 ? this.join(list[0]!) : undefined;
+  }
+
   /** Forget an inode's names once it has been written (memory, and a repeat is then visible). */
   forget(ino: number): void {
     this.links.delete(ino);
