@@ -26,6 +26,8 @@ const GNU_MAGIC = [0x75, 0x73, 0x74, 0x61, 0x72, 0x20, 0x20, 0x00]; // "ustar  \
 export const CHECKSUM_AT = 148;
 export const CHECKSUM_LENGTH = 8;
 export const TYPEFLAG_AT = 156;
+export const SIZE_AT = 124;
+export const SIZE_LENGTH = 12;
 
 /** Where a field error points: the header's offset in the layer's stream. */
 export interface HeaderPlace {
@@ -75,8 +77,42 @@ export function fieldString(block: Uint8Array, start: number, length: number, en
   let end = start;
   const limit = start + length;
   while (end < limit && block[end] !== 0) end++;
+  if (end === start) return ''; // linkname, prefix: empty in most headers
   return Buffer.from(block.buffer, block.byteOffset + start, end - start).toString(encoding);
 }
+
+/** The last owner name decoded from one header field, and its bytes. */
+interface NameMemo {
+  bytes: Uint8Array;
+  text: string;
+}
+
+/** fieldString for uname/gname, which repeat in nearly every header ("root"): when the field
+ *  holds the same bytes as last time, the same string, without decoding (no allocation). */
+function ownerName(block: Uint8Array, start: number, memo: NameMemo): string {
+  let end = start;
+  const limit = start + OWNER_NAME_BYTES;
+  while (end < limit && block[end] !== 0) end++;
+  const length = end - start;
+  const last = memo.bytes;
+  if (length === last.length) {
+    let same = true;
+    for (let i = 0; i < length; i++) {
+      if (block[start + i] !== last[i]) {
+        same = false;
+        break;
+      }
+    }
+    if (same) return memo.text;
+  }
+  memo.bytes = block.slice(start, end);
+  memo.text = length === 0 ? '' : Buffer.from(block.buffer, block.byteOffset + start, length).toString('utf8');
+  return memo.text;
+}
+
+const OWNER_NAME_BYTES = 32;
+const unameMemo: NameMemo = { bytes: new Uint8Array(0), text: '' };
+const gnameMemo: NameMemo = { bytes: new Uint8Array(0), text: '' };
 
 /**
  * A numeric field as a bigint, or undefined when it is not a number: octal digits between
@@ -202,12 +238,12 @@ export function decodeHeader(block: Uint8Array, at: HeaderPlace): TarHeader {
     mode: fieldCount(block, 100, 8, 'mode', at) & 0o7777,
     uid: fieldCount(block, 108, 8, 'uid', at),
     gid: fieldCount(block, 116, 8, 'gid', at),
-    size: fieldCount(block, 124, 12, 'size', at),
+    size: fieldCount(block, SIZE_AT, SIZE_LENGTH, 'size', at),
     mtime,
     typeflag,
     linkname: fieldString(block, 157, 100),
-    uname: flavour === 'v7' ? '' : fieldString(block, 265, 32, 'utf8'),
-    gname: flavour === 'v7' ? '' : fieldString(block, 297, 32, 'utf8'),
+    uname: flavour === 'v7' ? '' : ownerName(block, 265, unameMemo),
+    gname: flavour === 'v7' ? '' : ownerName(block, 297, gnameMemo),
     devMajor: device && flavour !== 'v7' ? fieldCount(block, 329, 8, 'devmajor', at) : 0,
     devMinor: device && flavour !== 'v7' ? fieldCount(block, 337, 8, 'devminor', at) : 0,
     flavour,

@@ -34,6 +34,23 @@ const EQUALS = 0x3d;
 /** Keys whose values are names: a NUL inside one is an attack or corruption (as in Go). */
 const NAME_KEYS = new Set(['path', 'linkpath', 'uname', 'gname']);
 
+/** Keys nearly every pax member carries, as strings made once: matched byte by byte, they are
+ *  not decoded again for every record (a Buffer and a string per key). */
+const COMMON_KEYS = ['atime', 'ctime', 'mtime', 'path', 'size', 'uid', 'gid', 'uname', 'gname', 'linkpath', 'SCHILY.dev', 'SCHILY.ino', 'SCHILY.nlink', 'LIBARCHIVE.creationtime'];
+const commonKeysByLength: string[][] = [];
+for (const key of COMMON_KEYS) (commonKeysByLength[key.length] ??= []).push(key);
+
+function commonKey(body: Uint8Array, start: number, end: number): string | undefined {
+  const candidates = commonKeysByLength[end - start];
+  if (candidates === undefined) return undefined;
+  for (const key of candidates) {
+    let i = 0;
+    while (i < key.length && body[start + i] === key.charCodeAt(i)) i++;
+    if (i === key.length) return key;
+  }
+  return undefined;
+}
+
 /** Parse the body of an x/g/X member. `at` is the member's header (the body starts 512 later). */
 export function parsePaxRecords(body: Uint8Array, at: HeaderPlace): PaxRecord[] {
   const records: PaxRecord[] = [];
@@ -63,9 +80,12 @@ export function parsePaxRecords(body: Uint8Array, at: HeaderPlace): PaxRecord[] 
     const keyStart = cursor + 1;
     const equals = body.indexOf(EQUALS, keyStart);
     if (equals < 0 || equals >= end || equals === keyStart) throw badArchive('pax header: record without "key="', where);
-    const keyBytes = body.subarray(keyStart, equals);
-    if (keyBytes.includes(0)) throw badArchive('pax header: NUL byte in a key', where);
-    const key = latin1(keyBytes);
+    let key = commonKey(body, keyStart, equals);
+    if (key === undefined) {
+      const keyBytes = body.subarray(keyStart, equals);
+      if (keyBytes.includes(0)) throw badArchive('pax header: NUL byte in a key', where);
+      key = latin1(keyBytes);
+    }
     const value = body.subarray(equals + 1, end);
     if (NAME_KEYS.has(key) && value.includes(0)) throw badArchive(`pax header: NUL byte in the ${key} value`, where);
     records.push({ key, value });
@@ -106,6 +126,18 @@ export interface PaxFields {
 
 export function emptyPaxFields(): PaxFields {
   return { xattrs: new Map(), acls: [], sparse: new Map(), sparsePairs: [] };
+}
+
+/** Keys writers add to nearly every member that say nothing we apply (bsdtar: atime and ctime
+ *  on every member; GNU tar: atime, ctime beside mtime). */
+const IGNORED_KEYS = new Set(['atime', 'ctime', 'charset', 'hdrcharset', 'comment', 'SCHILY.dev', 'SCHILY.ino', 'SCHILY.nlink', 'SCHILY.fflags', 'LIBARCHIVE.creationtime', 'LIBARCHIVE.symlinktype']);
+
+/** True when a member's own records, with no globals in force, change nothing (the common pax
+ *  member): the reader then takes the header fields as they are and skips resolvePax, its Map
+ *  copy and its field object. */
+export function onlyIgnoredKeys(own: PaxRecord[]): boolean {
+  for (let i = 0; i < own.length; i++) if (!IGNORED_KEYS.has(own[i]!.key)) return false;
+  return true;
 }
 
 /** Merge the globals and the member's own records (in order) and interpret the keys. */
