@@ -532,6 +532,37 @@ test('pax x records: every honoured key', async () => {
   assert.equal(hard.xattrs, undefined, 'x records apply to one member only');
 });
 
+test('owner names and common pax keys read right when the next member differs by a byte', async () => {
+  // the reader reuses the last owner-name string while the bytes repeat, and matches common pax
+  // keys byte by byte instead of decoding them: near misses must not be taken for repeats
+  const archive = tarArchive([
+    { name: 'a', uname: 'root', gname: 'root' },
+    { name: 'b', uname: 'root', gname: 'roo' },
+    { name: 'c', uname: 'rooz', gname: 'rootx' },
+    { name: 'd', uname: '', gname: '' },
+    paxMember('x', [['atime', '1.5'], ['ctime', '2.5']]),
+    { name: 'e', uname: 'bin', gname: 'bin', mtime: 7 },
+    paxMember('x', [['mtime', '9.25'], ['ztime', '1'], ['patH', 'no'], ['path', 'f-pax']]),
+    { name: 'f-header', uname: 'bin', gname: 'sys' },
+    paxMember('x', [['uid', '77'], ['uie', '88']]),
+    { name: 'g', uid: 5 },
+  ]);
+  const outcome = await readArchive(archive);
+  assertOk(outcome, 'owner names');
+  assert.deepEqual(
+    outcome.entries.map((e) => [e.path, e.uname ?? null, e.gname ?? null, e.mtimeNs, e.uid]),
+    [
+      ['a', 'root', 'root', 1_700_000_000_000_000_000n, 0],
+      ['b', 'root', 'roo', 1_700_000_000_000_000_000n, 0],
+      ['c', 'rooz', 'rootx', 1_700_000_000_000_000_000n, 0],
+      ['d', null, null, 1_700_000_000_000_000_000n, 0],
+      ['e', 'bin', 'bin', 7_000_000_000n, 0],
+      ['f-pax', 'bin', 'sys', 9_250_000_000n, 0],
+      ['g', null, null, 1_700_000_000_000_000_000n, 77],
+    ],
+  );
+});
+
 test('pax g records hold for later members; an empty value deletes a key', async () => {
   const archive = tarArchive([
     paxMember('g', [['uid', '500'], ['uname', 'global'], ['mtime', '100.25'], ['comment', 'x']]),
