@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import path from 'node:path';
 import { P2VError, isP2VError } from '../errors.js';
-import { toBytePath } from '../entry.js';
+import { toBytePath, type Entry } from '../entry.js';
 import type { ByteSource } from '../io/source.js';
 import { openSource } from '../io/open-source.js';
 import { resolveLimits } from '../limits.js';
@@ -120,15 +120,7 @@ export async function extract(options: ExtractOptions): Promise<ExtractReport> {
     : undefined;
   try {
     opened = await openImage(source, { limits, warn, dumpLevel, stats });
-    for await (const entry of opened.entries) {
-      stats?.enter('write (main thread)');
-      try {
-        const waiting = writer.put(entry);
-        if (waiting) await waiting;
-      } finally {
-        stats?.leave();
-      }
-    }
+    await writeAll(opened.entries, writer, stats);
     if (stats) await stats.during('drain (wait for workers)', () => writer.finish());
     else await writer.finish();
     if (stamp) index?.setStamp(stamp);
@@ -160,6 +152,21 @@ export async function extract(options: ExtractOptions): Promise<ExtractReport> {
     elapsedMs: performance.now() - started,
     ...(stats ? { stats: statsReport(stats, writer.workerMeter) } : {}),
   };
+}
+
+/** Every entry to the writer. A function of its own because its loop is the hot one: V8
+ *  compiles the function around a hot loop (on-stack replacement), and inside extract() that
+ *  was all of extract's setup and error handling too (19-59 ms of compiling per run). */
+async function writeAll(entries: AsyncIterable<Entry>, writer: { put(entry: Entry): Promise<void> | undefined }, stats: PipelineStats | undefined): Promise<void> {
+  for await (const entry of entries) {
+    stats?.enter('write (main thread)');
+    try {
+      const waiting = writer.put(entry);
+      if (waiting) await waiting;
+    } finally {
+      stats?.leave();
+    }
+  }
 }
 
 /** The main thread's stages plus what the write workers measured themselves. */
