@@ -139,6 +139,8 @@ class MemberDriver {
   /** tasks the walk passed by that are still running (they hold a worker) */
   private staleRunning = 0;
   private handedOver = false;
+  /** every task not yet answered, walked past or not: waited for before the pool is destroyed */
+  private readonly running = new Set<Promise<void>>();
 
   constructor(
     private readonly iterator: AsyncIterator<Uint8Array>,
@@ -198,6 +200,12 @@ class MemberDriver {
         position += result.segmentBytes;
       }
     } finally {
+      // tasks still running (speculation past an error or an early stop) are let finish first,
+      // at most `maxInflight`: a pool destroyed under a running task gets its answer later and
+      // piscina reports it as an 'error' event ("Unexpected message from Worker"), which with no
+      // listener is an uncaught exception (seen in CI after a damaged member)
+      while (this.running.size > 0) await Promise.all([...this.running]);
+      this.pool.on('error', () => undefined);
       await this.pool.destroy().catch(() => undefined);
       if (!this.handedOver && !this.window.ended) await this.iterator.return?.();
     }
@@ -254,6 +262,9 @@ class MemberDriver {
       },
       (error: unknown): SegmentResult => ({ kind: 'error', message: String((error as Error)?.message ?? error), offset: start }),
     );
+    const answered = result.then(() => undefined); // `result` never rejects (see above)
+    this.running.add(answered);
+    void answered.then(() => this.running.delete(answered));
     const entry = { start, result };
     this.tasks.set(`${start}:${stop}`, entry);
     return entry;
