@@ -104,21 +104,17 @@ async function* readTar(reader: ByteReader, context: FormatContext): AsyncGenera
       throw new P2VError('P2V_LIMIT', `${what} of ${size} bytes exceeds the metadata limit (${limits.maxMetaRecordBytes})`, at);
     }
   };
-  /** A meta body and its padding, when both are buffered; copied: the records outlive the chunk. */
-  const metaNow = (size: number): Uint8Array | undefined => {
-    const span = reader.peekBuffered(size + padding(size));
-    if (!span) return undefined;
-    reader.skipBuffered(span.length);
-    return span.slice(0, size);
-  };
-  /** metaNow for a pax x/X body, as a view: its records are interpreted at the next member
-   *  (strings made, attribute values copied) and dropped, and source chunks are never reused. */
+  /** A meta body and its padding, when both are buffered (consumed), as a view. Enough for a
+   *  pax x/X body: its records are interpreted at the next member (strings made, attribute
+   *  values copied) and dropped, and source chunks are never reused. */
   const paxBodyNow = (size: number): Uint8Array | undefined => {
     const span = reader.peekBuffered(size + padding(size));
     if (!span) return undefined;
     reader.skipBuffered(span.length);
     return span.subarray(0, size);
   };
+  /** The same, copied: other meta bodies (ACLs, xattr values, long names) outlive the chunk. */
+  const metaNow = (size: number): Uint8Array | undefined => paxBodyNow(size)?.slice();
   /** Read a meta member's body (size checked before anything is allocated) and its padding. */
   const readMeta = async (size: number, what: string, at: HeaderPlace): Promise<Uint8Array> => {
     checkMeta(size, what, at);
