@@ -12,6 +12,8 @@
  * Worker threads report their own busy time (decode workers per task, write workers through
  * shared counters), so the report shows both sides of every queue.
  */
+import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 
 export interface StageReport {
   stage: string;
@@ -140,6 +142,53 @@ export class PipelineStats {
       thread: s.thread,
     }));
   }
+}
+
+/**
+ * Where the CPU went during a run: the whole process (every thread, user + system), and on Linux
+ * the main thread's own time on a CPU and time runnable but waiting for one
+ * (/proc/thread-self/schedstat). On a machine with few cores the second number says whether the
+ * run is bound by CPU rather than by its stages: the parse thread then spends much of the wall
+ * time waiting for a core that workers, compilers and collectors hold.
+ */
+export interface CpuReport {
+  /** user + system milliseconds of the whole process */
+  processMs: number;
+  /** the main thread on a CPU, and runnable but not running (Linux only) */
+  mainOnCpuMs?: number;
+  mainWaitingMs?: number;
+  cores: number;
+}
+
+interface CpuMark {
+  usage: NodeJS.CpuUsage;
+  schedule: [number, number] | undefined;
+}
+
+/** Nanoseconds on a CPU and waiting in the run queue, for the calling thread; undefined where
+ *  /proc/thread-self does not exist. */
+function threadSchedule(): [number, number] | undefined {
+  try {
+    const [onCpu, waiting] = readFileSync('/proc/thread-self/schedstat', 'latin1').split(' ');
+    return [Number(onCpu), Number(waiting)];
+  } catch {
+    return undefined;
+  }
+}
+
+export function cpuMark(): CpuMark {
+  return { usage: process.cpuUsage(), schedule: threadSchedule() };
+}
+
+export function cpuSince(mark: CpuMark): CpuReport {
+  const usage = process.cpuUsage(mark.usage);
+  const now = threadSchedule();
+  const report: CpuReport = { processMs: Math.round((usage.user + usage.system) / 1000), cores: availableParallelism() };
+  if (now && mark.schedule) {
+    report.mainOnCpuMs = Math.round((now[0] - mark.schedule[0]) / 1e6);
+    report.mainWaitingMs = Math.round((now[1] - mark.schedule[1]) / 1e6);
+  }
+  return report;
 }
 
 /** The collector of the extraction running in this thread, if it asked for one. Decoders deep in

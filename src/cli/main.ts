@@ -59,7 +59,7 @@ function buildProgram(): Command {
     .addOption(new Option('-j, --jobs <n>', 'writer threads').argParser(positiveInteger))
     .addOption(new Option('--max-ratio <n>', 'refuse images whose decompressed size exceeds N times the compressed size').argParser(positiveInteger))
     .option('-q, --quiet', 'no progress line, no summary, no warnings')
-    .option('--stats', 'report where the time went: per pipeline stage busy time, bytes, queue waits (with --json: in the report)')
+    .option('--stats', 'report where the time went: per pipeline stage busy time, bytes, queue waits, and the CPU used (with --json: in the report)')
     .option('--json', 'print the report as JSON')
     .action(async (image: string, dir: string, opts: { volume: string[]; stripAbsolute?: boolean; devices: boolean; index?: string; jobs?: number; maxRatio?: number; quiet?: boolean; stats?: boolean; json?: boolean }) => {
       const progress = !opts.quiet && !opts.json && process.stderr.isTTY ? new ProgressLine(process.stderr) : undefined;
@@ -82,7 +82,7 @@ function buildProgram(): Command {
           printWarnings(report.warnings, false);
           process.stderr.write(`${summary(report)}\n`);
         }
-        if (report.stats && !opts.json) process.stderr.write(`${formatStats(report.stats, report.elapsedMs)}\n`);
+        if (report.stats && !opts.json) process.stderr.write(`${formatStats(report.stats, report.elapsedMs, report.cpu)}\n`);
       } finally {
         progress?.clear();
       }

@@ -14,7 +14,7 @@ import { type IndexRecord, IndexWriter, type RunSeal, indexByPath, readIndexFile
 import { planIncremental } from './incremental.js';
 import { treeMatchesIndex } from './index-check.js';
 import type { ExtractOptions, ExtractReport, Warning } from './types.js';
-import { PipelineStats, type StageReport, setActiveStats, workerMeterSlots } from '../stats.js';
+import { cpuMark, cpuSince, PipelineStats, type StageReport, setActiveStats, workerMeterSlots } from '../stats.js';
 
 const progressIntervalMs = 250;
 
@@ -56,6 +56,7 @@ function checkNotNested(source: ByteSource, root: string): void {
 
 export async function extract(options: ExtractOptions): Promise<ExtractReport> {
   const started = performance.now();
+  const cpuAtStart = options.stats ? cpuMark() : undefined;
   const limits = resolveLimits(options.limits);
   const warnings: Warning[] = [];
   const warn = (warning: Warning) => warnings.push(warning);
@@ -151,6 +152,7 @@ export async function extract(options: ExtractOptions): Promise<ExtractReport> {
     warnings,
     elapsedMs: performance.now() - started,
     ...(stats ? { stats: statsReport(stats, writer.workerMeter) } : {}),
+    ...(cpuAtStart ? { cpu: cpuSince(cpuAtStart) } : {}),
   };
 }
 

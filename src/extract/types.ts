@@ -1,7 +1,7 @@
 /** Options and results of `extract()`. */
 import type { ByteSource } from '../io/source.js';
 import type { Limits } from '../limits.js';
-import type { StageReport } from '../stats.js';
+import type { CpuReport, StageReport } from '../stats.js';
 
 export interface ExtractOptions {
   /** image path, or "-" for standard input (ignored when `source` is given) */
@@ -76,4 +76,6 @@ export interface ExtractReport extends WriterCounters {
   settledByIndex?: boolean;
   /** per-stage busy time, bytes and items (with `stats: true`) */
   stats?: StageReport[];
+  /** CPU used by the run (with `stats: true`) */
+  cpu?: CpuReport;
 }

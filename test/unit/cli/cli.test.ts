@@ -416,7 +416,14 @@ test('extract --stats: a stage table on stderr; with --json the stages are in th
   const dir = path.join(tempDir(t), 'zone');
   const r = cli(['extract', '--stats', '--json', 'sample/solaris-root.cpio.gz', dir]);
   assert.equal(r.status, 0, show(r));
-  const report = JSON.parse(r.stdout) as { stats: { stage: string; busyMs: number; bytes?: number; items?: number; thread: string }[]; dataBytes: number; imageBytes: number; entries: number; elapsedMs: number };
+  const report = JSON.parse(r.stdout) as {
+    stats: { stage: string; busyMs: number; bytes?: number; items?: number; thread: string }[];
+    cpu: { processMs: number; mainOnCpuMs?: number; mainWaitingMs?: number; cores: number };
+    dataBytes: number;
+    imageBytes: number;
+    entries: number;
+    elapsedMs: number;
+  };
   const stage = (name: string) => report.stats.find((s) => s.stage === name);
   const compressed = fs.statSync(sample).size;
   // every layer of the chain is a stage, with the bytes that came out of it
@@ -428,12 +435,22 @@ test('extract --stats: a stage table on stderr; with --json the stages are in th
   assert.equal(stage('  of which hashing')?.items, 15, 'hashed files');
   const mainBusy = report.stats.filter((s) => s.thread === 'main').reduce((sum, s) => sum + s.busyMs, 0);
   assert.ok(mainBusy > 0 && mainBusy <= report.elapsedMs + 1, `main-thread stages (${mainBusy} ms) fit in the wall time (${report.elapsedMs} ms)`);
+  // the CPU the run used: the process' (every thread), and on Linux the main thread's own
+  assert.ok(report.cpu.processMs > 0 && report.cpu.cores >= 1, JSON.stringify(report.cpu));
+  if (process.platform === 'linux') {
+    const { mainOnCpuMs, mainWaitingMs } = report.cpu;
+    assert.ok(mainOnCpuMs !== undefined && mainWaitingMs !== undefined && mainOnCpuMs > 0, JSON.stringify(report.cpu));
+    // the main thread can neither run nor wait to run longer than the run lasted
+    assert.ok(mainOnCpuMs + mainWaitingMs <= report.elapsedMs + 2, `${JSON.stringify(report.cpu)} within ${report.elapsedMs} ms`);
+    assert.ok(mainOnCpuMs <= report.cpu.processMs + 10, 'the main thread is part of the process');
+  }
 
   const text = cli(['extract', '--stats', 'sample/solaris-root.cpio.gz', path.join(tempDir(t), 'zone2')]);
   assert.equal(text.status, 0, show(text));
   assert.match(text.stderr, /^stage +thread +busy s/m);
   assert.match(text.stderr, /^decode gzip +main /m);
   assert.match(text.stderr, /^hash \+ write \(workers\) +workers /m);
+  assert.match(text.stderr, /^cpu \d+\.\d{3} s, all threads, on \d+ core\(s\)/m);
 });
 
 test('a corrupt member inside a large .Z (decoded on its own thread) exits 1 at once, one line', (t) => {
