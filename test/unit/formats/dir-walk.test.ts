@@ -1,0 +1,97 @@
+/**
+ * The directory walk (formats/dir/walk.ts with its walk thread): every name once, parents
+ * first, each directory's names in byte order, the right types, link targets and hard-link groups, also when
+ * the tree spans many batches and the consumer is slow (the walk thread must wait, not drop or
+ * reorder), and an early stop ends the thread.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { walkDirectory } from '../../../src/formats/dir/walk.js';
+import type { Entry } from '../../../src/entry.js';
+
+/** The order the walk promises, computed the plain way: a directory's names in byte order,
+ *  then each of its subdirectories the same way, depth first (parents before children). */
+function expectedOrder(root: string): string[] {
+  const out: string[] = ['.'];
+  const visit = (relative: string) => {
+    const names = (fs.readdirSync(Buffer.from(relative === '' ? root : `${root}/${relative}`, 'latin1'), { encoding: 'buffer' }) as Buffer[]).sort(Buffer.compare);
+    const children = names.map((name) => (relative === '' ? name.toString('latin1') : `${relative}/${name.toString('latin1')}`));
+    out.push(...children);
+    for (const child of children) if (fs.lstatSync(Buffer.from(`${root}/${child}`, 'latin1')).isDirectory()) visit(child);
+  };
+  visit('');
+  return out;
+}
+
+/** With the default 500 files per directory, more names than the walk thread may have in
+ *  flight (8 batches of 512). */
+function makeTree(filesPerDirectory = 500): string {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'zonep2v-walk-'));
+  for (let d = 0; d < 12; d++) {
+    const dir = path.join(root, `d${String(d).padStart(2, '0')}`);
+    fs.mkdirSync(dir);
+    for (let f = 0; f < filesPerDirectory; f++) fs.writeFileSync(path.join(dir, `f${f}`), `${d}/${f}`);
+  }
+  fs.mkdirSync(path.join(root, 'd03', 'deeper', 'still'), { recursive: true });
+  fs.symlinkSync('../d00/f1', path.join(root, 'd03', 'deeper', 'link'));
+  fs.writeFileSync(path.join(root, 'd00', 'f7'), 'seven');
+  fs.linkSync(path.join(root, 'd00', 'f7'), path.join(root, 'd11', 'hard-7'));
+  fs.writeFileSync(Buffer.concat([Buffer.from(`${root}/not-utf8-`), Buffer.from([0xff])]), 'x'); // a name that is not UTF-8
+  return root;
+}
+
+test('the walk lists every name once, in order, with types, targets and hard links, across many batches and a slow consumer', async (t) => {
+  const root = makeTree();
+  t.after(() => fs.rmSync(root, { recursive: true, force: true }));
+  const warnings: unknown[] = [];
+  const entries: Entry[] = [];
+  for await (const entry of walkDirectory({ root, warn: (w) => warnings.push(w) })) {
+    entries.push(entry);
+    if (entries.length % 1500 === 0) await new Promise((resolve) => setTimeout(resolve, 50)); // let the walk thread run ahead and wait
+  }
+  assert.deepEqual(warnings, []);
+  assert.deepEqual(entries.map((e) => e.path), expectedOrder(root));
+  const byPath = new Map(entries.map((e) => [e.path, e]));
+  const file = byPath.get('d05/f42')!;
+  assert.equal(file.type, 'file');
+  assert.equal(file.size, fs.statSync(path.join(root, 'd05/f42')).size);
+  assert.equal(file.sourcePath, `${root}/d05/f42`);
+  const stat = fs.lstatSync(path.join(root, 'd05/f42'), { bigint: true });
+  assert.equal(file.mtimeNs, stat.mtimeNs, 'mtime to the nanosecond');
+  assert.equal(file.sourceStamp, `${stat.dev}:${stat.ino}:${stat.ctimeNs}:${stat.size}:${stat.mtimeNs}`);
+  assert.equal(file.mode, Number(stat.mode) & 0o7777);
+  assert.deepEqual([byPath.get('d03/deeper/link')!.type, byPath.get('d03/deeper/link')!.linkTarget], ['symlink', '../d00/f1']);
+  assert.equal(byPath.get('d03/deeper/still')!.type, 'dir');
+  // the second name of a hard-link group links to the first one met
+  assert.deepEqual([byPath.get('d00/f7')!.type, byPath.get('d11/hard-7')!.type, byPath.get('d11/hard-7')!.linkTarget], ['file', 'hardlink', 'd00/f7']);
+  assert.equal(byPath.get('not-utf8-\xff')?.type, 'file', 'names are byte strings');
+  const body = byPath.get('d07/f3')!.body!;
+  const pieces: Uint8Array[] = [];
+  for await (const piece of body.chunks()) pieces.push(piece);
+  assert.equal(Buffer.concat(pieces).toString(), '7/3');
+});
+
+test('a consumer that stops early stops the walk thread', async (t) => {
+  const root = makeTree();
+  t.after(() => fs.rmSync(root, { recursive: true, force: true }));
+  let seen = 0;
+  for await (const _ of walkDirectory({ root, warn() {} })) {
+    if (++seen === 3) break;
+  }
+  assert.equal(seen, 3);
+  // a live walk thread (blocked, waiting for us to take its batches) would keep the test
+  // process alive past its end: node --test reports that as a failure
+});
+
+test('a root that is not a directory is refused before any thread starts', async (t) => {
+  const root = makeTree(2);
+  t.after(() => fs.rmSync(root, { recursive: true, force: true }));
+  await assert.rejects(async () => {
+    for await (const _ of walkDirectory({ root: path.join(root, 'd00', 'f1'), warn() {} })) {
+      // nothing
+    }
+  }, /not a directory/);
+});
