@@ -36,22 +36,14 @@ const maxUnread = 8;
 export async function* walkDirectory(options: DirWalkOptions): AsyncGenerator<Entry> {
   const rootStat = fs.lstatSync(bytes(options.root), { bigint: true });
   if (!rootStat.isDirectory()) throw new P2VError('P2V_USAGE', 'not a directory', { image: options.root });
-  yield {
-    path: '.',
-    type: 'dir',
-    mode: Number(rootStat.mode) & 0o7777,
-    uid: Number(rootStat.uid),
-    gid: Number(rootStat.gid),
-    mtimeNs: rootStat.mtimeNs,
-    size: 0,
-    offset: 0,
-  };
   const unread = new SharedArrayBuffer(4);
   const counter = new Int32Array(unread);
   const data: WalkWorkerData = { root: options.root, rootDev: String(rootStat.dev), batchSize, maxUnread, unread };
+  // started before the root is handed out, so that its start-up overlaps the root's placement
   const worker = new Worker(new URL('../../workers/walk-worker.js', import.meta.url), { workerData: data, execArgv: workerExecArgv });
   const inbox = new MessageQueue(worker);
   try {
+    yield { path: '.', type: 'dir', mode: Number(rootStat.mode) & 0o7777, uid: Number(rootStat.uid), gid: Number(rootStat.gid), mtimeNs: rootStat.mtimeNs, size: 0, offset: 0 };
     for (;;) {
       const message = await inbox.next();
       if (message.kind === 'end') return;
