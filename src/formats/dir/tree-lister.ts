@@ -9,12 +9,12 @@
  * Hard links: a file whose (dev, ino) came before with nlink > 1 is a 'hardlink' to the first name.
  */
 import * as fs from 'node:fs';
-import { pathBytes } from '../../entry.js';
+import { pathBytes, typeFromMode, type EntryType } from '../../entry.js';
 import type { Warning } from '../../extract/types.js';
 
-/** Record kinds, in `nums[i * RECORD_FIELDS]`. */
-export const KINDS = ['file', 'dir', 'symlink', 'hardlink', 'char', 'block', 'fifo', 'socket'] as const;
-export type RecordKind = (typeof KINDS)[number];
+/** Record kinds, as their index in `nums[i * RECORD_FIELDS]`: every type a mode can have
+ *  (entry.ts typeFromMode), and 'hardlink' for a later name of a file met before. */
+export const KINDS: readonly EntryType[] = ['file', 'dir', 'symlink', 'hardlink', 'char', 'block', 'fifo', 'socket'];
 
 /** Numbers per record: kind, mode, uid, gid, size, mtime seconds, mtime nanoseconds, rdev. */
 export const RECORD_FIELDS = 8;
@@ -29,16 +29,6 @@ export interface ListedBatch {
   count: number;
   warnings: Warning[];
 }
-
-const kindOfMode = new Map<number, RecordKind>([
-  [0o100000, 'file'],
-  [0o040000, 'dir'],
-  [0o120000, 'symlink'],
-  [0o020000, 'char'],
-  [0o060000, 'block'],
-  [0o010000, 'fifo'],
-  [0o140000, 'socket'],
-]);
 
 class BatchBuilder {
   private paths: string[] = [];
@@ -62,7 +52,7 @@ class BatchBuilder {
     this.warnings.push(warning);
   }
 
-  add(path: string, kind: RecordKind, stat: fs.BigIntStats, text: string | undefined): void {
+  add(path: string, kind: EntryType, stat: fs.BigIntStats, text: string | undefined): void {
     const at = this.paths.length * RECORD_FIELDS;
     const n = this.nums;
     n[at] = KINDS.indexOf(kind);
@@ -120,13 +110,13 @@ export function* listTree(root: string, rootDev: bigint, batchSize: number): Gen
         batch.warn({ code: 'P2V_IO', message: `skipped: lstat failed: ${(error as NodeJS.ErrnoException).code}`, entry: path });
         continue;
       }
-      const kind = kindOfMode.get(Number(stat.mode) & 0o170000);
+      const kind = typeFromMode(Number(stat.mode));
       if (kind === undefined) {
         batch.warn({ code: 'P2V_ENTRY_INVALID', message: 'unknown file type: skipped', entry: path });
         continue;
       }
       let text: string | undefined;
-      let recorded: RecordKind = kind;
+      let recorded: EntryType = kind;
       if (kind === 'dir') {
         if (stat.dev === rootDev) subdirectories.push(path); // -xdev
       } else if (kind === 'symlink') {

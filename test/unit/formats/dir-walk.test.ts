@@ -77,13 +77,20 @@ test('the walk lists every name once, in order, with types, targets and hard lin
 test('a consumer that stops early stops the walk thread', async (t) => {
   const root = makeTree();
   t.after(() => fs.rmSync(root, { recursive: true, force: true }));
+  // a live worker shows as a MessagePort among the process' active resources
+  const ports = () => process.getActiveResourcesInfo().filter((kind) => kind === 'MessagePort').length;
+  const before = ports();
   let seen = 0;
+  let during = 0;
   for await (const _ of walkDirectory({ root, warn() {} })) {
-    if (++seen === 3) break;
+    if (++seen === 3) {
+      during = ports();
+      break;
+    }
   }
   assert.equal(seen, 3);
-  // a live walk thread (blocked, waiting for us to take its batches) would keep the test
-  // process alive past its end: node --test reports that as a failure
+  assert.equal(during, before + 1, 'the walk thread was running');
+  assert.equal(ports(), before, 'and it is gone once the consumer stopped');
 });
 
 test('a root that is not a directory is refused before any thread starts', async (t) => {
