@@ -13,7 +13,9 @@
  *   - extended attributes are set at the end, never through a symlink (xattrs.ts), on the
  *     physical paths placed here; whatever removes a path forgets its planned attributes.
  * Ordering: small files are written by workers later; `pending` remembers the paths in flight,
- * and anything that touches such a path first waits for that write.
+ * and anything that touches such a path first waits for that write. Device nodes and FIFOs are
+ * queued and made in batches (node-batch.ts); touching a queued path, removing a directory
+ * (which may hold one) or moving one to the stash makes the queue first.
  * Incremental dumps (incremental.ts): before a member lands on a path of the previous tree, what
  * must survive there goes to a stash inside the root; 'unchanged' entries keep, link or move
  * what the previous level extracted; removals come in `finish()`, after every write landed.
@@ -32,7 +34,8 @@ import type { IncrementalPlan } from './incremental.js';
 import { CREATE_NEW, O_NOFOLLOW, O_RDONLY, fsb, lstatOrUndefined, nsToSeconds, sameMtime } from './fs-bytes.js';
 import { memberComponents } from './path-policy.js';
 import { RootResolver } from './root-resolver.js';
-import { makeSpecialNode, setNodeMode } from './special-nodes.js';
+import { makeSpecialNodes } from './node-batch.js';
+import { setNodeMode, type SpecialType } from './special-nodes.js';
 import type { Warning, WriterCounters } from './types.js';
 import { splitLinuxDev } from '../formats/common/dev.js';
 import { smallFileMaxBytes, WritePool, type Pending } from './write-pool.js';
@@ -55,6 +58,9 @@ export interface WriterOptions {
 export type { WriterCounters } from './types.js';
 
 const pieceBytes = 1024 * 1024;
+/** Device nodes made by one process (node-batch.ts); a flush also comes before anything that
+ *  touches a queued path. 512 headers are 256 KiB of archive. */
+const nodeBatchSize = 512;
 /** Large files are gathered here piece by piece; the pool copies each piece out before reuse. */
 const scratch = new Uint8Array(pieceBytes);
 /** Hashed in place of a hole's bytes; never written to. */
@@ -82,6 +88,8 @@ export class ZoneWriter {
   /** extended attributes to set at the end, by physical path */
   private readonly xattrs = new XattrPlan();
   private readonly pending = new Map<string, Promise<unknown>>();
+  /** device nodes and FIFOs waiting to be made together, by physical path */
+  private readonly queuedNodes = new Map<string, Entry>();
   private readonly completions = new Set<Promise<unknown>>();
   private readonly isRoot = process.getuid?.() === 0;
   /** set when an incremental dump is applied to the previous level's tree */
@@ -140,6 +148,7 @@ export class ZoneWriter {
   /** Wait for all writes, then (incremental dumps, when the image was `complete`) remove what
    *  the dump no longer has, then set extended attributes, then apply directory metadata. */
   async finish(complete = true): Promise<void> {
+    this.makeQueuedNodes();
     await this.pool.drain();
     while (this.completions.size > 0) await Promise.all([...this.completions]);
     if (this.incremental) this.settleIncremental(complete);
@@ -200,6 +209,7 @@ export class ZoneWriter {
   // ---- regular files -------------------------------------------------------------------------
 
   private placeFile(entry: Entry, parent: string, name: string, physical: string): Promise<void> | undefined {
+    if (this.queuedNodes.size > 0 && this.queuedNodes.has(physical)) this.makeQueuedNodes();
     if (this.pending.has(physical)) return this.waitFor(physical).then(() => this.placeFile(entry, parent, name, physical));
     if (entry.xattrs !== undefined || this.xattrs.size > 0) this.xattrs.replace(physical, entry.xattrs);
     this.counters.files++;
@@ -469,10 +479,45 @@ export class ZoneWriter {
     await this.waitFor(physical);
     const path = this.resolver.abs(physical);
     const existing = lstatOrUndefined(path);
-    if (!(existing && sameNode(existing, entry))) {
-      if (existing) await this.clearPath(physical, existing);
-      makeSpecialNode(path, entry.type as 'char' | 'block' | 'fifo', entry.mode, entry.devMajor, entry.devMinor);
+    if (existing && sameNode(existing, entry)) {
+      this.settleSpecial(entry, physical);
+      return;
     }
+    if (existing) await this.clearPath(physical, existing);
+    // made later, with others, by one process (node-batch.ts); until then anything that touches
+    // this path (or a directory that holds it) flushes the batch first: waitFor, barrier
+    this.queuedNodes.set(physical, entry);
+    if (this.queuedNodes.size >= nodeBatchSize) this.makeQueuedNodes();
+  }
+
+  /** Make the queued device nodes and FIFOs, then give each its owner, mode and times. Errors
+   *  are each node's own; a fatal one is thrown once the others are settled. */
+  private makeQueuedNodes(): void {
+    if (this.queuedNodes.size === 0) return;
+    const queued = [...this.queuedNodes];
+    this.queuedNodes.clear();
+    let fatal: unknown;
+    const requests = queued.map(([physical, entry]) => ({ path: this.resolver.abs(physical), type: entry.type as SpecialType, mode: entry.mode, major: entry.devMajor ?? 0, minor: entry.devMinor ?? 0 }));
+    makeSpecialNodes(this.resolver.abs(''), requests, (i, failure) => {
+      const [physical, entry] = queued[i]!;
+      try {
+        if (failure) throw failure;
+        this.settleSpecial(entry, physical);
+      } catch (error) {
+        try {
+          this.failed(entry, error);
+        } catch (thrown) {
+          fatal ??= thrown;
+        }
+      }
+    });
+    if (fatal !== undefined) throw fatal;
+  }
+
+  /** A node in place (made now, or found identical): owner, full mode, times, record. */
+  private settleSpecial(entry: Entry, physical: string): void {
+    const path = this.resolver.abs(physical);
+    const isDevice = entry.type === 'char' || entry.type === 'block';
     if (this.isRoot) fsb.lchown(path, entry.uid, entry.gid);
     // mknod -m set the permission bits before chown; the full mode (set-id bits, which chown
     // may clear and mknod -m refuses) is set after, when it differs, through a descriptor:
@@ -481,7 +526,7 @@ export class ZoneWriter {
     const replaced = () => new P2VError('P2V_ENTRY_UNSAFE', 'node replaced by a symlink while writing', { severity: 'skipped' });
     const now = fsb.lstat(path);
     if (now.isSymbolicLink()) throw replaced();
-    if ((now.mode & 0o7777) !== (entry.mode & 0o7777) && !setNodeMode(path, entry.type as 'char' | 'block' | 'fifo', entry.mode & 0o7777)) throw replaced();
+    if ((now.mode & 0o7777) !== (entry.mode & 0o7777) && !setNodeMode(path, entry.type as SpecialType, entry.mode & 0o7777)) throw replaced();
     const seconds = nsToSeconds(entry.mtimeNs);
     fsb.lutimes(path, seconds, seconds);
     if (isDevice) this.counters.devices++;
@@ -506,6 +551,7 @@ export class ZoneWriter {
       plan.stashMade = true;
     }
     const stash = plan.stashName();
+    this.makeQueuedNodes(); // none may be left to land below what moves away
     fsb.rename(path, this.resolver.abs(stash));
     if (existing.isDirectory()) {
       this.resolver.forget(physical);
@@ -667,6 +713,7 @@ export class ZoneWriter {
 
   /** Wait for a write in flight at `physical`, if any (flushing the batch it sits in). */
   private async waitFor(physical: string): Promise<void> {
+    if (this.queuedNodes.has(physical)) this.makeQueuedNodes();
     const inFlight = this.pending.get(physical);
     if (!inFlight) return;
     await this.pool.flush();
@@ -674,6 +721,7 @@ export class ZoneWriter {
   }
 
   private async barrier(): Promise<void> {
+    this.makeQueuedNodes();
     await this.pool.drain();
     while (this.completions.size > 0) await Promise.all([...this.completions]);
   }

@@ -30,11 +30,11 @@ const racerSource = String.raw`
 const { workerData, parentPort } = require('node:worker_threads');
 const fs = require('node:fs');
 const path = require('node:path');
-const { root, secret, sentinelDir, mode, names, stop } = workerData;
+const { root, secret, sentinelDir, mode, names, stop, first, stride } = workerData;
 const flag = new Int32Array(stop);
 let swaps = 0;
 let n = 0;
-const tmp = path.join(root, '.racer-tmp');
+const tmp = path.join(root, '.racer-tmp-' + first);
 const swapIn = (target, name) => {
   try {
     try { fs.unlinkSync(tmp); } catch {}
@@ -47,14 +47,20 @@ const spin = (us) => { const until = process.hrtime.bigint() + BigInt(us * 1000)
 if (mode === 'files') {
   while (Atomics.load(flag, 0) === 0) for (const name of names) swapIn(secret, name);
 } else if (mode === 'fifos') {
-  let k = 0;
+  // Nodes come in bursts (node-batch.ts), one every ~15 us, each settled (lchown, lstat, chmod)
+  // within ~10 us of appearing: each racer takes every stride-th name, so together they keep
+  // up, and has its link made before it looks, so that the swap is a single rename.
+  const ready = () => { try { fs.unlinkSync(tmp); } catch {} try { fs.symlinkSync(secret, tmp); } catch {} };
+  ready();
+  let k = first;
   while (Atomics.load(flag, 0) === 0 && k < names.length) {
     let st;
     try { st = fs.lstatSync(path.join(root, names[k])); } catch { continue; }
     if (st.isFIFO() || st.isCharacterDevice()) {
-      spin((n++ * 37) % 1500); // land anywhere in the next 1.5 ms: lchown, lstat, chmod
-      swapIn(secret, names[k]);
-      k++;
+      spin((n++ * 3) % 12);
+      try { fs.renameSync(tmp, path.join(root, names[k])); swaps++; } catch {}
+      ready();
+      k += stride;
     }
   }
 } else if (mode === 'dirs') {
@@ -79,21 +85,31 @@ parentPort.postMessage(swaps);
 
 async function race(box: Sandbox, mode: RaceMode, names: string[], run: () => Promise<Outcome>): Promise<{ outcome: Outcome; swaps: number }> {
   const stop = new SharedArrayBuffer(4);
-  const worker = new Worker(racerSource, { eval: true, workerData: { root: box.root, secret: box.secret, sentinelDir: box.sentinelDir, mode, names, stop } });
-  const swaps = new Promise<number>((resolve, reject) => {
-    worker.once('message', resolve);
-    worker.once('error', reject);
-  });
+  const stride = mode === 'fifos' ? 3 : 1;
+  const workers = Array.from({ length: stride }, (_, first) => new Worker(racerSource, { eval: true, workerData: { root: box.root, secret: box.secret, sentinelDir: box.sentinelDir, mode, names, stop, first, stride } }));
+  const swaps = Promise.all(
+    workers.map(
+      (worker) =>
+        new Promise<number>((resolve, reject) => {
+          worker.once('message', resolve);
+          worker.once('error', reject);
+        }),
+    ),
+  ).then((counts) => counts.reduce((a, b) => a + b, 0));
   try {
     const outcome = await run();
     return { outcome, swaps: await (Atomics.store(new Int32Array(stop), 0, 1), swaps) };
   } finally {
     Atomics.store(new Int32Array(stop), 0, 1);
-    await worker.terminate();
+    await Promise.all(workers.map((worker) => worker.terminate()));
   }
 }
 
 const range = (n: number, f: (i: number) => string) => Array.from({ length: n }, (_, i) => f(i));
+// Nodes are made in batches by one process (node-batch.ts), hundreds in a few milliseconds: the
+// node tests hold more than one batch (512), and files after them keep the extraction running
+// while the racer works on what the first batch made.
+const padding: CpioMember[] = range(300, (i) => `pad-${i}`).map((name) => ({ name, type: 'file', data: 'x' }));
 
 for (const format of FORMATS) {
   describe(`raced symlink swap (${format})`, () => {
@@ -117,9 +133,10 @@ for (const format of FORMATS) {
 
     test('FIFOs: a link swapped in right after mknod is not chmod-ed through', { timeout: 120_000 }, async () => {
       await withSandbox(`race-fifos-${format}`, async (box) => {
-        const names = range(150, (i) => `fifo-${i}`);
+        const names = range(600, (i) => `fifo-${i}`);
         // set-id bits need a chmod after mknod (the raced step); plain modes need none
         const members: CpioMember[] = names.map((name, i) => ({ name, type: 'fifo', mode: i % 3 === 0 ? 0o644 : 0o4777, uid: 1234 }));
+        members.push(...padding);
         const { outcome, swaps } = await race(box, 'fifos', names, () => extractHostile(cpioArchive(members, { format }), box.root, { devices: true }));
         assert.ok(swaps > 0, 'the racer swapped at least once');
         if (outcome.error) assert.match(outcome.error.code, /^P2V_/);
@@ -128,9 +145,10 @@ for (const format of FORMATS) {
 
     test('device nodes (root): a link swapped in right after mknod is not chmod-ed through', { timeout: 120_000, skip: isRoot() ? false : 'needs root' }, async () => {
       await withSandbox(`race-devices-${format}`, async (box) => {
-        const names = range(60, (i) => `null-${i}`);
+        const names = range(600, (i) => `null-${i}`);
         // char 1,3 is /dev/null on Linux: harmless if it were ever opened
         const members: CpioMember[] = names.map((name) => ({ name, type: 'char', rdevMajor: 1, rdevMinor: 3, mode: 0o6666, uid: 1234 }));
+        members.push(...padding);
         const { outcome, swaps } = await race(box, 'fifos', names, () => extractHostile(cpioArchive(members, { format }), box.root, { devices: true }));
         assert.ok(swaps > 0, 'the racer swapped at least once');
         if (outcome.error) assert.match(outcome.error.code, /^P2V_/);
