@@ -6,6 +6,7 @@
  */
 import * as fs from 'node:fs';
 import { pathBytes } from '../entry.js';
+import { tryChown } from './fs-bytes.js';
 
 export interface DirMetadata {
   mode: number;
@@ -28,9 +29,11 @@ export class DirFixups {
     for (const key of this.pending.keys()) if (key.startsWith(prefix)) this.pending.delete(key);
   }
 
-  /** Apply all; returns the paths that could not be fixed, with the errno code. */
-  apply(abs: (physical: string) => string, chown: boolean): { path: string; code: string }[] {
+  /** Apply all; returns the paths that could not be fixed, with the errno code, and those whose
+   *  owner could not be set here (fs-bytes.ts tryChown; mode and times are set all the same). */
+  apply(abs: (physical: string) => string, chown: boolean): { failures: { path: string; code: string }[]; ownerRefused: { path: string; code: string }[] } {
     const failures: { path: string; code: string }[] = [];
+    const ownerRefused: { path: string; code: string }[] = [];
     const depth = (p: string) => (p === '' ? 0 : p.split('/').length);
     const order = [...this.pending.keys()].sort((a, b) => depth(b) - depth(a));
     for (const physical of order) {
@@ -43,7 +46,8 @@ export class DirFixups {
         continue;
       }
       try {
-        if (chown) fs.fchownSync(fd, metadata.uid, metadata.gid);
+        const refused = chown ? tryChown(() => fs.fchownSync(fd, metadata.uid, metadata.gid)) : undefined;
+        if (refused !== undefined) ownerRefused.push({ path: physical, code: refused });
         fs.fchmodSync(fd, metadata.mode);
         fs.futimesSync(fd, metadata.mtimeSeconds, metadata.mtimeSeconds);
       } catch (error) {
@@ -53,6 +57,6 @@ export class DirFixups {
       }
     }
     this.pending.clear();
-    return failures;
+    return { failures, ownerRefused };
   }
 }

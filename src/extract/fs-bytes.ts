@@ -35,6 +35,26 @@ export const fsb = {
   open: (p: string, flags: number, mode?: number) => fs.openSync(pathBytes(p), flags, mode),
 };
 
+/**
+ * Change an owner, unless owners cannot be set here: root in a user namespace where the uid/gid
+ * is not mapped (EINVAL), or without CAP_CHOWN (EPERM), as in many containers. Returns that
+ * code instead of throwing it; the caller keeps the member, drops its set-id bits (they belong
+ * to an owner it does not have: GNU tar does the same) and reports it. Other errors throw.
+ */
+export function tryChown(change: () => void): string | undefined {
+  try {
+    change();
+    return undefined;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EINVAL' || code === 'EPERM') return code;
+    throw error;
+  }
+}
+
+/** Set-uid and set-gid bits. */
+export const SET_ID_BITS = 0o6000;
+
 /** Does a stat's mtime (ms) equal a time we set (seconds)? Times go through Node's utimes
  *  family as seconds in a double, so they come back within a microsecond, not exactly. */
 export function sameMtime(statMtimeMs: number, seconds: number): boolean {

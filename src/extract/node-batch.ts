@@ -37,11 +37,15 @@ const octalFieldMax = 0o7777777;
  * as it would after a single mknod.
  */
 export function makeSpecialNodes(stageIn: string, requests: readonly NodeRequest[], made: (index: number, error?: Error) => void, tarCommand = 'tar'): void {
+  // once a device is refused for want of privilege, so is every other: no process each to learn it
+  let devicesRefused: Error | undefined;
   const oneByOne = (i: number) => {
     const r = requests[i]!;
+    if (devicesRefused && r.type !== 'fifo') return made(i, devicesRefused);
     try {
       makeSpecialNode(r.path, r.type, r.mode, r.major, r.minor);
     } catch (error) {
+      if (r.type !== 'fifo' && (error as NodeJS.ErrnoException).code === 'EPERM') devicesRefused = error as Error;
       return made(i, error as Error);
     }
     made(i);

@@ -56,10 +56,28 @@ function runMknod(target: string, dirFd: number, type: SpecialType, mode: number
   if (result.error || result.status !== 0) {
     const why = result.error ? (result.error as NodeJS.ErrnoException).code ?? result.error.message : result.stderr.toString().trim().split('\n')[0];
     const error: NodeJS.ErrnoException = new Error(`${command} failed: ${why}`);
-    error.code = 'EMKNOD';
+    error.code = (result.error as NodeJS.ErrnoException | undefined)?.code ?? errnoOf(why ?? '');
     error.syscall = command;
     throw error;
   }
+}
+
+/** The errno behind a mknod/mkfifo message (coreutils prints strerror), so that the caller can
+ *  tell "not permitted here" (EPERM: no CAP_MKNOD, e.g. root in a container) from a real failure. */
+const errnoTexts: readonly [string, string][] = [
+  ['Operation not permitted', 'EPERM'],
+  ['Permission denied', 'EACCES'],
+  ['No space left on device', 'ENOSPC'],
+  ['Disk quota exceeded', 'EDQUOT'],
+  ['Read-only file system', 'EROFS'],
+  ['File exists', 'EEXIST'],
+  ['No such file or directory', 'ENOENT'],
+  ['Invalid argument', 'EINVAL'],
+  ['Value too large', 'EOVERFLOW'],
+];
+
+function errnoOf(message: string): string {
+  return errnoTexts.find(([text]) => message.includes(text))?.[1] ?? 'EMKNOD';
 }
 
 /** Linux O_PATH (absent from fs.constants): a descriptor naming an inode without opening it. */

@@ -31,7 +31,7 @@ import type { IndexRecord } from '../store/content-index.js';
 import type { FileOp, FileResult } from '../workers/write-protocol.js';
 import { DirFixups } from './dir-fixups.js';
 import type { IncrementalPlan } from './incremental.js';
-import { CREATE_NEW, O_NOFOLLOW, O_RDONLY, fsb, lstatOrUndefined, nsToSeconds, sameMtime } from './fs-bytes.js';
+import { CREATE_NEW, O_NOFOLLOW, O_RDONLY, SET_ID_BITS, fsb, lstatOrUndefined, nsToSeconds, sameMtime, tryChown } from './fs-bytes.js';
 import { memberComponents } from './path-policy.js';
 import { RootResolver } from './root-resolver.js';
 import { makeSpecialNodes } from './node-batch.js';
@@ -58,6 +58,7 @@ export interface WriterOptions {
 export type { WriterCounters } from './types.js';
 
 const pieceBytes = 1024 * 1024;
+const notPermitted = 'mknod not permitted here: root without the privilege to make nodes, e.g. in a container';
 /** Device nodes made by one process (node-batch.ts); a flush also comes before anything that
  *  touches a queued path. 512 headers are 256 KiB of archive. */
 const nodeBatchSize = 512;
@@ -90,6 +91,8 @@ export class ZoneWriter {
   private readonly pending = new Map<string, Promise<unknown>>();
   /** device nodes and FIFOs waiting to be made together, by physical path */
   private readonly queuedNodes = new Map<string, Entry>();
+  /** mknod of a device was refused (EPERM) although we are root: later devices are skipped */
+  private devicesRefused = false;
   private readonly completions = new Set<Promise<unknown>>();
   private readonly isRoot = process.getuid?.() === 0;
   /** set when an incremental dump is applied to the previous level's tree */
@@ -153,9 +156,12 @@ export class ZoneWriter {
     while (this.completions.size > 0) await Promise.all([...this.completions]);
     if (this.incremental) this.settleIncremental(complete);
     await this.xattrs.apply((p) => this.resolver.abs(p), this.options.warn);
-    for (const failure of this.dirs.apply((p) => this.resolver.abs(p), this.isRoot)) {
+    const dirs = this.dirs.apply((p) => this.resolver.abs(p), this.isRoot);
+    for (const failure of dirs.failures) {
       this.options.warn({ code: 'P2V_IO', message: `directory metadata not applied: ${failure.code}`, entry: displayPath(failure.path) });
     }
+    for (const refused of dirs.ownerRefused) this.ownerRefused(refused.path, refused.code);
+    this.reportOwnerRefusals();
   }
 
   private place(entry: Entry): Promise<void> | undefined {
@@ -305,6 +311,7 @@ export class ZoneWriter {
     }
     if (result.status === 'written') this.counters.written++;
     else this.counters.unchanged++;
+    if (result.ownerRefused !== undefined) this.ownerRefused(physical, result.ownerRefused);
     if (result.copiedSize !== undefined) {
       this.options.warn({ code: 'P2V_SOURCE_CHANGED', message: `the file changed size while it was copied (${entry.size} bytes announced); copy it again`, entry: displayPath(entry.path) });
     }
@@ -391,17 +398,17 @@ export class ZoneWriter {
     const finished = Promise.all(writes).then((): FileResult => {
       if (compareFd !== undefined) {
         if (fd < 0) {
-          applyFdMetadata(compareFd, metadata, this.isRoot);
+          const ownerRefused = applyFdMetadata(compareFd, metadata, this.isRoot);
           fs.closeSync(compareFd);
-          return { status: 'unchanged', hash: digest };
+          return { status: 'unchanged', hash: digest, ownerRefused };
         }
         fs.closeSync(compareFd);
       }
       if (holes) fs.ftruncateSync(fd, position); // a trailing hole: nothing was written there
-      applyFdMetadata(fd, metadata, this.isRoot);
+      const ownerRefused = applyFdMetadata(fd, metadata, this.isRoot);
       fs.closeSync(fd);
       if (target !== path) fsb.rename(target, path);
-      return { status: 'written', hash: digest };
+      return { status: 'written', hash: digest, ownerRefused };
     });
     return {
       done: finished.catch((error): FileResult => ({ status: 'error', hash: digest, error: (error as NodeJS.ErrnoException).code ?? String(error), syscall: (error as NodeJS.ErrnoException).syscall })),
@@ -439,7 +446,8 @@ export class ZoneWriter {
     }
     // a re-run leaves an identical link alone, metadata included
     if (!same || (this.isRoot && (existing!.uid !== entry.uid || existing!.gid !== entry.gid)) || existing!.mtimeMs !== seconds * 1000) {
-      if (this.isRoot) fsb.lchown(path, entry.uid, entry.gid);
+      const refused = this.isRoot ? tryChown(() => fsb.lchown(path, entry.uid, entry.gid)) : undefined;
+      if (refused !== undefined) this.ownerRefused(physical, refused);
       fsb.lutimes(path, seconds, seconds);
     }
     this.counters.symlinks++;
@@ -498,9 +506,8 @@ export class ZoneWriter {
 
   private async placeSpecial(entry: Entry, physical: string): Promise<void> {
     const isDevice = entry.type === 'char' || entry.type === 'block';
-    if (!this.options.devices || (isDevice && !this.isRoot)) {
-      this.counters.skippedSpecial++;
-      this.options.warn({ code: 'P2V_SKIPPED_SPECIAL', message: `${entry.type} ${isDevice ? `device ${entry.devMajor},${entry.devMinor} ` : ''}not created (${this.options.devices ? 'needs root' : '--no-devices'})`, entry: displayPath(entry.path) });
+    if (!this.options.devices || (isDevice && (!this.isRoot || this.devicesRefused))) {
+      this.skipSpecial(entry, !this.options.devices ? '--no-devices' : !this.isRoot ? 'needs root' : notPermitted);
       return;
     }
     await this.waitFor(physical);
@@ -527,6 +534,13 @@ export class ZoneWriter {
     const requests = queued.map(([physical, entry]) => ({ path: this.resolver.abs(physical), type: entry.type as SpecialType, mode: entry.mode, major: entry.devMajor ?? 0, minor: entry.devMinor ?? 0 }));
     makeSpecialNodes(this.resolver.abs(''), requests, (i, failure) => {
       const [physical, entry] = queued[i]!;
+      if ((failure as NodeJS.ErrnoException | undefined)?.code === 'EPERM') {
+        // root without the privilege to make nodes (a container without CAP_MKNOD): the same
+        // as not being root, for this node and (devices) every later one
+        if (entry.type !== 'fifo') this.devicesRefused = true;
+        this.skipSpecial(entry, notPermitted);
+        return;
+      }
       try {
         if (failure) throw failure;
         this.settleSpecial(entry, physical);
@@ -541,11 +555,36 @@ export class ZoneWriter {
     if (fatal !== undefined) throw fatal;
   }
 
+  /** Members whose owner could not be set here (tryChown), reported once at the end. */
+  private ownersRefused = { count: 0, code: '', example: '' };
+
+  private ownerRefused(physical: string, code: string): void {
+    if (this.ownersRefused.count++ === 0) this.ownersRefused = { count: 1, code, example: physical };
+  }
+
+  private reportOwnerRefusals(): void {
+    const { count, code, example } = this.ownersRefused;
+    if (count === 0) return;
+    const why = code === 'EINVAL' ? 'the uid or gid is not mapped here, e.g. a user namespace' : 'root without CAP_CHOWN, e.g. in a container';
+    this.options.warn({
+      code: 'P2V_OWNER_NOT_SET',
+      message: `owner not restored on ${count} member(s), "${displayPath(example)}" first (chown: ${code}: ${why}); they keep the owner of the run, without set-uid/set-gid bits`,
+    });
+  }
+
+  private skipSpecial(entry: Entry, why: string): void {
+    const isDevice = entry.type === 'char' || entry.type === 'block';
+    this.counters.skippedSpecial++;
+    this.options.warn({ code: 'P2V_SKIPPED_SPECIAL', message: `${entry.type} ${isDevice ? `device ${entry.devMajor},${entry.devMinor} ` : ''}not created (${why})`, entry: displayPath(entry.path) });
+  }
+
   /** A node in place (made now, or found identical): owner, full mode, times, record. */
   private settleSpecial(entry: Entry, physical: string): void {
     const path = this.resolver.abs(physical);
     const isDevice = entry.type === 'char' || entry.type === 'block';
-    if (this.isRoot) fsb.lchown(path, entry.uid, entry.gid);
+    const refused = this.isRoot ? tryChown(() => fsb.lchown(path, entry.uid, entry.gid)) : undefined;
+    if (refused !== undefined) this.ownerRefused(physical, refused);
+    const mode = entry.mode & (refused === undefined ? 0o7777 : 0o7777 & ~SET_ID_BITS);
     // mknod -m set the permission bits before chown; the full mode (set-id bits, which chown
     // may clear and mknod -m refuses) is set after, when it differs, through a descriptor:
     // chmod by path would follow a symlink swapped in after the lstat check (a race seen in
@@ -553,7 +592,7 @@ export class ZoneWriter {
     const replaced = () => new P2VError('P2V_ENTRY_UNSAFE', 'node replaced by a symlink while writing', { severity: 'skipped' });
     const now = fsb.lstat(path);
     if (now.isSymbolicLink()) throw replaced();
-    if ((now.mode & 0o7777) !== (entry.mode & 0o7777) && !setNodeMode(path, entry.type as SpecialType, entry.mode & 0o7777)) throw replaced();
+    if ((now.mode & 0o7777) !== mode && !setNodeMode(path, entry.type as SpecialType, mode)) throw replaced();
     const seconds = nsToSeconds(entry.mtimeNs);
     fsb.lutimes(path, seconds, seconds);
     if (isDevice) this.counters.devices++;
@@ -632,14 +671,16 @@ export class ZoneWriter {
     else if (stat.isFile()) {
       const fd = fsb.open(path, O_RDONLY | O_NOFOLLOW);
       try {
-        applyFdMetadata(fd, { mode: entry.mode & 0o7777, uid: entry.uid, gid: entry.gid, mtimeSeconds: seconds }, this.isRoot);
+        const refused = applyFdMetadata(fd, { mode: entry.mode & 0o7777, uid: entry.uid, gid: entry.gid, mtimeSeconds: seconds }, this.isRoot);
+        if (refused !== undefined) this.ownerRefused(physical, refused);
       } finally {
         fs.closeSync(fd);
       }
     } else {
-      if (this.isRoot) fsb.lchown(path, entry.uid, entry.gid);
+      const refused = this.isRoot ? tryChown(() => fsb.lchown(path, entry.uid, entry.gid)) : undefined;
+      if (refused !== undefined) this.ownerRefused(physical, refused);
       const special = stat.isFIFO() ? 'fifo' : stat.isCharacterDevice() ? 'char' : stat.isBlockDevice() ? 'block' : undefined;
-      if (special) setNodeMode(path, special, entry.mode & 0o7777);
+      if (special) setNodeMode(path, special, entry.mode & (refused === undefined ? 0o7777 : 0o7777 & ~SET_ID_BITS));
       fsb.lutimes(path, seconds, seconds);
     }
   }
@@ -849,8 +890,10 @@ function copyPrefix(from: number, to: number, length: number): void {
   }
 }
 
-function applyFdMetadata(fd: number, metadata: { mode: number; uid: number; gid: number; mtimeSeconds: number }, chown: boolean): void {
-  if (chown) fs.fchownSync(fd, metadata.uid, metadata.gid);
-  fs.fchmodSync(fd, metadata.mode);
+/** Owner (unless refused here: returns the code, and the set-id bits go), mode, times. */
+function applyFdMetadata(fd: number, metadata: { mode: number; uid: number; gid: number; mtimeSeconds: number }, chown: boolean): string | undefined {
+  const refused = chown ? tryChown(() => fs.fchownSync(fd, metadata.uid, metadata.gid)) : undefined;
+  fs.fchmodSync(fd, refused === undefined ? metadata.mode : metadata.mode & ~SET_ID_BITS);
   fs.futimesSync(fd, metadata.mtimeSeconds, metadata.mtimeSeconds);
+  return refused;
 }

@@ -65,5 +65,8 @@ export interface FileResult {
   hash: string;
   /** errno code or our message when status is 'error' */
   error?: string;
+  /** the owner could not be set here (fs-bytes.ts tryChown: EINVAL or EPERM); the file is
+   *  there without its owner and set-id bits */
+  ownerRefused?: string;
   syscall?: string;
 }

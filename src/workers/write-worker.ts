@@ -18,7 +18,7 @@ import { workerData } from 'node:worker_threads';
 import type { BatchTask, FileOp, FileResult, PwriteTask, WorkerSetup, WriteTask } from './write-protocol.js';
 import { addToMeter, workerMeterSlots } from '../stats.js';
 import { pathBytes } from '../entry.js';
-import { sameMtime } from '../extract/fs-bytes.js';
+import { SET_ID_BITS, sameMtime, tryChown } from '../extract/fs-bytes.js';
 import { defaultKernels } from '../native/wasm-kernels.js';
 import { memoryHasher } from '../native/xxh64-kernel.js';
 
@@ -67,23 +67,29 @@ function writePiece(task: PwriteTask): number {
   return done;
 }
 
+/** The owner refusal of the op being written, if any (set by applyMetadata). */
+let ownerRefusal: string | undefined;
+
 function writeBatch(task: BatchTask): FileResult[] {
   const results: FileResult[] = [];
   for (const op of task.ops) {
-    if (op.source !== undefined) {
-      results.push(copyFile(op));
-      continue;
-    }
-    const body = arena.subarray(op.start, op.start + op.length);
-    const hash = timedHash(body, op.length);
-    try {
-      results.push({ status: writeFile(op, body, hash), hash });
-    } catch (error) {
-      const e = error as NodeJS.ErrnoException;
-      results.push({ status: 'error', hash, error: e.code ?? e.message, syscall: e.syscall });
-    }
+    ownerRefusal = undefined;
+    const result = op.source !== undefined ? copyFile(op) : writeFromRing(op);
+    if (ownerRefusal !== undefined) result.ownerRefused = ownerRefusal;
+    results.push(result);
   }
   return results;
+}
+
+function writeFromRing(op: FileOp): FileResult {
+  const body = arena.subarray(op.start, op.start + op.length);
+  const hash = timedHash(body, op.length);
+  try {
+    return { status: writeFile(op, body, hash), hash };
+  } catch (error) {
+    const e = error as NodeJS.ErrnoException;
+    return { status: 'error', hash, error: e.code ?? e.message, syscall: e.syscall };
+  }
 }
 
 /** Hash a file's body, counting the time, its bytes and the file for --stats. */
@@ -246,8 +252,12 @@ function creationMode(op: FileOp): number {
  *  `creationMode`, only what creation did not already get right. */
 function applyMetadata(fd: number, op: FileOp, created = false): void {
   const chown = op.chown && (!created || op.uid !== ourUid || op.gid !== ourGid);
-  if (chown) fs.fchownSync(fd, op.uid, op.gid);
-  if (!created || !setup.umaskZero || (chown && (op.mode & 0o6000) !== 0)) fs.fchmodSync(fd, op.mode);
+  const refused = chown ? tryChown(() => fs.fchownSync(fd, op.uid, op.gid)) : undefined;
+  if (refused !== undefined) ownerRefusal = refused;
+  const mode = refused === undefined ? op.mode : op.mode & ~SET_ID_BITS;
+  // set-id bits: chown clears them, and so does our write where the kernel does not count us
+  // privileged for the file (root in a user namespace): set them again in any case
+  if (!created || !setup.umaskZero || (op.mode & SET_ID_BITS) !== 0) fs.fchmodSync(fd, mode);
   fs.futimesSync(fd, op.mtimeSeconds, op.mtimeSeconds);
 }
 
