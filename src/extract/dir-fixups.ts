@@ -34,9 +34,15 @@ export class DirFixups {
   apply(abs: (physical: string) => string, chown: boolean): { failures: { path: string; code: string }[]; ownerRefused: { path: string; code: string }[] } {
     const failures: { path: string; code: string }[] = [];
     const ownerRefused: { path: string; code: string }[] = [];
-    const depth = (p: string) => (p === '' ? 0 : p.split('/').length);
-    const order = [...this.pending.keys()].sort((a, b) => depth(b) - depth(a));
-    for (const physical of order) {
+    // deepest first; each depth counted once (a comparator that split paths did it ~20 times
+    // per directory)
+    const depth = (p: string) => {
+      let n = p === '' ? 0 : 1;
+      for (let at = p.indexOf('/'); at >= 0; at = p.indexOf('/', at + 1)) n++;
+      return n;
+    };
+    const order = [...this.pending.keys()].map((physical) => ({ physical, depth: depth(physical) })).sort((a, b) => b.depth - a.depth);
+    for (const { physical } of order) {
       const metadata = this.pending.get(physical)!;
       let fd: number;
       try {

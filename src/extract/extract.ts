@@ -84,7 +84,7 @@ export async function extract(options: ExtractOptions): Promise<ExtractReport> {
   // loaded only now: the writer (and its worker pool, hashing kernel) and the format layers are
   // ~25 ms of module loading (main.js import 45 -> 21 ms) that a run settled by the index above never needs
   const [{ ZoneWriter }, { openImage }] = await Promise.all([import('./zone-writer.js'), import('../image.js')]);
-  const index = options.indexFile ? new IndexWriter(options.indexFile) : undefined;
+  const index = options.indexFile ? new IndexWriter(options.indexFile, indexed && { file: indexed, byPath: previous }) : undefined;
 
   // umask 0 while we write, so files are created with their final mode (one fchmod less per
   // file) and implied directories get exactly 0755; restored when done

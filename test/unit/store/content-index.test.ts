@@ -6,7 +6,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { type IndexRecord, formatRecord, parseRecord } from '../../../src/store/content-index.js';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { type IndexRecord, IndexWriter, formatRecord, indexByPath, parseRecord, readIndexFile } from '../../../src/store/content-index.js';
 
 function rng(seed: number): () => number {
   let a = seed >>> 0;
@@ -93,3 +96,57 @@ test('formatRecord writes the record as JSON (keys, order, values) and parseReco
     assert.deepEqual([back.devMajor, back.devMinor], [record.devMajor, record.devMinor]);
   }
 });
+
+test('IndexWriter leaves an index alone when a run records exactly what it holds, and rewrites it otherwise', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'zonep2v-index-keep-'));
+  try {
+    const file = path.join(dir, 'index.jsonl');
+    const records: IndexRecord[] = Array.from({ length: 50 }, (_, i) => ({
+      path: `d/f${i}`,
+      type: 'file',
+      size: i,
+      mode: 0o644,
+      uid: 0,
+      gid: i % 3,
+      mtimeNs: 1_600_000_000_123_456_789n + BigInt(i),
+      hash: i.toString(16).padStart(16, '0'),
+      sourceStamp: `1:${i}:2:3:4`,
+    }));
+    const writeAll = async (list: IndexRecord[]) => {
+      const before = readIndexFile(file);
+      const writer = new IndexWriter(file, { file: before, byPath: indexByPath(before.records) });
+      for (const record of list) writer.add({ ...record });
+      await writer.commit();
+    };
+    await writeAll(records);
+    const first = fs.statSync(file);
+    // the same records in another order (workers finish in any order): the file is kept
+    await writeAll([...records].reverse());
+    assert.equal(fs.statSync(file).ino, first.ino, 'not rewritten');
+    assert.deepEqual(fs.readdirSync(dir), ['index.jsonl'], 'no temporary file left');
+    const paths = () => readIndexFile(file).records.map((r) => r.path).sort();
+    const all = records.map((r) => r.path).sort();
+    // one record differs (a new hash): rewritten, every record there, the new one as given
+    await writeAll(records.map((r, i) => (i === 7 ? { ...r, hash: 'ffffffffffffffff' } : r)));
+    assert.notEqual(fs.statSync(file).ino, first.ino, 'rewritten');
+    assert.deepEqual(paths(), all);
+    assert.equal(readIndexFile(file).records.find((r) => r.path === 'd/f7')!.hash, 'ffffffffffffffff');
+    // one record fewer: rewritten without it
+    await writeAll(records.slice(1));
+    assert.deepEqual(paths(), all.filter((p) => p !== 'd/f0'));
+    // as many records as before but one of them twice: rewritten
+    await writeAll([...records.slice(1), records[1]!]);
+    assert.equal(readIndexFile(file).records.length, 50);
+    assert.deepEqual([...new Set(paths())], all.filter((p) => p !== 'd/f0'));
+    // (a file with a path twice is not compared: the next run rewrites it) each record as read
+    // back from a clean file: unchanged, so kept
+    await writeAll(records);
+    assert.deepEqual(paths(), all);
+    const ino = fs.statSync(file).ino;
+    await writeAll(readIndexFile(file).records.map(({ line: _line, ...r }) => r));
+    assert.equal(fs.statSync(file).ino, ino, 'a round trip of every record is the same index');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
