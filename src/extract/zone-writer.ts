@@ -187,9 +187,19 @@ export class ZoneWriter {
   private placeIn(entry: Entry, parent: string, name: string): Promise<void> | undefined {
     const physical = parent === '' ? name : `${parent}/${name}`;
     if (this.incremental && entry.type !== 'unchanged' && entry.type !== 'socket') {
-      this.vacate(physical, entry.type === 'dir');
+      const vacating = this.vacate(physical, entry.type === 'dir');
+      if (vacating) {
+        return vacating.then(() => {
+          this.incremental!.noteDump(physical, entry.type === 'dir');
+          return this.placeTyped(entry, parent, name, physical);
+        });
+      }
       this.incremental.noteDump(physical, entry.type === 'dir');
     }
+    return this.placeTyped(entry, parent, name, physical);
+  }
+
+  private placeTyped(entry: Entry, parent: string, name: string, physical: string): Promise<void> | undefined {
     switch (entry.type) {
       case 'file':
         return this.placeFile(entry, parent, name, physical);
@@ -461,18 +471,19 @@ export class ZoneWriter {
     const targetName = targetComponents[targetComponents.length - 1]!;
     const targetPhysical = targetParent === '' ? targetName : `${targetParent}/${targetName}`;
     const targetInFlight = this.pending.get(targetPhysical);
-    if (targetInFlight !== undefined && !this.pending.has(physical) && !this.queuedNodes.has(physical) && !lstatOrUndefined(this.resolver.abs(physical))?.isDirectory()) {
+    const existingNow = targetInFlight !== undefined && !this.pending.has(physical) && !this.queuedNodes.has(physical) ? lstatOrUndefined(this.resolver.abs(physical)) : undefined;
+    if (targetInFlight !== undefined && !this.pending.has(physical) && !this.queuedNodes.has(physical) && !existingNow?.isDirectory()) {
       // The target is still being written, its batch maybe not even sent (newc carries a
       // group's data on its last name, so the other names follow it at once): link when it has
       // landed instead of holding up every entry behind this one for a worker round trip
       // (3,000 links took 0.39 s of main-thread time). Until then this path is pending too.
-      const linked = targetInFlight.then(() => this.linkNow(entry, physical, targetPhysical));
+      // What this member replaces loses its planned attributes now, in member order (attributes
+      // planned for the link by a later member must survive the late link).
+      if (existingNow) this.xattrs.forget(physical, false);
+      const linked = targetInFlight.then(() => this.linkNow(entry, physical, targetPhysical, false));
       this.track(
         physical,
-        linked.catch((error: unknown) => {
-          const p2v = isP2VError(error) ? error : ioError(error, displayPath(entry.path), (error as NodeJS.ErrnoException).syscall ?? 'link');
-          this.options.warn({ code: p2v.code, message: p2v.message, entry: displayPath(entry.path) });
-        }),
+        linked.catch((error: unknown) => this.linkFailed(entry, error)),
       );
       return;
     }
@@ -480,11 +491,28 @@ export class ZoneWriter {
     await this.waitFor(physical);
     const existing = lstatOrUndefined(this.resolver.abs(physical));
     if (existing?.isDirectory()) await this.clearPath(physical, existing);
-    this.linkNow(entry, physical, targetPhysical);
+    try {
+      this.linkNow(entry, physical, targetPhysical, true);
+    } catch (error) {
+      this.linkFailed(entry, error);
+    }
   }
 
-  /** Make the hard link (its target in place, nothing but a non-directory at `physical`). */
-  private linkNow(entry: Entry, physical: string, targetPhysical: string): void {
+  /** A hard link not made is a warning, whenever it failed (at once or after its target landed),
+   *  as a file that could not be written is. */
+  private linkFailed(entry: Entry, error: unknown): void {
+    if (isP2VError(error)) {
+      this.options.warn({ code: error.code, message: error.message, entry: displayPath(entry.path) });
+      return;
+    }
+    const code = ioError(error, displayPath(entry.path), 'link').message;
+    this.options.warn({ code: 'P2V_IO', message: `hard link not made: ${code}`, entry: displayPath(entry.path) });
+  }
+
+  /** Make the hard link (its target in place, nothing but a non-directory at `physical`);
+   *  `forgetAttrs`: what it replaces loses its planned attributes here (the deferred caller did
+   *  that when the member came). */
+  private linkNow(entry: Entry, physical: string, targetPhysical: string, forgetAttrs: boolean): void {
     const targetPath = this.resolver.abs(targetPhysical);
     const targetStat = lstatOrUndefined(targetPath);
     if (!targetStat || targetStat.isDirectory()) {
@@ -496,7 +524,7 @@ export class ZoneWriter {
       if (existing?.isDirectory()) throw new P2VError('P2V_ENTRY_INVALID', 'a directory is in the way: skipped', { severity: 'skipped' });
       if (existing) {
         fsb.unlink(path);
-        this.xattrs.forget(physical, false);
+        if (forgetAttrs) this.xattrs.forget(physical, false);
       }
       fsb.link(targetPath, path);
     }
@@ -534,7 +562,8 @@ export class ZoneWriter {
     const requests = queued.map(([physical, entry]) => ({ path: this.resolver.abs(physical), type: entry.type as SpecialType, mode: entry.mode, major: entry.devMajor ?? 0, minor: entry.devMinor ?? 0 }));
     makeSpecialNodes(this.resolver.abs(''), requests, (i, failure) => {
       const [physical, entry] = queued[i]!;
-      if ((failure as NodeJS.ErrnoException | undefined)?.code === 'EPERM') {
+      const refused = failure as NodeJS.ErrnoException | undefined;
+      if (refused?.code === 'EPERM' && (refused.syscall === 'mknod' || refused.syscall === 'mkfifo')) {
         // root without the privilege to make nodes (a container without CAP_MKNOD): the same
         // as not being root, for this node and (devices) every later one
         if (entry.type !== 'fifo') this.devicesRefused = true;
@@ -605,19 +634,28 @@ export class ZoneWriter {
   /** Before something is placed at `physical`: a node of the previous tree there that must
    *  survive (an unchanged inode, maybe named elsewhere now; a directory in the way of a
    *  non-directory) goes to the stash first. */
-  private vacate(physical: string, incomingIsDir: boolean): void {
+  private vacate(physical: string, incomingIsDir: boolean): Promise<void> | undefined {
     const plan = this.incremental!;
     const record = plan.untouched(physical);
-    if (!record) return;
+    if (!record) return undefined;
+    const existing = lstatOrUndefined(this.resolver.abs(physical));
+    if (!existing || !plan.mustStash(record, existing.isDirectory(), incomingIsDir)) return undefined;
+    // everything in flight lands first (queued nodes, file writes, deferred links): made later
+    // by path, below a directory moved away and replaced by a symlink, they would follow it
+    return this.barrier().then(() => this.stash(physical, incomingIsDir));
+  }
+
+  private stash(physical: string, incomingIsDir: boolean): void {
+    const plan = this.incremental!;
+    const record = plan.untouched(physical);
     const path = this.resolver.abs(physical);
     const existing = lstatOrUndefined(path);
-    if (!existing || !plan.mustStash(record, existing.isDirectory(), incomingIsDir)) return;
+    if (!record || !existing || !plan.mustStash(record, existing.isDirectory(), incomingIsDir)) return;
     if (!plan.stashMade) {
       fsb.mkdir(this.resolver.abs(plan.stashDir), 0o700);
       plan.stashMade = true;
     }
     const stash = plan.stashName();
-    this.makeQueuedNodes(); // none may be left to land below what moves away
     fsb.rename(path, this.resolver.abs(stash));
     if (existing.isDirectory()) {
       this.resolver.forget(physical);
@@ -640,11 +678,12 @@ export class ZoneWriter {
     const path = this.resolver.abs(physical);
     if (found.path !== physical) {
       await this.waitFor(physical);
-      this.vacate(physical, isDir);
+      await this.vacate(physical, isDir);
       const existing = lstatOrUndefined(path);
       if (existing) await this.clearPath(physical, existing);
       const from = this.resolver.abs(found.path);
       if (isDir) {
+        await this.barrier(); // what is in flight below the directory lands before it moves (see vacate)
         fsb.rename(from, path);
         this.resolver.forget(found.path);
         plan.relocate(found.record.path, physical, found.record);

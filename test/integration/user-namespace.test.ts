@@ -32,7 +32,7 @@ test('in a user namespace: owners that cannot be set and refused device nodes ar
       { name: 'usr/bin/big', type: 'file', data: 'B'.repeat(300 * 1024), mode: 0o6755, uid: 2, gid: 2, mtime: 1_200_000_004 },
       { name: 'usr/bin/mine', type: 'file', data: 'mine', mode: 0o4755, uid: 0, gid: 0, mtime: 1_200_000_005 },
       { name: 'usr/sh', type: 'symlink', target: 'bin/ls', uid: 2, gid: 2, mtime: 1_200_000_006 },
-      { name: 'dev', type: 'dir', mode: 0o755, mtime: 1_200_000_007 },
+      { name: 'dev', type: 'dir', mode: 0o2755, mtime: 1_200_000_007 },
       { name: 'dev/null', type: 'char', rdevMajor: 13, rdevMinor: 2, mode: 0o666 },
       { name: 'dev/dsk', type: 'block', rdevMajor: 32, rdevMinor: 0, mode: 0o640 },
       { name: 'dev/fifo', type: 'fifo', mode: 0o4640, uid: 2, gid: 2, mtime: 1_200_000_008 },
@@ -52,7 +52,8 @@ test('in a user namespace: owners that cannot be set and refused device nodes ar
     assert.equal(mode('usr/bin/passwd'), 0o555, 'set-uid dropped: its gid could not be set');
     assert.equal(mode('usr/bin/big'), 0o755, 'set-id dropped on a large file (written by the main thread)');
     assert.equal(mode('usr/bin/mine'), 0o4755, 'owned by the run as the image says: set-uid kept');
-    assert.equal(mode('usr/bin'), 0o2755, 'a directory keeps its mode');
+    assert.equal(mode('usr/bin'), 0o755, 'set-gid dropped on a directory whose owner was refused');
+    assert.equal(mode('dev'), 0o2755, 'kept on one owned by the run as the image says');
     assert.equal(at('usr/bin/ls').mtimeMs, 1_200_000_002_000);
     assert.equal(at('usr/bin').mtimeMs, 1_200_000_001_000);
     assert.equal(fs.readlinkSync(path.join(root, 'usr/sh')), 'bin/ls');
