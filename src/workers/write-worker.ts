@@ -106,6 +106,8 @@ function timedHash(body: Uint8Array, size: number): string {
   let hash: string;
   if (hashInRing !== undefined && body.buffer === arena.buffer) {
     hash = hex64(hashInRing(body.byteOffset, body.length));
+  } else if (hashInCopy !== undefined && body.buffer === copyMemory!.buffer) {
+    hash = hex64(hashInCopy(body.byteOffset, body.length));
   } else {
     const at = body.byteOffset & 7;
     if (hashScratch.length < at + body.length) hashScratch = new Uint8Array(at + body.length);
@@ -119,10 +121,18 @@ function timedHash(body: Uint8Array, size: number): string {
   return hash;
 }
 
-/** Reused read buffer for copies: grows to the largest file copied whole. */
-let copyBuffer = Buffer.allocUnsafe(1024 * 1024);
 /** Files up to this size are read whole and written like arena bodies; larger ones stream. */
 const wholeCopyMaxBytes = 8 * 1024 * 1024;
+// Copies are read into memory of their own that the xxh64 kernel hashes in place, as bodies in
+// the ring are: the twin below copied every body twice more before hashing it (to a scratch
+// buffer, then into xxhash-wasm's memory). Room for the largest whole copy plus the byte that
+// tells a file that grew; shared only because the kernel imports a shared memory.
+const copyPages = Math.ceil((wholeCopyMaxBytes + 1) / 65536);
+const copyMemory = hashInRing !== undefined ? new WebAssembly.Memory({ initial: copyPages, maximum: copyPages, shared: true }) : undefined;
+const hashInCopy = copyMemory !== undefined ? memoryHasher(copyMemory) : undefined;
+/** Reused read buffer for copies: the kernel's memory, or (twin kernels) grown to the largest
+ *  file copied whole. */
+let copyBuffer = copyMemory !== undefined ? Buffer.from(copyMemory.buffer) : Buffer.allocUnsafe(1024 * 1024);
 
 /** Directory images: read the source here (no trip through the main thread), hash, write. */
 function copyFile(op: FileOp): FileResult {
@@ -138,15 +148,14 @@ function copyFile(op: FileOp): FileResult {
   try {
     if (op.length <= wholeCopyMaxBytes) {
       if (copyBuffer.length < op.length + 1) copyBuffer = Buffer.allocUnsafe(Math.max(op.length + 1, copyBuffer.length * 2));
-      // read one byte past the announced size, to notice a file that grew
+      // ask for one byte past the announced size, to notice a file that grew; a read that stops
+      // at exactly the size is the end of the file (a regular file reads short only there), so
+      // no second read is needed to see EOF (one syscall less per file)
       let done = 0;
       for (;;) {
         const n = fs.readSync(fd, copyBuffer, done, op.length + 1 - done, done);
-        if (n === 0 || done + n > op.length) {
-          done += n;
-          break;
-        }
         done += n;
+        if (n === 0 || done >= op.length) break;
       }
       const size = Math.min(done, op.length);
       const body = copyBuffer.subarray(0, size);

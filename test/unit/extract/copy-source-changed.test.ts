@@ -1,0 +1,54 @@
+/**
+ * Directory images are copied file to file by the write workers (write-worker.ts copyFile),
+ * which read one byte past the size the walk saw: a source that grew or shrank since is
+ * reported (P2V_SOURCE_CHANGED) and what was read is written; one that did not is copied
+ * silently. Driven through the writer with entries whose size differs from the file's.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { Entry } from '../../../src/entry.js';
+import type { Warning } from '../../../src/extract/types.js';
+import { ZoneWriter } from '../../../src/extract/zone-writer.js';
+import { resolveLimits } from '../../../src/limits.js';
+
+test('a copied source that grew or shrank since the walk is reported; one as walked is not', async () => {
+  const base = fs.mkdtempSync(path.join(os.tmpdir(), 'zonep2v-copy-changed-'));
+  try {
+    const source = path.join(base, 'source');
+    const root = path.join(base, 'root');
+    fs.mkdirSync(source);
+    fs.mkdirSync(root);
+    const files: [name: string, content: string, walkedSize: number][] = [
+      ['same', 'x'.repeat(10), 10],
+      ['grew', 'y'.repeat(12), 10],
+      ['shrank', 'z'.repeat(8), 10],
+      ['empty', '', 0],
+      ['was-empty', 'w', 0],
+    ];
+    for (const [name, content] of files) fs.writeFileSync(path.join(source, name), content);
+    const warnings: Warning[] = [];
+    const writer = new ZoneWriter({ root, stripAbsolute: false, devices: true, limits: resolveLimits(undefined), previous: new Map(), warn: (w) => warnings.push(w) }, { arenaBytes: 64 << 20, umaskZero: true });
+    try {
+      for (const [name, , size] of files) {
+        const entry: Entry = { path: name, type: 'file', mode: 0o644, uid: 0, gid: 0, mtimeNs: 1_600_000_000_000_000_000n, size, offset: 0, sourcePath: path.join(source, name), sourceStamp: 'x' };
+        await writer.put(entry);
+      }
+      await writer.finish();
+    } finally {
+      await writer.close();
+    }
+    const read = (name: string) => fs.readFileSync(path.join(root, name), 'utf8');
+    assert.equal(read('same'), 'x'.repeat(10));
+    assert.equal(read('grew'), 'y'.repeat(10), 'the size the walk saw');
+    assert.equal(read('shrank'), 'z'.repeat(8), 'what is there');
+    assert.equal(read('empty'), '');
+    assert.equal(read('was-empty'), '');
+    const changed = warnings.filter((w) => w.code === 'P2V_SOURCE_CHANGED').map((w) => w.entry).sort();
+    assert.deepEqual(changed, ['grew', 'shrank', 'was-empty'], JSON.stringify(warnings));
+  } finally {
+    fs.rmSync(base, { recursive: true, force: true });
+  }
+});
