@@ -305,7 +305,8 @@ function sameContent(op: FileOp, path: string, stat: fs.Stats, body: Uint8Array,
   }
   const fd = fs.openSync(bytes(path), O_RDONLY | O_NOFOLLOW);
   try {
-    const existing = Buffer.allocUnsafe(body.length);
+    if (compareBuffer.length < body.length) compareBuffer = Buffer.allocUnsafe(Math.max(body.length, compareBuffer.length * 2));
+    const existing = compareBuffer.subarray(0, body.length);
     let done = 0;
     while (done < body.length) {
       const n = fs.readSync(fd, existing, done, body.length - done, done);
@@ -317,6 +318,10 @@ function sameContent(op: FileOp, path: string, stat: fs.Stats, body: Uint8Array,
     fs.closeSync(fd);
   }
 }
+
+/** Where sameContent reads the file already there: reused, grown to the largest compared (a
+ *  fresh buffer per file was an allocation, and garbage, per file of a re-run). */
+let compareBuffer = Buffer.allocUnsafe(256 * 1024);
 
 function lstatOrUndefined(path: string): fs.Stats | undefined {
   try {
