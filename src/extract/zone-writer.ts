@@ -471,8 +471,9 @@ export class ZoneWriter {
     const targetName = targetComponents[targetComponents.length - 1]!;
     const targetPhysical = targetParent === '' ? targetName : `${targetParent}/${targetName}`;
     const targetInFlight = this.pending.get(targetPhysical);
-    const existingNow = targetInFlight !== undefined && !this.pending.has(physical) && !this.queuedNodes.has(physical) ? lstatOrUndefined(this.resolver.abs(physical)) : undefined;
-    if (targetInFlight !== undefined && !this.pending.has(physical) && !this.queuedNodes.has(physical) && !existingNow?.isDirectory()) {
+    const deferrable = targetInFlight !== undefined && !this.pending.has(physical) && !this.queuedNodes.has(physical);
+    const existingNow = deferrable ? lstatOrUndefined(this.resolver.abs(physical)) : undefined;
+    if (deferrable && !existingNow?.isDirectory()) {
       // The target is still being written, its batch maybe not even sent (newc carries a
       // group's data on its last name, so the other names follow it at once): link when it has
       // landed instead of holding up every entry behind this one for a worker round trip
@@ -480,11 +481,8 @@ export class ZoneWriter {
       // What this member replaces loses its planned attributes now, in member order (attributes
       // planned for the link by a later member must survive the late link).
       if (existingNow) this.xattrs.forget(physical, false);
-      const linked = targetInFlight.then(() => this.linkNow(entry, physical, targetPhysical, false));
-      this.track(
-        physical,
-        linked.catch((error: unknown) => this.linkFailed(entry, error)),
-      );
+      const linked = targetInFlight!.then(() => this.linkNow(entry, physical, targetPhysical, false));
+      this.track(physical, linked.catch((error: unknown) => this.linkFailed(entry, error)));
       return;
     }
     await this.waitFor(targetPhysical);
@@ -505,8 +503,8 @@ export class ZoneWriter {
       this.options.warn({ code: error.code, message: error.message, entry: displayPath(entry.path) });
       return;
     }
-    const code = ioError(error, displayPath(entry.path), 'link').message;
-    this.options.warn({ code: 'P2V_IO', message: `hard link not made: ${code}`, entry: displayPath(entry.path) });
+    const why = ioError(error, displayPath(entry.path), 'link').message;
+    this.options.warn({ code: 'P2V_IO', message: `hard link not made: ${why}`, entry: displayPath(entry.path) });
   }
 
   /** Make the hard link (its target in place, nothing but a non-directory at `physical`);

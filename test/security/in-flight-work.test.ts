@@ -50,13 +50,19 @@ async function applyIncremental(root: string, entries: Entry[]): Promise<Warning
   return warnings;
 }
 
+/** Work below X still to come when X moves: two queued FIFOs, a file in a worker batch, a link
+ *  deferred until that file lands. */
+const inFlightBelowX = (): Entry[] => [
+  entry({ path: 'X/p1', type: 'fifo', inode: 31 }),
+  entry({ path: 'X/p2', type: 'fifo', inode: 32 }),
+  entry({ path: 'X/t', type: 'file', size: 5, body: body('HELLO'), inode: 30 }),
+  entry({ path: 'X/u', type: 'hardlink', linkTarget: 'X/t', inode: 30 }),
+];
+
 test('a directory stashed while work below it is in flight: queued FIFOs, a file write, a deferred link land before it moves', async () => {
   await withSandbox('in-flight-stash', async (box) => {
     await applyIncremental(box.root, [
-      entry({ path: 'X/p1', type: 'fifo', inode: 31 }),
-      entry({ path: 'X/p2', type: 'fifo', inode: 32 }),
-      entry({ path: 'X/t', type: 'file', size: 5, body: body('HELLO'), inode: 30 }),
-      entry({ path: 'X/u', type: 'hardlink', linkTarget: 'X/t', inode: 30 }),
+      ...inFlightBelowX(),
       // the previous directory X is in the way of a symlink: it goes to the stash
       entry({ path: 'X', type: 'symlink', linkTarget: box.sentinelDir, mode: 0o777, inode: 40 }),
     ]);
@@ -67,10 +73,7 @@ test('a directory stashed while work below it is in flight: queued FIFOs, a file
 test('a directory moved as an unchanged inode while work below it is in flight: it lands first', async () => {
   await withSandbox('in-flight-move', async (box) => {
     await applyIncremental(box.root, [
-      entry({ path: 'X/p1', type: 'fifo', inode: 31 }),
-      entry({ path: 'X/p2', type: 'fifo', inode: 32 }),
-      entry({ path: 'X/t', type: 'file', size: 5, body: body('HELLO'), inode: 30 }),
-      entry({ path: 'X/u', type: 'hardlink', linkTarget: 'X/t', inode: 30 }),
+      ...inFlightBelowX(),
       entry({ path: 'Z', type: 'unchanged', inode: 5 }), // X, unchanged, is now named Z
       entry({ path: 'X', type: 'symlink', linkTarget: box.sentinelDir, mode: 0o777, inode: 40 }),
     ]);
