@@ -6,7 +6,7 @@
  */
 import * as fs from 'node:fs';
 import { pathBytes } from '../entry.js';
-import { SET_ID_BITS, tryChown } from './fs-bytes.js';
+import { modeAfterChown, tryChown } from './fs-bytes.js';
 
 export interface DirMetadata {
   mode: number;
@@ -54,7 +54,7 @@ export class DirFixups {
       try {
         const refused = chown ? tryChown(() => fs.fchownSync(fd, metadata.uid, metadata.gid)) : undefined;
         if (refused !== undefined) ownerRefused.push({ path: physical, code: refused });
-        fs.fchmodSync(fd, refused === undefined ? metadata.mode : metadata.mode & ~SET_ID_BITS);
+        fs.fchmodSync(fd, modeAfterChown(metadata.mode, refused));
         fs.futimesSync(fd, metadata.mtimeSeconds, metadata.mtimeSeconds);
       } catch (error) {
         failures.push({ path: physical, code: (error as NodeJS.ErrnoException).code ?? 'EIO' });

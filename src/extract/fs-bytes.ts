@@ -55,6 +55,12 @@ export function tryChown(change: () => void): string | undefined {
 /** Set-uid and set-gid bits. */
 export const SET_ID_BITS = 0o6000;
 
+/** The mode to set after `tryChown`: as given, or without the set-id bits when the owner was
+ *  refused (they belong to an owner the member does not have). */
+export function modeAfterChown(mode: number, refused: string | undefined): number {
+  return refused === undefined ? mode : mode & ~SET_ID_BITS;
+}
+
 /** Does a stat's mtime (ms) equal a time we set (seconds)? Times go through Node's utimes
  *  family as seconds in a double, so they come back within a microsecond, not exactly. */
 export function sameMtime(statMtimeMs: number, seconds: number): boolean {

@@ -31,7 +31,7 @@ import type { IndexRecord } from '../store/content-index.js';
 import type { FileOp, FileResult } from '../workers/write-protocol.js';
 import { DirFixups } from './dir-fixups.js';
 import type { IncrementalPlan } from './incremental.js';
-import { CREATE_NEW, O_NOFOLLOW, O_RDONLY, SET_ID_BITS, fsb, lstatOrUndefined, nsToSeconds, sameMtime, tryChown } from './fs-bytes.js';
+import { CREATE_NEW, O_NOFOLLOW, O_RDONLY, fsb, lstatOrUndefined, modeAfterChown, nsToSeconds, sameMtime, tryChown } from './fs-bytes.js';
 import { memberComponents } from './path-policy.js';
 import { RootResolver } from './root-resolver.js';
 import { makeSpecialNodes } from './node-batch.js';
@@ -611,7 +611,7 @@ export class ZoneWriter {
     const isDevice = entry.type === 'char' || entry.type === 'block';
     const refused = this.isRoot ? tryChown(() => fsb.lchown(path, entry.uid, entry.gid)) : undefined;
     if (refused !== undefined) this.ownerRefused(physical, refused);
-    const mode = entry.mode & (refused === undefined ? 0o7777 : 0o7777 & ~SET_ID_BITS);
+    const mode = modeAfterChown(entry.mode & 0o7777, refused);
     // mknod -m set the permission bits before chown; the full mode (set-id bits, which chown
     // may clear and mknod -m refuses) is set after, when it differs, through a descriptor:
     // chmod by path would follow a symlink swapped in after the lstat check (a race seen in
@@ -717,7 +717,7 @@ export class ZoneWriter {
       const refused = this.isRoot ? tryChown(() => fsb.lchown(path, entry.uid, entry.gid)) : undefined;
       if (refused !== undefined) this.ownerRefused(physical, refused);
       const special = stat.isFIFO() ? 'fifo' : stat.isCharacterDevice() ? 'char' : stat.isBlockDevice() ? 'block' : undefined;
-      if (special) setNodeMode(path, special, entry.mode & (refused === undefined ? 0o7777 : 0o7777 & ~SET_ID_BITS));
+      if (special) setNodeMode(path, special, modeAfterChown(entry.mode & 0o7777, refused));
       fsb.lutimes(path, seconds, seconds);
     }
   }
@@ -930,7 +930,7 @@ function copyPrefix(from: number, to: number, length: number): void {
 /** Owner (unless refused here: returns the code, and the set-id bits go), mode, times. */
 function applyFdMetadata(fd: number, metadata: { mode: number; uid: number; gid: number; mtimeSeconds: number }, chown: boolean): string | undefined {
   const refused = chown ? tryChown(() => fs.fchownSync(fd, metadata.uid, metadata.gid)) : undefined;
-  fs.fchmodSync(fd, refused === undefined ? metadata.mode : metadata.mode & ~SET_ID_BITS);
+  fs.fchmodSync(fd, modeAfterChown(metadata.mode, refused));
   fs.futimesSync(fd, metadata.mtimeSeconds, metadata.mtimeSeconds);
   return refused;
 }

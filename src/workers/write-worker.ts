@@ -18,7 +18,7 @@ import { workerData } from 'node:worker_threads';
 import type { BatchTask, FileOp, FileResult, PwriteTask, WorkerSetup, WriteTask } from './write-protocol.js';
 import { addToMeter, workerMeterSlots } from '../stats.js';
 import { pathBytes } from '../entry.js';
-import { SET_ID_BITS, sameMtime, tryChown } from '../extract/fs-bytes.js';
+import { SET_ID_BITS, modeAfterChown, sameMtime, tryChown } from '../extract/fs-bytes.js';
 import { defaultKernels } from '../native/wasm-kernels.js';
 import { memoryHasher } from '../native/xxh64-kernel.js';
 
@@ -263,7 +263,7 @@ function applyMetadata(fd: number, op: FileOp, created = false): void {
   const chown = op.chown && (!created || op.uid !== ourUid || op.gid !== ourGid);
   const refused = chown ? tryChown(() => fs.fchownSync(fd, op.uid, op.gid)) : undefined;
   if (refused !== undefined) ownerRefusal = refused;
-  const mode = refused === undefined ? op.mode : op.mode & ~SET_ID_BITS;
+  const mode = modeAfterChown(op.mode, refused);
   // set-id bits: chown clears them, and so does our write where the kernel does not count us
   // privileged for the file (root in a user namespace): set them again in any case
   if (!created || !setup.umaskZero || (op.mode & SET_ID_BITS) !== 0) fs.fchmodSync(fd, mode);
