@@ -10,9 +10,9 @@ import type { ByteSource } from '../io/source.js';
 import { openSource } from '../io/open-source.js';
 import { resolveLimits } from '../limits.js';
 import type { DumpLevel, DumpStamp } from '../formats/format.js';
-import { type IndexRecord, IndexWriter, type RunSeal, indexByPath, readIndexFile } from '../store/content-index.js';
+import { type IndexRecord, IndexWriter, type RootMetadata, type RunSeal, indexByPath, readIndexFile } from '../store/content-index.js';
 import { planIncremental } from './incremental.js';
-import { treeMatchesIndex } from './index-check.js';
+import { directoryMatchesIndex, treeMatchesIndex, treeMatchesIndexInSlices } from './index-check.js';
 import type { ExtractOptions, ExtractReport, Warning } from './types.js';
 import { cpuMark, cpuSince, PipelineStats, type StageReport, setActiveStats, workerMeterSlots } from '../stats.js';
 
@@ -74,9 +74,11 @@ export async function extract(options: ExtractOptions): Promise<ExtractReport> {
   // the same image file, unchanged, into the same tree with the same settings: if the tree is
   // still what the index recorded, a full run would rewrite nothing - check, and stop there
   const seal = indexed?.seal;
-  if (seal && source.identity && seal.image === source.identity.opened && seal.settings === settings) {
+  const imageIdentity = source.identity?.opened ?? (source.directory !== undefined ? directoryIdentity(source.directory) : undefined);
+  if (seal && imageIdentity !== undefined && seal.image === imageIdentity && seal.settings === settings) {
     const checkStarted = performance.now();
-    if (treeStillMatches(root, previous, owners)) {
+    const settled = source.directory === undefined ? treeStillMatches(root, previous, owners, seal.root) : await directoryAndTreeStillMatch(source.directory, root, previous, owners, seal);
+    if (settled) {
       await source.close?.();
       return settledReport(seal, imageName, options.dest, started, options.stats ? performance.now() - checkStarted : undefined);
     }
@@ -125,9 +127,9 @@ export async function extract(options: ExtractOptions): Promise<ExtractReport> {
     if (stats) await stats.during('drain (wait for workers)', () => writer.finish());
     else await writer.finish();
     if (stamp) index?.setStamp(stamp);
-    const identity = source.identity;
-    if (index && identity && !identity.racy && !warnings.some((w) => unsealingWarnings.has(w.code)) && identity.current() === identity.opened) {
-      index.setSeal({ image: identity.opened, settings, chain: opened.chain, format: opened.format, imageBytes: opened.imageBytes, counters: { ...writer.counters }, warnings });
+    const rootEntry = writer.rootEntry;
+    if (index && imageIdentity !== undefined && !warnings.some((w) => unsealingWarnings.has(w.code)) && stillTheSameImage(source, imageIdentity)) {
+      index.setSeal({ image: imageIdentity, settings, chain: opened.chain, format: opened.format, imageBytes: opened.imageBytes, counters: { ...writer.counters }, warnings, ...(rootEntry ? { root: rootMetadataOf(rootEntry) } : {}) });
     }
     await index?.commit();
   } catch (error) {
@@ -180,11 +182,50 @@ function statsReport(stats: PipelineStats, meter: BigInt64Array): StageReport[] 
   return stats.report();
 }
 
+function rootMetadataOf(entry: Entry): RootMetadata {
+  return { mode: entry.mode, uid: entry.uid, gid: entry.gid, mtimeNs: String(entry.mtimeNs) };
+}
+
+/** An image file is the same when its identity is (and it was not written just before it was
+ *  opened); a directory image when it is the same directory - its members are checked one by
+ *  one against their records before a run is settled (directoryStillMatches). */
+function stillTheSameImage(source: ByteSource, identity: string): boolean {
+  if (source.identity) return !source.identity.racy && source.identity.current() === identity;
+  return source.directory !== undefined && directoryIdentity(source.directory) === identity;
+}
+
+/** Which directory a directory image is: its device, inode and real path. */
+function directoryIdentity(directory: string): string | undefined {
+  const stat = fs.statSync(Buffer.from(directory, 'latin1'), { bigint: true, throwIfNoEntry: false });
+  return stat?.isDirectory() ? `dir:${stat.dev}:${stat.ino}:${directory}` : undefined;
+}
+
+/**
+ * A directory image has no identity that changes with its content: its members, walked afresh,
+ * are compared with the records (directoryMatchesIndex) while the tree is checked
+ * (treeMatchesIndex) in slices on this thread, between the walk thread's batches; the first
+ * side to fail stops the other. A walk that warns (a member vanished, an unknown type) or fails
+ * is not a match: the full run deals with it as it would anyway.
+ */
+async function directoryAndTreeStillMatch(directory: string, root: string, records: ReadonlyMap<string, IndexRecord>, owners: boolean, seal: RunSeal): Promise<boolean> {
+  const { walkDirectory } = await import('../formats/dir/walk.js');
+  let failed = false;
+  const fail = () => {
+    failed = true;
+    return false;
+  };
+  const tree = treeMatchesIndexInSlices(root, records, owners, seal.root, () => failed).then((matches) => matches || fail(), fail);
+  let warned = false;
+  const walked = directoryMatchesIndex(walkDirectory({ root: directory, warn: () => (warned = true) }), records, seal, () => failed);
+  const source = await walked.then((matches) => (matches && !warned) || fail(), fail);
+  return (await tree) && source;
+}
+
 /** treeMatchesIndex, with any error (ENOTDIR where a directory became a file, EACCES) taken
  *  as "no": the full run then deals with it as it would anyway. */
-function treeStillMatches(root: string, records: ReadonlyMap<string, IndexRecord>, owners: boolean): boolean {
+function treeStillMatches(root: string, records: ReadonlyMap<string, IndexRecord>, owners: boolean, rootMetadata: RootMetadata | undefined): boolean {
   try {
-    return treeMatchesIndex(root, records, owners);
+    return treeMatchesIndex(root, records, owners, rootMetadata);
   } catch {
     return false;
   }

@@ -17,17 +17,46 @@
  * back (xattrs.ts), so such trees always get the full run.
  */
 import type * as fs from 'node:fs';
-import type { IndexRecord } from '../store/content-index.js';
+import { displayPath, type Entry } from '../entry.js';
+import type { IndexRecord, RootMetadata, RunSeal } from '../store/content-index.js';
+import type { Warning } from './types.js';
 import { splitLinuxDev } from '../formats/common/dev.js';
 import { fsb, lstatOrUndefined, nsToSeconds, sameMtime } from './fs-bytes.js';
 
 /** `records`: one per physical path (indexByPath). `owners`: compare uid/gid too. Throws what
  *  lstat throws beyond ENOENT (ENOTDIR where a directory became a file, EACCES). */
-export function treeMatchesIndex(root: string, records: ReadonlyMap<string, IndexRecord>, owners: boolean): boolean {
+export function treeMatchesIndex(root: string, records: ReadonlyMap<string, IndexRecord>, owners: boolean, rootMetadata?: RootMetadata): boolean {
+  const steps = checkTree(root, records, owners, rootMetadata);
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+  }
+}
+
+/** treeMatchesIndex in slices, handing the thread back to the event loop between them, so
+ *  that it can run beside other work of this thread (a directory image's walk is answered
+ *  between slices). `stop()` true ends it early with false. */
+export async function treeMatchesIndexInSlices(root: string, records: ReadonlyMap<string, IndexRecord>, owners: boolean, rootMetadata: RootMetadata | undefined, stop: () => boolean): Promise<boolean> {
+  const steps = checkTree(root, records, owners, rootMetadata);
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+    await new Promise((resolve) => setImmediate(resolve));
+    if (stop()) return false;
+  }
+}
+
+/** Members between two pauses of a sliced check (~1 ms of lstat calls). */
+const sliceMembers = 256;
+
+function* checkTree(root: string, records: ReadonlyMap<string, IndexRecord>, owners: boolean, rootMetadata: RootMetadata | undefined): Generator<void, boolean> {
+  if (rootMetadata && !rootMatches(root, rootMetadata, owners)) return false;
   const abs = (physical: string) => (physical === '' ? root : `${root}/${physical}`);
   const inodes = new Map<string, number>();
   const links: IndexRecord[] = [];
+  let checked = 0;
   for (const record of records.values()) {
+    if (++checked % sliceMembers === 0) yield;
     if (record.type === 'hardlink') {
       links.push(record);
       continue;
@@ -41,7 +70,19 @@ export function treeMatchesIndex(root: string, records: ReadonlyMap<string, Inde
     const target = link.linkPath === undefined ? undefined : inodes.get(link.linkPath) ?? lstatOrUndefined(abs(link.linkPath))?.ino;
     if (!stat?.isFile() || target === undefined || stat.ino !== target) return false;
   }
-  return implicitDirectories(records).every((dir) => lstatOrUndefined(abs(dir))?.isDirectory());
+  for (const dir of implicitDirectories(records)) {
+    if (++checked % sliceMembers === 0) yield;
+    if (!lstatOrUndefined(abs(dir))?.isDirectory()) return false;
+  }
+  return true;
+}
+
+/** The root directory as the image's "." member left it (mode, owner, mtime). */
+function rootMatches(root: string, metadata: RootMetadata, owners: boolean): boolean {
+  const stat = lstatOrUndefined(root);
+  if (!stat?.isDirectory() || (stat.mode & 0o7777) !== (metadata.mode & 0o7777)) return false;
+  if (owners && (stat.uid !== metadata.uid || stat.gid !== metadata.gid)) return false;
+  return sameMtime(stat.mtimeMs, nsToSeconds(BigInt(metadata.mtimeNs)));
 }
 
 function nodeMatches(stat: fs.Stats, record: IndexRecord, owners: boolean, abs: (physical: string) => string): boolean {
@@ -86,4 +127,74 @@ function implicitDirectories(records: ReadonlyMap<string, IndexRecord>): string[
     }
   }
   return [...seen].filter((dir) => records.get(dir)?.type !== 'dir');
+}
+
+/**
+ * Directory images: is the source tree, as walked now, what the index says the last run copied?
+ * Every walked member must have a record at its own path that a run would write again as it is
+ * (same type, mode, owner, mtime, link target, device; a file's source stamp - identity, size,
+ * mtime and change time - as recorded, with its hash known), and no record may be left over.
+ * The writer takes the same stamp as proof per file (zone-writer.ts placeFile); this is that
+ * check for all members at once, before any writer exists. Walked names are clean relative
+ * paths, the same as the physical paths the writer records; the root ('.') is compared with
+ * the seal's `root`, and special files the sealing run skipped (its warnings) have no record.
+ */
+export async function directoryMatchesIndex(walked: AsyncIterable<Entry>, records: ReadonlyMap<string, IndexRecord>, seal: Pick<RunSeal, 'root' | 'warnings'>, stop: () => boolean = () => false): Promise<boolean> {
+  const skipped = skippedSpecials(seal.warnings);
+  let members = 0;
+  for await (const entry of walked) {
+    if (stop()) return false;
+    if (entry.path === '.') {
+      // the root has no record: the seal keeps what the last run gave it
+      if (!seal.root || !sameRoot(entry, seal.root)) return false;
+      continue;
+    }
+    const record = records.get(entry.path);
+    if (record === undefined) {
+      // a device, FIFO or socket the last run did not make (--no-devices, not root) has no
+      // record; with the same settings the full run would skip it again
+      if (specialTypes.has(entry.type) && skipped.has(displayPath(entry.path))) continue;
+      return false;
+    }
+    if (!sameMember(entry, record)) return false;
+    members++;
+  }
+  return members === records.size;
+}
+
+const specialTypes = new Set(['char', 'block', 'fifo', 'socket']);
+
+/** The members a run reported as special files it did not make (zone-writer.ts skipSpecial,
+ *  and sockets), by displayed path. */
+function skippedSpecials(warnings: readonly Warning[]): Set<string> {
+  const out = new Set<string>();
+  for (const warning of warnings) {
+    if ((warning.code === 'P2V_SKIPPED_SPECIAL' || warning.code === 'P2V_ENTRY_INVALID') && warning.entry !== undefined) out.add(warning.entry);
+  }
+  return out;
+}
+
+function sameMember(entry: Entry, record: IndexRecord): boolean {
+  if (record.type !== entry.type || record.mode !== entry.mode || record.uid !== entry.uid || record.gid !== entry.gid || record.mtimeNs !== entry.mtimeNs) return false;
+  if (record.xattrs !== undefined || entry.xattrs !== undefined || record.acls !== undefined) return false;
+  switch (entry.type) {
+    case 'file':
+      return entry.sourceStamp !== undefined && record.sourceStamp === entry.sourceStamp && record.hash !== undefined && record.size === entry.size;
+    case 'dir':
+    case 'fifo':
+      return true;
+    case 'symlink':
+      return record.linkTarget === entry.linkTarget;
+    case 'hardlink':
+      return record.linkTarget === entry.linkTarget && record.linkPath === entry.linkTarget;
+    case 'char':
+    case 'block':
+      return record.devMajor === entry.devMajor && record.devMinor === entry.devMinor;
+    default:
+      return false;
+  }
+}
+
+function sameRoot(entry: Entry, root: RootMetadata): boolean {
+  return entry.type === 'dir' && entry.mode === root.mode && entry.uid === root.uid && entry.gid === root.gid && String(entry.mtimeNs) === root.mtimeNs;
 }

@@ -173,6 +173,7 @@ export class ZoneWriter {
     if (components.length === 0) {
       // the archive may describe the root directory itself, never replace it (node-tar CHECKPATH)
       if (entry.type === 'dir') {
+        this.rootEntry = entry;
         this.incremental?.noteDump('', true);
         this.dirs.set('', this.dirMetadata(entry));
         if (entry.xattrs) this.xattrs.add('', entry.xattrs);
@@ -843,6 +844,10 @@ export class ZoneWriter {
       if (this.pending.get(physical) === guarded) this.pending.delete(physical);
     });
   }
+
+  /** the image's member for the root directory itself, if it has one (its metadata is applied
+   *  to the root; the content index seals it, as it has no record) */
+  rootEntry: Entry | undefined;
 
   /** hash by physical path, for the index records of hard links (kept only with an index) */
   private readonly hashes = new Map<string, string>();

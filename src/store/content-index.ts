@@ -12,10 +12,11 @@
  * dump header has them), saying which dump the tree now holds: the next incremental level must
  * be relative to that date (src/extract/incremental.ts). Readers skip lines without a path.
  *
- * A run from an image file that completed without a failed write ends the index with one more
- * line, {"runSeal": {...}} (RunSeal): the image's identity and the settings of the run, so the
- * next run of the same image into the same tree can check the tree against the records and stop
- * there, without reading the image (extract.ts, index-check.ts).
+ * A run from an image file or a directory that completed without a failed write ends the index
+ * with one more line, {"runSeal": {...}} (RunSeal): the image's identity and the settings of the
+ * run, so the next run of the same image into the same tree can check the tree against the
+ * records and stop there, without reading the image (extract.ts, index-check.ts); a directory's
+ * members are compared with their records instead (their source stamps).
  */
 import * as fs from 'node:fs';
 import type { AclRecord, EntryType } from '../entry.js';
@@ -48,9 +49,10 @@ export interface IndexRecord {
   line?: string;
 }
 
-/** The last line of an index written by a complete run from an image file. */
+/** The last line of an index written by a complete run from an image file or a directory. */
 export interface RunSeal {
-  /** the image file's identity when it was read (io/source.ts FileIdentity) */
+  /** the image file's identity when it was read (io/source.ts FileIdentity), or for a
+   *  directory image "dir:<dev>:<ino>:<real path>" */
   image: string;
   /** everything else that decides the tree: version, options, limits, root, owners */
   settings: string;
@@ -59,6 +61,17 @@ export interface RunSeal {
   imageBytes: number;
   counters: WriterCounters;
   warnings: Warning[];
+  /** the metadata the image gave the root directory itself (its "." member), which has no
+   *  record of its own; absent when the image has no such member (the root is then left as is) */
+  root?: RootMetadata;
+}
+
+/** A root directory's metadata in a seal; mtimeNs as a decimal string (JSON has no bigint). */
+export interface RootMetadata {
+  mode: number;
+  uid: number;
+  gid: number;
+  mtimeNs: string;
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -134,13 +147,17 @@ export function parseRecord(line: string): IndexRecord | undefined {
   };
 }
 
+function validRoot(root: RootMetadata): boolean {
+  return typeof root === 'object' && root !== null && [root.mode, root.uid, root.gid].every(Number.isSafeInteger) && typeof root.mtimeNs === 'string' && /^-?\d+$/.test(root.mtimeNs);
+}
+
 /** The "runSeal" line, if `line` is one (a malformed one is ignored: the next run is then a
  *  full one, which is always right). */
 function parseSeal(line: string): RunSeal | undefined {
   if (!line.startsWith('{"runSeal"')) return undefined;
   try {
     const seal = (JSON.parse(line) as { runSeal?: RunSeal }).runSeal;
-    if (seal && typeof seal.image === 'string' && typeof seal.settings === 'string' && Array.isArray(seal.chain) && typeof seal.counters === 'object' && Array.isArray(seal.warnings)) return seal;
+    if (seal && typeof seal.image === 'string' && typeof seal.settings === 'string' && Array.isArray(seal.chain) && typeof seal.counters === 'object' && Array.isArray(seal.warnings) && (seal.root === undefined || validRoot(seal.root))) return seal;
   } catch {
     // not ours
   }

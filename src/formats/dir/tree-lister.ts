@@ -77,6 +77,9 @@ class BatchBuilder {
   }
 }
 
+/** A source file changed within this long before the walk reached it gets no stamp. */
+const racyMarginMs = 1000;
+
 /**
  * Every name under `root` (a byte path to a directory, already checked), in batches of up to
  * `batchSize` records; `rootDev` is the root's device (mount points are not descended).
@@ -84,6 +87,10 @@ class BatchBuilder {
 export function* listTree(root: string, rootDev: bigint, batchSize: number): Generator<ListedBatch> {
   const batch = new BatchBuilder(batchSize);
   const links = new Map<string, string>();
+  // a file changed this recently is not stamped (an empty stamp): file-system clocks tick
+  // coarsely, so a second write in the same tick - after we read the file - would leave the
+  // stamp as it is, and the next run would trust a copy of the first write ("racy git")
+  const racyAfterNs = BigInt(Date.now() - racyMarginMs) * 1_000_000n;
   // depth-first with an explicit stack of directories still to list (relative byte paths)
   const pending: string[] = [''];
   while (pending.length > 0) {
@@ -130,7 +137,7 @@ export function* listTree(root: string, rootDev: bigint, batchSize: number): Gen
           if (stat.nlink > 1n) links.set(`${stat.dev}:${stat.ino}`, path);
           // the source's identity and change time: a stamp equal to the one in the content
           // index means the file has not changed since it was copied (entry.ts sourceStamp)
-          text = `${stat.dev}:${stat.ino}:${stat.ctimeNs}:${stat.size}:${stat.mtimeNs}`;
+          text = stat.ctimeNs > racyAfterNs ? '' : `${stat.dev}:${stat.ino}:${stat.ctimeNs}:${stat.size}:${stat.mtimeNs}`;
         }
       }
       batch.add(path, recorded, stat, text);

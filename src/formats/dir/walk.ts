@@ -106,7 +106,8 @@ function* entriesOf(batch: ListedBatch, root: string): Generator<Entry> {
     else if (type === 'file') {
       const sourcePath = `${root}/${path}`;
       entry.sourcePath = sourcePath;
-      entry.sourceStamp = texts[text++]!;
+      const stamp = texts[text++]!;
+      if (stamp !== '') entry.sourceStamp = stamp; // none: changed too recently to be trusted
       entry.body = fileBody(sourcePath);
     }
     yield entry;

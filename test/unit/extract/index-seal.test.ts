@@ -80,6 +80,8 @@ test('any difference in the tree sends the run down the full path, which repairs
   if (skipWithoutSample(t)) return;
   const cases: [string, (dir: string) => void, (dir: string) => void][] = [
     ['a mode changed', (d) => fs.chmodSync(path.join(d, 'etc/passwd'), 0o600), (d) => assert.equal(fs.statSync(path.join(d, 'etc/passwd')).mode & 0o7777, 0o644)],
+    // the root has no record of its own: the seal keeps what the image's "." member gave it
+    ['the root chmod-ed', (d) => fs.chmodSync(d, 0o700), (d) => assert.equal(fs.statSync(d).mode & 0o7777, 0o755)],
     ['a file removed', (d) => fs.rmSync(path.join(d, 'etc/group')), (d) => assert.ok(fs.statSync(path.join(d, 'etc/group')).isFile())],
     [
       'content changed (new mtime)',
