@@ -80,11 +80,16 @@ export function badArchive(message: string, details: P2VErrorDetails = {}): P2VE
   return new P2VError('P2V_BAD_ARCHIVE', message, details);
 }
 
+/** The errno name of a Node.js system error, if it is one. An fs error thrown in a
+ *  worker thread crosses to this one without its `code` (structured clone keeps name, message
+ *  and stack only): the message still starts with it ("ENOSPC: ..."). */
+export function errnoCode(error: unknown): string | undefined {
+  return (error as NodeJS.ErrnoException)?.code ?? /^(E[A-Z0-9]+): /.exec((error as Error)?.message ?? '')?.[1];
+}
+
 /** Wrap a Node.js system error from a file-system call into a P2VError naming the entry. */
 export function ioError(error: unknown, entry: string | undefined, syscall: string): P2VError {
   if (error instanceof P2VError) return error;
-  // an fs error thrown in a worker thread crosses to this one without its `code` (structured
-  // clone keeps name, message and stack only): the message still starts with it ("ENOSPC: ...")
-  const code = (error as NodeJS.ErrnoException)?.code ?? /^(E[A-Z0-9]+): /.exec((error as Error)?.message ?? '')?.[1] ?? 'EIO';
+  const code = errnoCode(error) ?? 'EIO';
   return new P2VError('P2V_IO', `${syscall} failed: ${code}`, { entry, syscall, cause: error });
 }

@@ -5,7 +5,7 @@
 import { formatStats } from './format-stats.js';
 import { Command, CommanderError, Option } from 'commander';
 import { extract } from '../extract/extract.js';
-import type { ExtractReport, Warning } from '../extract/types.js';
+import { type ExtractReport, type Warning, incompleteMembers } from '../extract/types.js';
 import { displayPath } from '../entry.js';
 import { isP2VError, P2VError } from '../errors.js';
 import { longLine } from './format-listing.js';
@@ -41,7 +41,8 @@ function summary(report: ExtractReport): string {
   );
 }
 
-function buildProgram(): Command {
+/** `outcome.exitCode`: what a command that completed wants the process to exit with. */
+function buildProgram(outcome: { exitCode: number }): Command {
   const program = new Command('zonep2v')
     .description('Turn a physical Solaris system image (cpio, compressed cpio, ...) into a zone root.')
     .showHelpAfterError()
@@ -83,6 +84,12 @@ function buildProgram(): Command {
           process.stderr.write(`${summary(report)}\n`);
         }
         if (report.stats && !opts.json) process.stderr.write(`${formatStats(report.stats, report.elapsedMs, report.cpu)}\n`);
+        const missing = incompleteMembers(report);
+        if (missing > 0) {
+          // finished, but the tree is not all the image says: not a success for a script
+          if (!opts.json) process.stderr.write(`zonep2v: incomplete: ${missing} member(s) not written or not fully applied (warnings above)\n`);
+          outcome.exitCode = EXIT_FAILURE;
+        }
       } finally {
         progress?.clear();
       }
@@ -166,10 +173,11 @@ function buildProgram(): Command {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const program = buildProgram();
+  const outcome = { exitCode: 0 };
+  const program = buildProgram(outcome);
   try {
     await program.parseAsync(argv);
-    return 0;
+    return outcome.exitCode;
   } catch (error) {
     if (error instanceof CommanderError) {
       // help and version are not errors; everything else commander rejects is usage

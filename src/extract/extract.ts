@@ -13,14 +13,11 @@ import type { DumpLevel, DumpStamp } from '../formats/format.js';
 import { type IndexRecord, IndexWriter, type RootMetadata, type RunSeal, indexByPath, readIndexFile } from '../store/content-index.js';
 import { planIncremental } from './incremental.js';
 import { directoryMatchesIndex, treeMatchesIndex, treeMatchesIndexInSlices } from './index-check.js';
-import type { ExtractOptions, ExtractReport, Warning } from './types.js';
+import { type ExtractOptions, type ExtractReport, type Warning, incompleteMembers } from './types.js';
 import { cpuMark, cpuSince, PipelineStats, type StageReport, setActiveStats, workerMeterSlots } from '../stats.js';
 
 const progressIntervalMs = 250;
 
-/** Warnings after which the index is not sealed: something may be missing from the tree that
- *  a later run should retry (a failed write, an incremental step not applied). */
-const unsealingWarnings = new Set(['P2V_IO', 'P2V_INCREMENTAL', 'P2V_SOURCE_CHANGED']);
 
 /** This build's version: a different version may extract the same image differently, so an
  *  index sealed by another one is not trusted to describe what this one would write. */
@@ -128,7 +125,7 @@ export async function extract(options: ExtractOptions): Promise<ExtractReport> {
     else await writer.finish();
     if (stamp) index?.setStamp(stamp);
     const rootEntry = writer.rootEntry;
-    if (index && imageIdentity !== undefined && !warnings.some((w) => unsealingWarnings.has(w.code)) && stillTheSameImage(source, imageIdentity)) {
+    if (index && imageIdentity !== undefined && incompleteMembers({ warnings }) === 0 && stillTheSameImage(source, imageIdentity)) {
       index.setSeal({ image: imageIdentity, settings, chain: opened.chain, format: opened.format, imageBytes: opened.imageBytes, counters: { ...writer.counters }, warnings, ...(rootEntry ? { root: rootMetadataOf(rootEntry) } : {}) });
     }
     await index?.commit();

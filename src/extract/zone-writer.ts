@@ -25,7 +25,7 @@ import { randomBytes } from 'node:crypto';
 import xxhash from 'xxhash-wasm';
 import type { Entry } from '../entry.js';
 import { displayPath, pathBytes } from '../entry.js';
-import { P2VError, isP2VError, ioError } from '../errors.js';
+import { P2VError, errnoCode, isP2VError, ioError } from '../errors.js';
 import type { Limits } from '../limits.js';
 import type { IndexRecord } from '../store/content-index.js';
 import type { FileOp, FileResult } from '../workers/write-protocol.js';
@@ -93,6 +93,8 @@ export class ZoneWriter {
   private readonly queuedNodes = new Map<string, Entry>();
   /** mknod of a device was refused (EPERM) although we are root: later devices are skipped */
   private devicesRefused = false;
+  /** a worker's error that ends the run (stopsTheRun): thrown by the next put() or by finish() */
+  private stopError: P2VError | undefined;
   private readonly completions = new Set<Promise<unknown>>();
   private readonly isRoot = process.getuid?.() === 0;
   /** set when an incremental dump is applied to the previous level's tree */
@@ -118,6 +120,7 @@ export class ZoneWriter {
   /** Place one entry. Returns a promise only when it had to wait (hot path: most small files
    *  of an image are placed synchronously, without a promise per file). */
   put(entry: Entry): Promise<void> | undefined {
+    if (this.stopError) throw this.stopError;
     this.counters.entries++;
     try {
       const waiting = this.place(entry);
@@ -154,6 +157,7 @@ export class ZoneWriter {
     this.makeQueuedNodes();
     await this.pool.drain();
     while (this.completions.size > 0) await Promise.all([...this.completions]);
+    if (complete && this.stopError) throw this.stopError;
     if (this.incremental) this.settleIncremental(complete);
     await this.xattrs.apply((p) => this.resolver.abs(p), this.options.warn);
     const dirs = this.dirs.apply((p) => this.resolver.abs(p), this.isRoot);
@@ -317,6 +321,12 @@ export class ZoneWriter {
     if (batchDone !== undefined && this.pending.get(physical) === batchDone) this.pending.delete(physical);
     if (result.status === 'error') {
       if (entry.xattrs !== undefined) this.xattrs.replace(physical, undefined); // not for whatever is still there
+      if (result.error !== undefined && stopsTheRun.has(result.error)) {
+        // the disk is full, read-only or failing: every member after this one would fail the
+        // same way, and a run that goes on reports success on a tree missing most of its files
+        this.stopError ??= new P2VError('P2V_IO', `${result.syscall ?? 'write'} failed: ${result.error}`, { entry: displayPath(entry.path) });
+        return;
+      }
       this.options.warn({ code: 'P2V_IO', message: `file not written: ${result.syscall ?? 'write'} failed: ${result.error}`, entry: displayPath(entry.path) });
       return;
     }
@@ -835,7 +845,9 @@ export class ZoneWriter {
   /** Large files: remember the pending path until `work` (finalisation) is done. */
   private track(physical: string, work: Promise<void>): void {
     const guarded = work.catch((error) => {
-      this.options.warn({ code: 'P2V_IO', message: String((error as Error).message ?? error), entry: displayPath(physical) });
+      const code = errnoCode(error);
+      if (code !== undefined && stopsTheRun.has(code)) this.stopError ??= ioError(error, displayPath(physical), (error as NodeJS.ErrnoException).syscall ?? 'write');
+      else this.options.warn({ code: 'P2V_IO', message: String((error as Error).message ?? error), entry: displayPath(physical) });
     });
     this.pending.set(physical, guarded);
     this.completions.add(guarded);
@@ -878,6 +890,9 @@ export class ZoneWriter {
     return { mode: entry.mode & 0o7777, uid: entry.uid, gid: entry.gid, mtimeSeconds: nsToSeconds(entry.mtimeNs) };
   }
 }
+
+/** Errors of a worker's file that are the destination's (or the machine's), not the member's. */
+const stopsTheRun = new Set(['ENOSPC', 'EDQUOT', 'EROFS', 'EIO', 'EMFILE', 'ENFILE']);
 
 /** Is `stat` already the node `entry` describes (a re-run)? Linux dev_t split as glibc does it. */
 function sameNode(stat: fs.Stats, entry: Entry): boolean {

@@ -1,0 +1,121 @@
+/**
+ * A destination that fills up, and runs that cannot write every member.
+ *
+ * A full disk (ENOSPC) is the destination's error, not a member's: every later member would fail
+ * the same way. Whichever thread meets it first - the main thread, a write worker's batch of small
+ * files, a copy worker of a directory image - the run stops with one line naming the member and
+ * "ENOSPC", exit 1, and the index is not written. (Before, a directory copy into a full disk
+ * logged thousands of "file not written" warnings and exited 0.) A member that cannot be written
+ * for a reason of its own is a warning, but the run then exits 1 all the same ("incomplete"):
+ * a script must not go on to boot a zone from a tree that lacks members.
+ *
+ * The full disk is a 1 MiB tmpfs, so these tests need root (mount); they skip otherwise.
+ */
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { extract } from '../../src/index.js';
+import { haveTool, isRoot, run, sh } from '../helpers/tools.js';
+import { cpioArchive } from '../helpers/cpio-writer.js';
+
+const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
+const bin = path.join(repoRoot, 'bin', 'zonep2v.js');
+
+function cli(args: string[]): { status: number | null; stderr: string } {
+  const result = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 120_000 });
+  if (result.error) throw result.error;
+  return { status: result.status, stderr: result.stderr };
+}
+
+/** A source tree of `files` small files (8 KiB each, ~2.4 MiB for 300), in 10 directories. */
+function smallFiles(dir: string, files: number): void {
+  for (let i = 0; i < files; i++) {
+    const sub = path.join(dir, `d${i % 10}`);
+    fs.mkdirSync(sub, { recursive: true });
+    fs.writeFileSync(path.join(sub, `f${i}`), Buffer.alloc(8192, i & 0xff));
+  }
+}
+
+function tinyDisk(t: TestContext): string | undefined {
+  if (!isRoot()) {
+    t.skip('needs root to mount a 1 MiB tmpfs');
+    return undefined;
+  }
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'zonep2v-full-'));
+  const mnt = path.join(work, 'mnt');
+  fs.mkdirSync(mnt);
+  run('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', mnt]);
+  t.after(() => {
+    run('umount', [mnt], { okStatus: 'any' });
+    fs.rmSync(work, { recursive: true, force: true });
+  });
+  return work;
+}
+
+test('a directory copy into a full disk stops at the first ENOSPC: one line, exit 1, no index', async (t) => {
+  const work = tinyDisk(t);
+  if (!work) return;
+  const source = path.join(work, 'source');
+  smallFiles(source, 300);
+  const dest = path.join(work, 'mnt', 'root');
+  const index = path.join(work, 'index');
+  await assert.rejects(extract({ image: source, dest, indexFile: index }), (error: Error & { code?: string }) => {
+    assert.equal(error.code, 'P2V_IO');
+    assert.match(error.message, /ENOSPC/);
+    return true;
+  });
+  assert.equal(fs.existsSync(index), false, 'no index for a run that stopped');
+  fs.rmSync(dest, { recursive: true, force: true });
+  const result = cli(['extract', source, dest]);
+  assert.equal(result.status, 1);
+  const lines = result.stderr.trim().split('\n');
+  assert.equal(lines.length, 1, result.stderr);
+  assert.match(lines[0]!, /^zonep2v: .*entry "d\d\/f\d+": .*failed: ENOSPC$/);
+});
+
+test('an archive of small files (written by the workers in batches) into a full disk stops at the first ENOSPC', async (t) => {
+  const work = tinyDisk(t);
+  if (!work) return;
+  const source = path.join(work, 'source');
+  smallFiles(source, 300);
+  const image = path.join(work, 'image.cpio');
+  if (!haveTool('cpio')) {
+    t.skip('needs GNU cpio');
+    return;
+  }
+  sh('cd "$1" && find . | LC_ALL=C sort | cpio -o -H newc --quiet > "$2"', [source, image]);
+  const result = cli(['extract', image, path.join(work, 'mnt', 'root')]);
+  assert.equal(result.status, 1);
+  assert.equal(result.stderr.trim().split('\n').length, 1, result.stderr);
+  assert.match(result.stderr, /failed: ENOSPC\n$/);
+});
+
+test('a member that cannot be written for its own reason is a warning, and the run exits 1 as incomplete', (t) => {
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'zonep2v-incomplete-'));
+  t.after(() => fs.rmSync(work, { recursive: true, force: true }));
+  // a name component of 300 bytes: no Linux file system takes it (ENAMETOOLONG)
+  const image = path.join(work, 'image.cpio');
+  fs.writeFileSync(
+    image,
+    cpioArchive(
+      [
+        { name: 'etc', type: 'dir' },
+        { name: 'etc/passwd', type: 'file', data: 'root:x:0:0::/:/bin/sh\n' },
+        { name: `etc/${'n'.repeat(300)}`, type: 'file', data: 'too long\n' },
+      ],
+      { format: 'newc' },
+    ),
+  );
+  const result = cli(['extract', image, path.join(work, 'root')]);
+  assert.equal(result.status, 1, result.stderr);
+  assert.match(result.stderr, /ENAMETOOLONG/);
+  assert.match(result.stderr, /zonep2v: incomplete: 1 member\(s\) not written or not fully applied/);
+  assert.equal(fs.readFileSync(path.join(work, 'root', 'etc', 'passwd'), 'utf8'), 'root:x:0:0::/:/bin/sh\n', 'the rest is written');
+  const json = spawnSync(process.execPath, [bin, 'extract', '--json', image, path.join(work, 'root2')], { encoding: 'utf8' });
+  assert.equal(json.status, 1);
+  assert.ok((JSON.parse(json.stdout) as { warnings: { code: string }[] }).warnings.some((w) => w.code === 'P2V_IO'));
+});
