@@ -416,23 +416,35 @@ export class ZoneWriter {
     }
     const digest = hex64(hash.digest());
     const metadata = { mode: entry.mode & 0o7777, uid: entry.uid, gid: entry.gid, mtimeSeconds: nsToSeconds(entry.mtimeNs) };
+    // each descriptor closed exactly once, also when a step fails (a number closed twice may
+    // by then be another file's)
+    let compareOpen = compareFd !== undefined;
+    let targetOpen = fd >= 0; // fd is final here: the body has been read
+    const closeCompare = () => compareOpen && ((compareOpen = false), fs.closeSync(compareFd!));
+    const closeTarget = () => targetOpen && ((targetOpen = false), fs.closeSync(fd));
     const finished = Promise.all(writes).then((): FileResult => {
-      if (compareFd !== undefined) {
-        if (fd < 0) {
-          const ownerRefused = applyFdMetadata(compareFd, metadata, this.isRoot);
-          fs.closeSync(compareFd);
-          return { status: 'unchanged', hash: digest, ownerRefused };
-        }
-        fs.closeSync(compareFd);
+      if (compareFd !== undefined && fd < 0) {
+        const ownerRefused = applyFdMetadata(compareFd, metadata, this.isRoot);
+        closeCompare();
+        return { status: 'unchanged', hash: digest, ownerRefused };
       }
+      closeCompare();
       if (holes) fs.ftruncateSync(fd, position); // a trailing hole: nothing was written there
       const ownerRefused = applyFdMetadata(fd, metadata, this.isRoot);
-      fs.closeSync(fd);
+      closeTarget();
       if (target !== path) fsb.rename(target, path);
       return { status: 'written', hash: digest, ownerRefused };
     });
     return {
-      done: finished.catch((error): FileResult => ({ status: 'error', hash: digest, error: (error as NodeJS.ErrnoException).code ?? String(error), syscall: (error as NodeJS.ErrnoException).syscall })),
+      done: finished.catch((error): FileResult => {
+        // a piece not written (a full disk): the file we were writing is not left behind half
+        // done - a temporary one, or a new one under its own name; an old one stays as it was
+        closeCompare();
+        const wrote = fd >= 0;
+        closeTarget();
+        if (wrote && (target !== path || compareFd === undefined)) fs.rmSync(Buffer.from(target, 'latin1'), { force: true });
+        return { status: 'error', hash: digest, error: errnoCode(error) ?? String(error), syscall: (error as NodeJS.ErrnoException).syscall };
+      }),
     };
   }
 

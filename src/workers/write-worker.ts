@@ -217,6 +217,9 @@ function copyLarge(op: FileOp, source: number): FileResult {
       copied += n;
     }
     applyMetadata(out, op, true);
+  } catch (error) {
+    removeUnfinished(target);
+    throw error;
   } finally {
     fs.closeSync(out);
   }
@@ -238,17 +241,31 @@ function writeFile(op: FileOp, body: Uint8Array, hash: string): 'written' | 'unc
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     return replaceExisting(op, path, body, hash, fs.lstatSync(bytes(path)));
   }
-  writeAndClose(fd, op, body);
+  writeAndClose(fd, path, op, body);
   return 'written';
 }
 
-function writeAndClose(fd: number, op: FileOp, body: Uint8Array): void {
+/** Write a file we created (at `path`); one that fails half-way is removed, not left behind. */
+function writeAndClose(fd: number, path: string, op: FileOp, body: Uint8Array): void {
   try {
     let done = 0;
     while (done < body.length) done += fs.writeSync(fd, body, done, body.length - done);
     applyMetadata(fd, op, true);
+  } catch (error) {
+    removeUnfinished(path);
+    throw error;
   } finally {
     fs.closeSync(fd);
+  }
+}
+
+/** A file this run created and could not finish (a full disk): a half-written file under its
+ *  own name, or a stray temporary one, is worse than none. */
+function removeUnfinished(path: string): void {
+  try {
+    fs.unlinkSync(bytes(path));
+  } catch {
+    // gone already, or the file system refuses even that: the error being thrown says enough
   }
 }
 
@@ -291,7 +308,7 @@ function replaceExisting(op: FileOp, path: string, body: Uint8Array, hash: strin
     return 'unchanged';
   }
   const temporary = `${op.dir}/.zonep2v-${randomBytes(6).toString('hex')}`;
-  writeAndClose(fs.openSync(bytes(temporary), CREATE_NEW, creationMode(op)), op, body);
+  writeAndClose(fs.openSync(bytes(temporary), CREATE_NEW, creationMode(op)), temporary, op, body);
   fs.renameSync(bytes(temporary), bytes(path));
   return 'written';
 }

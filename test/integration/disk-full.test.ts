@@ -31,12 +31,23 @@ function cli(args: string[]): { status: number | null; stderr: string } {
   return { status: result.status, stderr: result.stderr };
 }
 
-/** A source tree of `files` small files (8 KiB each, ~2.4 MiB for 300), in 10 directories. */
-function smallFiles(dir: string, files: number): void {
+/** A source tree of `files` small files (8 KiB each, ~2.4 MiB for 300) in 10 directories, and
+ *  with `large`, a 400 KiB file among them every 50 (written piecewise, not in batches). */
+function smallFiles(dir: string, files: number, large = false): void {
   for (let i = 0; i < files; i++) {
     const sub = path.join(dir, `d${i % 10}`);
     fs.mkdirSync(sub, { recursive: true });
-    fs.writeFileSync(path.join(sub, `f${i}`), Buffer.alloc(8192, i & 0xff));
+    fs.writeFileSync(path.join(sub, `f${i}`), Buffer.alloc(large && i % 50 === 7 ? 400 * 1024 : 8192, i & 0xff));
+  }
+}
+
+/** After a run that stopped: no temporary name of ours anywhere, and no file half written
+ *  (every file under `dest` is whole: the size and bytes of its source). */
+function assertNothingHalfDone(source: string, dest: string): void {
+  for (const name of fs.readdirSync(dest, { recursive: true }).map(String)) {
+    assert.doesNotMatch(path.basename(name), /^\.zonep2v-/, `a temporary file left behind: ${name}`);
+    const stat = fs.lstatSync(path.join(dest, name));
+    if (stat.isFile()) assert.deepEqual(fs.readFileSync(path.join(dest, name)), fs.readFileSync(path.join(source, name)), `${name} is whole`);
   }
 }
 
@@ -60,7 +71,7 @@ test('a directory copy into a full disk stops at the first ENOSPC: one line, exi
   const work = tinyDisk(t);
   if (!work) return;
   const source = path.join(work, 'source');
-  smallFiles(source, 300);
+  smallFiles(source, 300, true);
   const dest = path.join(work, 'mnt', 'root');
   const index = path.join(work, 'index');
   await assert.rejects(extract({ image: source, dest, indexFile: index }), (error: Error & { code?: string }) => {
@@ -69,6 +80,7 @@ test('a directory copy into a full disk stops at the first ENOSPC: one line, exi
     return true;
   });
   assert.equal(fs.existsSync(index), false, 'no index for a run that stopped');
+  assertNothingHalfDone(source, dest);
   fs.rmSync(dest, { recursive: true, force: true });
   const result = cli(['extract', source, dest]);
   assert.equal(result.status, 1);
@@ -88,10 +100,55 @@ test('an archive of small files (written by the workers in batches) into a full 
     return;
   }
   sh('cd "$1" && find . | LC_ALL=C sort | cpio -o -H newc --quiet > "$2"', [source, image]);
-  const result = cli(['extract', image, path.join(work, 'mnt', 'root')]);
+  const dest = path.join(work, 'mnt', 'root');
+  const result = cli(['extract', image, dest]);
   assert.equal(result.status, 1);
   assert.equal(result.stderr.trim().split('\n').length, 1, result.stderr);
   assert.match(result.stderr, /failed: ENOSPC\n$/);
+  assertNothingHalfDone(source, dest);
+});
+
+test('an image with large files into a full disk: the file being written piecewise is not left half done', async (t) => {
+  const work = tinyDisk(t);
+  if (!work) return;
+  const source = path.join(work, 'source');
+  smallFiles(source, 300, true);
+  const image = path.join(work, 'image.cpio');
+  if (!haveTool('cpio')) {
+    t.skip('needs GNU cpio');
+    return;
+  }
+  sh('cd "$1" && find . | LC_ALL=C sort | cpio -o -H newc --quiet > "$2"', [source, image]);
+  const dest = path.join(work, 'mnt', 'root');
+  assert.equal(cli(['extract', image, dest]).status, 1);
+  assertNothingHalfDone(source, dest);
+});
+
+test('a re-run that replaces files on a full disk leaves no temporary file and the old files whole', async (t) => {
+  const work = tinyDisk(t);
+  if (!work) return;
+  // the first image fits; the second has the same names, other and larger content
+  const first = path.join(work, 'first');
+  for (let i = 0; i < 40; i++) {
+    fs.mkdirSync(path.join(first, `d${i % 4}`), { recursive: true });
+    fs.writeFileSync(path.join(first, `d${i % 4}`, `f${i}`), Buffer.alloc(4096, 1));
+  }
+  const second = path.join(work, 'second');
+  for (let i = 0; i < 40; i++) {
+    fs.mkdirSync(path.join(second, `d${i % 4}`), { recursive: true });
+    fs.writeFileSync(path.join(second, `d${i % 4}`, `f${i}`), Buffer.alloc(i % 10 === 3 ? 300 * 1024 : 40 * 1024, 2));
+  }
+  const dest = path.join(work, 'mnt', 'root');
+  await extract({ image: first, dest });
+  await assert.rejects(extract({ image: second, dest }), /ENOSPC/);
+  for (const name of fs.readdirSync(dest, { recursive: true }).map(String)) {
+    assert.doesNotMatch(path.basename(name), /^\.zonep2v-/, `a temporary file left behind: ${name}`);
+    const file = path.join(dest, name);
+    if (!fs.lstatSync(file).isFile()) continue;
+    const bytes = fs.readFileSync(file);
+    const whole = [path.join(first, name), path.join(second, name)].some((from) => bytes.equals(fs.readFileSync(from)));
+    assert.ok(whole, `${name} is the old file or the new one, whole`);
+  }
 });
 
 test('a member that cannot be written for its own reason is a warning, and the run exits 1 as incomplete', (t) => {
