@@ -13,6 +13,29 @@ import { humanBytes, ProgressLine } from './progress.js';
 
 const EXIT_FAILURE = 1;
 const EXIT_USAGE = 2;
+/** 128 + SIGINT, as shells report a command stopped by Ctrl-C */
+const EXIT_INTERRUPTED = 130;
+
+/**
+ * While `work` runs, the first SIGINT or SIGTERM stops it cleanly (through `controller`: what is
+ * in flight lands, nothing half written is left); a second SIGINT ends the process at once.
+ */
+async function stoppable<T>(work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const controller = new AbortController();
+  const stop = () => {
+    if (controller.signal.aborted) process.exit(EXIT_INTERRUPTED);
+    process.stderr.write('\nzonep2v: stopping: letting the writes in flight land (Ctrl-C again to quit at once)\n');
+    controller.abort();
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  try {
+    return await work(controller.signal);
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+  }
+}
 
 function positiveInteger(value: string): number {
   const n = Number(value);
@@ -65,18 +88,21 @@ function buildProgram(outcome: { exitCode: number }): Command {
     .action(async (image: string, dir: string, opts: { volume: string[]; stripAbsolute?: boolean; devices: boolean; index?: string; jobs?: number; maxRatio?: number; quiet?: boolean; stats?: boolean; json?: boolean }) => {
       const progress = !opts.quiet && !opts.json && process.stderr.isTTY ? new ProgressLine(process.stderr) : undefined;
       try {
-        const report = await extract({
-          image,
-          volumes: opts.volume,
-          dest: dir,
-          stripAbsolute: opts.stripAbsolute,
-          devices: opts.devices,
-          indexFile: opts.index,
-          jobs: opts.jobs,
-          limits: opts.maxRatio ? { maxDecompressionRatio: opts.maxRatio } : undefined,
-          onProgress: progress ? (p) => progress.update(p) : undefined,
-          stats: opts.stats,
-        });
+        const report = await stoppable((signal) =>
+          extract({
+            signal,
+            image,
+            volumes: opts.volume,
+            dest: dir,
+            stripAbsolute: opts.stripAbsolute,
+            devices: opts.devices,
+            indexFile: opts.index,
+            jobs: opts.jobs,
+            limits: opts.maxRatio ? { maxDecompressionRatio: opts.maxRatio } : undefined,
+            onProgress: progress ? (p) => progress.update(p) : undefined,
+            stats: opts.stats,
+          }),
+        );
         progress?.clear();
         if (opts.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
         else if (!opts.quiet) {
@@ -185,7 +211,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (isP2VError(error)) {
       process.stderr.write(`zonep2v: ${error.oneLine()}\n`);
-      return error.code === 'P2V_USAGE' ? EXIT_USAGE : EXIT_FAILURE;
+      return error.code === 'P2V_USAGE' ? EXIT_USAGE : error.code === 'P2V_INTERRUPTED' ? EXIT_INTERRUPTED : EXIT_FAILURE;
     }
     const e = error as NodeJS.ErrnoException;
     if (e?.code === 'EPIPE') return 0;

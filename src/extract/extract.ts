@@ -88,6 +88,8 @@ export async function extract(options: ExtractOptions): Promise<ExtractReport> {
   // umask 0 while we write, so files are created with their final mode (one fchmod less per
   // file) and implied directories get exactly 0755; restored when done
   const savedUmask = process.umask(0);
+  let counters: { entries: number } | undefined; // the writer's, for the message of an interrupted run
+  const writerSignal = stopSignal(options.signal, () => counters?.entries ?? 0);
   const writer = new ZoneWriter(
     {
       root,
@@ -97,9 +99,11 @@ export async function extract(options: ExtractOptions): Promise<ExtractReport> {
       previous,
       record: index ? (record) => index.add(record) : undefined,
       warn,
+      signal: writerSignal,
     },
     { jobs: options.jobs, arenaBytes: limits.maxInflightBytes, umaskZero: true },
   );
+  counters = writer.counters;
 
   // dumps: an incremental level is applied to the previous level's tree (or refused, before
   // anything is written); the index then records which dump the tree holds
@@ -119,8 +123,8 @@ export async function extract(options: ExtractOptions): Promise<ExtractReport> {
       }, progressIntervalMs)
     : undefined;
   try {
-    opened = await openImage(source, { limits, warn, dumpLevel, stats });
-    await writeAll(opened.entries, writer, stats);
+    opened = await openImage(writerSignal ? abortableSource(source, writerSignal) : source, { limits, warn, dumpLevel, stats });
+    await writeAll(opened.entries, writer, stats, options.signal);
     if (stats) await stats.during('drain (wait for workers)', () => writer.finish());
     else await writer.finish();
     if (stamp) index?.setStamp(stamp);
@@ -158,8 +162,9 @@ export async function extract(options: ExtractOptions): Promise<ExtractReport> {
 /** Every entry to the writer. A function of its own because its loop is the hot one: V8
  *  compiles the function around a hot loop (on-stack replacement), and inside extract() that
  *  was all of extract's setup and error handling too (19-59 ms of compiling per run). */
-async function writeAll(entries: AsyncIterable<Entry>, writer: { put(entry: Entry): Promise<void> | undefined }, stats: PipelineStats | undefined): Promise<void> {
+async function writeAll(entries: AsyncIterable<Entry>, writer: { put(entry: Entry): Promise<void> | undefined; readonly counters: { entries: number } }, stats: PipelineStats | undefined, signal: AbortSignal | undefined): Promise<void> {
   for await (const entry of entries) {
+    if (signal?.aborted) throw interrupted(writer.counters.entries);
     stats?.enter('write (main thread)');
     try {
       const waiting = writer.put(entry);
@@ -168,6 +173,49 @@ async function writeAll(entries: AsyncIterable<Entry>, writer: { put(entry: Entr
       stats?.leave();
     }
   }
+}
+
+/** `source` whose reads give up when `signal` aborts: a stalled input (a pipe, a hung NFS
+ *  server) must not hold up a stop for as long as it stalls. */
+function abortableSource(source: ByteSource, signal: AbortSignal): ByteSource {
+  return {
+    ...source,
+    async *chunks() {
+      const chunks = source.chunks()[Symbol.asyncIterator]();
+      const aborted = new Promise<never>((_, reject) => {
+        if (signal.aborted) reject(signal.reason);
+        else signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+      });
+      let done = false;
+      try {
+        for (;;) {
+          const next = await Promise.race([chunks.next(), aborted]);
+          if (next.done) {
+            done = true;
+            return;
+          }
+          yield next.value;
+        }
+      } finally {
+        // not awaited after an abort: a read still pending would hold the return up
+        if (!done) void chunks.return?.()?.catch(() => undefined);
+      }
+    },
+  };
+}
+
+/** A signal that aborts with our P2V_INTERRUPTED error when `signal` aborts. */
+function stopSignal(signal: AbortSignal | undefined, entries: () => number): AbortSignal | undefined {
+  if (!signal) return undefined;
+  const controller = new AbortController();
+  const stop = () => controller.abort(interrupted(entries()));
+  if (signal.aborted) stop();
+  else signal.addEventListener('abort', stop, { once: true });
+  return controller.signal;
+}
+
+function interrupted(entries: number): P2VError {
+  return new P2VError('P2V_INTERRUPTED', `interrupted after ${entries} members: every file written is whole, the rest is not there yet; run again to complete the tree`);
 }
 
 /** The main thread's stages plus what the write workers measured themselves. */

@@ -25,6 +25,10 @@ export interface ExtractOptions {
   /** time each pipeline stage (--stats); the report then carries `stats` */
   stats?: boolean;
   limits?: Partial<Limits>;
+  /** Stop the run: no member after the current one is started, what is in flight lands (or is
+   *  removed if it cannot), the index is not written, and extract() rejects with
+   *  P2V_INTERRUPTED. Every file left in the tree is whole; a re-run completes it. */
+  signal?: AbortSignal;
 }
 
 export interface Progress {

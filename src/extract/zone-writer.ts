@@ -53,6 +53,8 @@ export interface WriterOptions {
    *  no record is even built: this runs once per file) */
   record?: (record: IndexRecord) => void;
   warn: (warning: Warning) => void;
+  /** stops a large file between pieces (the caller stops between members); the reason is thrown */
+  signal?: AbortSignal;
 }
 
 export type { WriterCounters } from './types.js';
@@ -389,6 +391,7 @@ export class ZoneWriter {
     };
     try {
       for await (const chunk of chunks) {
+        this.options.signal?.throwIfAborted();
         if (typeof chunk === 'number') {
           await skipHole(chunk);
           continue;

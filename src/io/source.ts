@@ -127,6 +127,10 @@ export async function openFileSource(path: string): Promise<ByteSource> {
 export function stdinSource(stream: NodeJS.ReadableStream = process.stdin): ByteSource {
   return {
     name: '-',
+    // a run stopped before the end: stop reading, or the open pipe keeps the process alive
+    async close() {
+      (stream as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.();
+    },
     async *chunks() {
       for await (const chunk of stream) {
         yield typeof chunk === 'string' ? Buffer.from(chunk, 'latin1') : (chunk as Uint8Array);
