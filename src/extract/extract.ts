@@ -8,6 +8,7 @@ import { P2VError, isP2VError } from '../errors.js';
 import { toBytePath, type Entry } from '../entry.js';
 import type { ByteSource } from '../io/source.js';
 import { openSource } from '../io/open-source.js';
+import { abortableSource } from '../io/abortable-source.js';
 import { resolveLimits } from '../limits.js';
 import type { DumpLevel, DumpStamp } from '../formats/format.js';
 import { type IndexRecord, IndexWriter, type RootMetadata, type RunSeal, indexByPath, readIndexFile } from '../store/content-index.js';
@@ -173,35 +174,6 @@ async function writeAll(entries: AsyncIterable<Entry>, writer: { put(entry: Entr
       stats?.leave();
     }
   }
-}
-
-/** `source` whose reads give up when `signal` aborts: a stalled input (a pipe, a hung NFS
- *  server) must not hold up a stop for as long as it stalls. */
-function abortableSource(source: ByteSource, signal: AbortSignal): ByteSource {
-  return {
-    ...source,
-    async *chunks() {
-      const chunks = source.chunks()[Symbol.asyncIterator]();
-      const aborted = new Promise<never>((_, reject) => {
-        if (signal.aborted) reject(signal.reason);
-        else signal.addEventListener('abort', () => reject(signal.reason), { once: true });
-      });
-      let done = false;
-      try {
-        for (;;) {
-          const next = await Promise.race([chunks.next(), aborted]);
-          if (next.done) {
-            done = true;
-            return;
-          }
-          yield next.value;
-        }
-      } finally {
-        // not awaited after an abort: a read still pending would hold the return up
-        if (!done) void chunks.return?.()?.catch(() => undefined);
-      }
-    },
-  };
 }
 
 /** A signal that aborts with our P2V_INTERRUPTED error when `signal` aborts. */
