@@ -3,6 +3,7 @@
  * (0 ok, 1 failure, 2 usage). Nothing here knows formats or disks.
  */
 import { formatStats } from './format-stats.js';
+import os from 'node:os';
 import { Command, CommanderError, Option } from 'commander';
 import { extract } from '../extract/extract.js';
 import { type ExtractReport, type Warning, incompleteMembers } from '../extract/types.js';
@@ -13,8 +14,10 @@ import { humanBytes, ProgressLine } from './progress.js';
 
 const EXIT_FAILURE = 1;
 const EXIT_USAGE = 2;
-/** 128 + SIGINT, as shells report a command stopped by Ctrl-C */
-const EXIT_INTERRUPTED = 130;
+/** The signal that stopped the run: the exit status is then 128 + its number, as shells report
+ *  a command a signal stopped (130 for Ctrl-C, 143 for SIGTERM). */
+let stoppedBy: 'SIGINT' | 'SIGTERM' = 'SIGINT';
+const interruptedStatus = () => 128 + os.constants.signals[stoppedBy];
 
 /**
  * While `work` runs, the first SIGINT or SIGTERM stops it cleanly (through `controller`: what is
@@ -22,8 +25,9 @@ const EXIT_INTERRUPTED = 130;
  */
 async function stoppable<T>(work: (signal: AbortSignal) => Promise<T>): Promise<T> {
   const controller = new AbortController();
-  const stop = () => {
-    if (controller.signal.aborted) process.exit(EXIT_INTERRUPTED);
+  const stop = (signal: 'SIGINT' | 'SIGTERM') => {
+    if (controller.signal.aborted) process.exit(interruptedStatus());
+    stoppedBy = signal;
     process.stderr.write('\nzonep2v: stopping: letting the writes in flight land (Ctrl-C again to quit at once)\n');
     controller.abort();
   };
@@ -211,7 +215,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (isP2VError(error)) {
       process.stderr.write(`zonep2v: ${error.oneLine()}\n`);
-      return error.code === 'P2V_USAGE' ? EXIT_USAGE : error.code === 'P2V_INTERRUPTED' ? EXIT_INTERRUPTED : EXIT_FAILURE;
+      return error.code === 'P2V_USAGE' ? EXIT_USAGE : error.code === 'P2V_INTERRUPTED' ? interruptedStatus() : EXIT_FAILURE;
     }
     const e = error as NodeJS.ErrnoException;
     if (e?.code === 'EPIPE') return 0;

@@ -58,6 +58,7 @@ export async function extract(options: ExtractOptions): Promise<ExtractReport> {
   const limits = resolveLimits(options.limits);
   const warnings: Warning[] = [];
   const warn = (warning: Warning) => warnings.push(warning);
+  if (options.signal?.aborted) throw interrupted(0);
   const source = options.source ?? (await openSource(options.image, options.volumes));
   const imageName = source.name;
 
@@ -67,7 +68,8 @@ export async function extract(options: ExtractOptions): Promise<ExtractReport> {
   const indexed = options.indexFile ? readIndexFile(options.indexFile) : undefined;
   const previous = indexByPath(indexed?.records ?? []);
   const owners = process.getuid?.() === 0;
-  const settings = JSON.stringify({ version, root, stripAbsolute: options.stripAbsolute ?? false, devices: options.devices ?? true, owners, limits });
+  // sealFormat: what a seal records (2: the root's own metadata too); an older seal is not trusted
+  const settings = JSON.stringify({ version, sealFormat: 2, root, stripAbsolute: options.stripAbsolute ?? false, devices: options.devices ?? true, owners, limits });
 
   // the same image file, unchanged, into the same tree with the same settings: if the tree is
   // still what the index recorded, a full run would rewrite nothing - check, and stop there
@@ -75,7 +77,11 @@ export async function extract(options: ExtractOptions): Promise<ExtractReport> {
   const imageIdentity = source.identity?.opened ?? (source.directory !== undefined ? directoryIdentity(source.directory) : undefined);
   if (seal && imageIdentity !== undefined && seal.image === imageIdentity && seal.settings === settings) {
     const checkStarted = performance.now();
-    const settled = source.directory === undefined ? treeStillMatches(root, previous, owners, seal.root) : await directoryAndTreeStillMatch(source.directory, root, previous, owners, seal);
+    const settled = source.directory === undefined ? treeStillMatches(root, previous, owners, seal.root) : await directoryAndTreeStillMatch(source.directory, root, previous, owners, seal, options.signal);
+    if (options.signal?.aborted) {
+      await source.close?.();
+      throw interrupted(0);
+    }
     if (settled) {
       await source.close?.();
       return settledReport(seal, imageName, options.dest, started, options.stats ? performance.now() - checkStarted : undefined);
@@ -90,7 +96,8 @@ export async function extract(options: ExtractOptions): Promise<ExtractReport> {
   // file) and implied directories get exactly 0755; restored when done
   const savedUmask = process.umask(0);
   let counters: { entries: number } | undefined; // the writer's, for the message of an interrupted run
-  const writerSignal = stopSignal(options.signal, () => counters?.entries ?? 0);
+  const stopping = stopSignal(options.signal, () => counters?.entries ?? 0);
+  const writerSignal = stopping.signal;
   const writer = new ZoneWriter(
     {
       root,
@@ -141,6 +148,7 @@ export async function extract(options: ExtractOptions): Promise<ExtractReport> {
     throw isP2VError(error) ? error.withContext({ image: imageName }) : new P2VError('P2V_IO', String((error as Error)?.message ?? error), { image: imageName, cause: error });
   } finally {
     setActiveStats(undefined);
+    stopping.release();
     if (timer) clearInterval(timer);
     await writer.close();
     process.umask(savedUmask);
@@ -176,14 +184,15 @@ async function writeAll(entries: AsyncIterable<Entry>, writer: { put(entry: Entr
   }
 }
 
-/** A signal that aborts with our P2V_INTERRUPTED error when `signal` aborts. */
-function stopSignal(signal: AbortSignal | undefined, entries: () => number): AbortSignal | undefined {
-  if (!signal) return undefined;
+/** A signal that aborts with our P2V_INTERRUPTED error when `signal` aborts; `release` drops
+ *  its listener from `signal` (a caller's signal may outlive many runs). */
+function stopSignal(signal: AbortSignal | undefined, entries: () => number): { signal?: AbortSignal; release(): void } {
+  if (!signal) return { release() {} };
   const controller = new AbortController();
   const stop = () => controller.abort(interrupted(entries()));
   if (signal.aborted) stop();
   else signal.addEventListener('abort', stop, { once: true });
-  return controller.signal;
+  return { signal: controller.signal, release: () => signal.removeEventListener('abort', stop) };
 }
 
 function interrupted(entries: number): P2VError {
@@ -224,18 +233,24 @@ function directoryIdentity(directory: string): string | undefined {
  * side to fail stops the other. A walk that warns (a member vanished, an unknown type) or fails
  * is not a match: the full run deals with it as it would anyway.
  */
-async function directoryAndTreeStillMatch(directory: string, root: string, records: ReadonlyMap<string, IndexRecord>, owners: boolean, seal: RunSeal): Promise<boolean> {
+async function directoryAndTreeStillMatch(directory: string, root: string, records: ReadonlyMap<string, IndexRecord>, owners: boolean, seal: RunSeal, signal: AbortSignal | undefined): Promise<boolean> {
   const { walkDirectory } = await import('../formats/dir/walk.js');
   let failed = false;
   const fail = () => {
     failed = true;
     return false;
   };
-  const tree = treeMatchesIndexInSlices(root, records, owners, seal.root, () => failed).then((matches) => matches || fail(), fail);
-  let warned = false;
-  const walked = directoryMatchesIndex(walkDirectory({ root: directory, warn: () => (warned = true) }), records, seal, () => failed);
-  const source = await walked.then((matches) => (matches && !warned) || fail(), fail);
-  return (await tree) && source;
+  // a stop ends the check as a mismatch would (the caller then sees the signal)
+  signal?.addEventListener('abort', fail, { once: true });
+  try {
+    const tree = treeMatchesIndexInSlices(root, records, owners, seal.root, () => failed).then((matches) => matches || fail(), fail);
+    let warned = false;
+    const walked = directoryMatchesIndex(walkDirectory({ root: directory, warn: () => (warned = true) }), records, seal, () => failed);
+    const source = await walked.then((matches) => (matches && !warned) || fail(), fail);
+    return (await tree) && source;
+  } finally {
+    signal?.removeEventListener('abort', fail);
+  }
 }
 
 /** treeMatchesIndex, with any error (ENOTDIR where a directory became a file, EACCES) taken

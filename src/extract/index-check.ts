@@ -153,7 +153,7 @@ export async function directoryMatchesIndex(walked: AsyncIterable<Entry>, record
     if (record === undefined) {
       // a device, FIFO or socket the last run did not make (--no-devices, not root) has no
       // record; with the same settings the full run would skip it again
-      if (specialTypes.has(entry.type) && skipped.has(displayPath(entry.path))) continue;
+      if (specialTypes.has(entry.type) && skipped.has(`${entry.type}\0${displayPath(entry.path)}`)) continue;
       return false;
     }
     if (!sameMember(entry, record)) return false;
@@ -164,12 +164,16 @@ export async function directoryMatchesIndex(walked: AsyncIterable<Entry>, record
 
 const specialTypes = new Set(['char', 'block', 'fifo', 'socket']);
 
-/** The members a run reported as special files it did not make (zone-writer.ts skipSpecial,
- *  and sockets), by displayed path. */
+/** The members a run reported as special files it did not make, as "type\0displayed path":
+ *  zone-writer.ts skipSpecial's messages start with the type ("char device 1,2 not created
+ *  ..."), its socket warning with "sockets". A member of another type at that path now is not
+ *  one the run skipped. */
 function skippedSpecials(warnings: readonly Warning[]): Set<string> {
   const out = new Set<string>();
   for (const warning of warnings) {
-    if ((warning.code === 'P2V_SKIPPED_SPECIAL' || warning.code === 'P2V_ENTRY_INVALID') && warning.entry !== undefined) out.add(warning.entry);
+    if (warning.entry === undefined) continue;
+    const type = warning.code === 'P2V_SKIPPED_SPECIAL' ? /^(char|block|fifo) /.exec(warning.message)?.[1] : warning.code === 'P2V_ENTRY_INVALID' && warning.message.startsWith('sockets ') ? 'socket' : undefined;
+    if (type !== undefined) out.add(`${type}\0${warning.entry}`);
   }
   return out;
 }

@@ -264,7 +264,9 @@ function runSetfattr(command: string, dump: Buffer): Promise<SetfattrResult> {
       resolve(result);
     };
     // C locale: the strerror texts on stderr are matched ("Operation not supported")
-    const child = spawn(command, ['-h', '--restore=-'], { stdio: ['pipe', 'ignore', 'pipe'], env: { ...process.env, LC_ALL: 'C' } });
+    // its own process group: a Ctrl-C at the terminal stops us cleanly (cli/main.ts), and must
+    // not kill setfattr half-way through the attributes of the members already written
+    const child = spawn(command, ['-h', '--restore=-'], { stdio: ['pipe', 'ignore', 'pipe'], env: { ...process.env, LC_ALL: 'C' }, detached: true });
     const stderr: Buffer[] = [];
     child.on('error', (error: NodeJS.ErrnoException) => done({ spawnError: error, status: null, signal: null, stderr: '' }));
     child.stderr?.on('data', (chunk: Buffer) => stderr.push(chunk));

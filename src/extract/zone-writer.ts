@@ -323,7 +323,7 @@ export class ZoneWriter {
     if (batchDone !== undefined && this.pending.get(physical) === batchDone) this.pending.delete(physical);
     if (result.status === 'error') {
       if (entry.xattrs !== undefined) this.xattrs.replace(physical, undefined); // not for whatever is still there
-      if (result.error !== undefined && stopsTheRun.has(result.error)) {
+      if (result.error !== undefined && stopsTheRun.has(result.error) && !result.syscall?.endsWith('(source)')) {
         // the disk is full, read-only or failing: every member after this one would fail the
         // same way, and a run that goes on reports success on a tree missing most of its files
         this.stopError ??= new P2VError('P2V_IO', `${result.syscall ?? 'write'} failed: ${result.error}`, { entry: displayPath(entry.path) });
@@ -425,7 +425,12 @@ export class ZoneWriter {
     let targetOpen = fd >= 0; // fd is final here: the body has been read
     const closeCompare = () => compareOpen && ((compareOpen = false), fs.closeSync(compareFd!));
     const closeTarget = () => targetOpen && ((targetOpen = false), fs.closeSync(fd));
-    const finished = Promise.all(writes).then((): FileResult => {
+    // every piece settled before anything is closed: a failed piece must not let the file be
+    // closed while others are still queued for its descriptor (they would land in whatever
+    // file gets that number next)
+    const finished = Promise.allSettled(writes).then((settled): FileResult => {
+      const failed = settled.find((piece): piece is PromiseRejectedResult => piece.status === 'rejected');
+      if (failed) throw failed.reason;
       if (compareFd !== undefined && fd < 0) {
         const ownerRefused = applyFdMetadata(compareFd, metadata, this.isRoot);
         closeCompare();
@@ -906,7 +911,8 @@ export class ZoneWriter {
   }
 }
 
-/** Errors of a worker's file that are the destination's (or the machine's), not the member's. */
+/** Errors of a worker's file that are the destination's (or the machine's), not the member's;
+ *  the same codes from reading a directory image's source file ("(source)" calls) are not. */
 const stopsTheRun = new Set(['ENOSPC', 'EDQUOT', 'EROFS', 'EIO', 'EMFILE', 'ENFILE']);
 
 /** Is `stat` already the node `entry` describes (a re-run)? Linux dev_t split as glibc does it. */

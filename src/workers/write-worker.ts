@@ -134,6 +134,18 @@ const hashInCopy = copyMemory !== undefined ? memoryHasher(copyMemory) : undefin
  *  file copied whole. */
 let copyBuffer = copyMemory !== undefined ? Buffer.from(copyMemory.buffer) : Buffer.allocUnsafe(1024 * 1024);
 
+/** A read of a directory image's source file; its errors say so ("read (source)"): a source
+ *  that cannot be read is that member's problem, not the destination's (zone-writer.ts stops
+ *  the run on a destination's EIO, but not on a source's). */
+function readSource(fd: number, buffer: Uint8Array, offset: number, length: number, position: number): number {
+  try {
+    return fs.readSync(fd, buffer, offset, length, position);
+  } catch (error) {
+    (error as NodeJS.ErrnoException).syscall = 'read (source)';
+    throw error;
+  }
+}
+
 /** Directory images: read the source here (no trip through the main thread), hash, write. */
 function copyFile(op: FileOp): FileResult {
   // (an unchanged source over an unchanged destination never gets here: the writer settles it,
@@ -153,7 +165,7 @@ function copyFile(op: FileOp): FileResult {
       // no second read is needed to see EOF (one syscall less per file)
       let done = 0;
       for (;;) {
-        const n = fs.readSync(fd, copyBuffer, done, op.length + 1 - done, done);
+        const n = readSource(fd, copyBuffer, done, op.length + 1 - done, done);
         done += n;
         if (n === 0 || done >= op.length) break;
       }
@@ -185,7 +197,7 @@ function copyLarge(op: FileOp, source: number): FileResult {
     let same = true;
     try {
       for (let at = 0; at < op.length; ) {
-        const n = fs.readSync(source, piece, 0, Math.min(piece.length, op.length - at), at);
+        const n = readSource(source, piece, 0, Math.min(piece.length, op.length - at), at);
         if (n === 0) break;
         hasher.update(piece.subarray(0, n));
         if (same) {
@@ -209,7 +221,7 @@ function copyLarge(op: FileOp, source: number): FileResult {
   let copied = 0;
   try {
     for (;;) {
-      const n = fs.readSync(source, piece, 0, piece.length, copied);
+      const n = readSource(source, piece, 0, piece.length, copied);
       if (n === 0) break;
       hasher.update(piece.subarray(0, n));
       let written = 0;
@@ -218,12 +230,12 @@ function copyLarge(op: FileOp, source: number): FileResult {
     }
     applyMetadata(out, op, true);
   } catch (error) {
+    closeQuietly(out);
     removeUnfinished(target);
     throw error;
-  } finally {
-    fs.closeSync(out);
   }
-  if (target !== path) fs.renameSync(bytes(target), bytes(path));
+  closeOrRemove(out, target);
+  if (target !== path) renameOrRemove(target, path);
   const hash = hex64(hasher.digest());
   return copied === op.length ? { status: 'written', hash } : { status: 'written', hash, copiedSize: copied };
 }
@@ -252,10 +264,38 @@ function writeAndClose(fd: number, path: string, op: FileOp, body: Uint8Array): 
     while (done < body.length) done += fs.writeSync(fd, body, done, body.length - done);
     applyMetadata(fd, op, true);
   } catch (error) {
+    closeQuietly(fd);
     removeUnfinished(path);
     throw error;
-  } finally {
+  }
+  closeOrRemove(fd, path);
+}
+
+/** Close a file we created; a close that fails (NFS reports a full disk or quota only there)
+ *  leaves the file unfinished. */
+function closeOrRemove(fd: number, path: string): void {
+  try {
     fs.closeSync(fd);
+  } catch (error) {
+    removeUnfinished(path);
+    throw error;
+  }
+}
+
+function renameOrRemove(temporary: string, path: string): void {
+  try {
+    fs.renameSync(bytes(temporary), bytes(path));
+  } catch (error) {
+    removeUnfinished(temporary);
+    throw error;
+  }
+}
+
+function closeQuietly(fd: number): void {
+  try {
+    fs.closeSync(fd);
+  } catch {
+    // the error being thrown already says what went wrong
   }
 }
 
@@ -309,7 +349,7 @@ function replaceExisting(op: FileOp, path: string, body: Uint8Array, hash: strin
   }
   const temporary = `${op.dir}/.zonep2v-${randomBytes(6).toString('hex')}`;
   writeAndClose(fs.openSync(bytes(temporary), CREATE_NEW, creationMode(op)), temporary, op, body);
-  fs.renameSync(bytes(temporary), bytes(path));
+  renameOrRemove(temporary, path);
   return 'written';
 }
 

@@ -13,7 +13,7 @@
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -175,4 +175,33 @@ test('a member that cannot be written for its own reason is a warning, and the r
   const json = spawnSync(process.execPath, [bin, 'extract', '--json', image, path.join(work, 'root2')], { encoding: 'utf8' });
   assert.equal(json.status, 1);
   assert.ok((JSON.parse(json.stdout) as { warnings: { code: string }[] }).warnings.some((w) => w.code === 'P2V_IO'));
+});
+
+test("a source file that cannot be read (EIO) is that member's warning, not the end of the run", async (t) => {
+  if (!isRoot()) {
+    t.skip('needs root to bind-mount a file');
+    return;
+  }
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'zonep2v-eio-'));
+  const source = path.join(work, 'source');
+  fs.mkdirSync(source);
+  for (const name of ['a', 'b', 'c']) fs.writeFileSync(path.join(source, name), `${name}\n`);
+  // reading a process' memory at address 0 fails with EIO: a real read error, as from a
+  // failing disk or a soft-mounted NFS export (the process: a sleep of our own)
+  const sleeper = spawn('sleep', ['300'], { stdio: 'ignore' });
+  const broken = path.join(source, 'b');
+  const mounted = run('mount', ['--bind', `/proc/${sleeper.pid}/mem`, broken], { okStatus: 'any' }).status === 0;
+  t.after(() => {
+    if (mounted) run('umount', [broken], { okStatus: 'any' });
+    sleeper.kill();
+    fs.rmSync(work, { recursive: true, force: true });
+  });
+  if (!mounted) {
+    t.skip('bind mounts are not allowed here');
+    return;
+  }
+  const report = await extract({ image: source, dest: path.join(work, 'root') });
+  const warning = report.warnings.find((w) => w.entry === 'b');
+  assert.match(warning?.message ?? '', /read \(source\) failed: EIO/);
+  assert.equal(fs.readFileSync(path.join(work, 'root', 'c'), 'utf8'), 'c\n', 'the run went on');
 });

@@ -24,7 +24,8 @@ function countFiles(dir: string): number {
   return fs.existsSync(dir) ? fs.readdirSync(dir).length : 0;
 }
 
-test('SIGINT while the input stalls in the middle of a large file: exit 130 at once, nothing half written, a re-run completes', async (t) => {
+for (const [signal, status] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+test(`${signal} while the input stalls in the middle of a large file: exit ${status} at once, nothing half written, a re-run completes`, async (t) => {
   if (!haveTool('cpio')) {
     t.skip('needs GNU cpio');
     return;
@@ -53,13 +54,13 @@ test('SIGINT while the input stalls in the middle of a large file: exit 130 at o
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   const stoppedAt = Date.now();
-  child.kill('SIGINT');
-  const status = await Promise.race([exited, new Promise<'hung'>((resolve) => setTimeout(() => resolve('hung'), 15_000))]);
+  child.kill(signal);
+  const exit = await Promise.race([exited, new Promise<'hung'>((resolve) => setTimeout(() => resolve('hung'), 15_000))]);
   child.stdin.destroy();
-  if (status === 'hung') child.kill('SIGKILL');
-  assert.notEqual(status, 'hung', 'stopped without waiting for the input');
+  if (exit === 'hung') child.kill('SIGKILL');
+  assert.notEqual(exit, 'hung', 'stopped without waiting for the input');
   assert.ok(Date.now() - stoppedAt < 10_000, 'stopped without waiting for the input');
-  assert.equal(status, 130, stderr);
+  assert.equal(exit, status, stderr);
   const lines = stderr.trim().split('\n');
   assert.match(lines[lines.length - 1]!, /^zonep2v: -: .*interrupted after \d+ members: every file written is whole/);
   assert.equal(fs.existsSync(path.join(dest, 'b', 'big')), false, 'the large file cut off is not left half written');
@@ -73,6 +74,7 @@ test('SIGINT while the input stalls in the middle of a large file: exit 130 at o
   const diffs = compareTrees(source, dest, { ignoreOwners: !isRoot() });
   assert.deepEqual(diffs, [], formatDiffs(diffs));
 });
+}
 
 test('an AbortSignal that has fired stops the library call with P2V_INTERRUPTED and no index', async (t) => {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'zonep2v-stop-'));

@@ -11,12 +11,14 @@
  * root), left to age past the one-second "racy" margin (a file changed within it is not stamped).
  */
 import { test } from 'node:test';
+import { getEventListeners } from 'node:events';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { extract } from '../../../src/extract/extract.js';
 import type { ExtractReport } from '../../../src/extract/types.js';
+import type { Entry } from '../../../src/entry.js';
 import { makeRichTree } from '../../helpers/rich-tree.js';
 import { compareTrees, formatDiffs } from '../../helpers/tree-compare.js';
 import { isRoot } from '../../helpers/tools.js';
@@ -123,4 +125,31 @@ test('another destination or settings: a full run', async (t) => {
   const other = await extract({ image: source, dest, indexFile: index, devices: false });
   assert.equal(other.settledByIndex, undefined, '--no-devices is another setting');
   assert.equal((await extract({ image: source, dest, indexFile: index, devices: false })).settledByIndex, true);
+});
+
+test('directoryMatchesIndex: a special file the sealing run skipped matches only as the same type', async () => {
+  const { directoryMatchesIndex } = await import('../../../src/extract/index-check.js');
+  const root = { mode: 0o755, uid: 0, gid: 0, mtimeNs: '1000000000000000000' };
+  const member = (type: Entry['type'], extra: Partial<Entry> = {}): Entry => ({ path: 'dev/tty0', type, mode: 0o620, uid: 0, gid: 7, mtimeNs: 1_000_000_000_000_000_000n, size: 0, offset: 0, ...extra });
+  const walk = (entries: Entry[]) =>
+    (async function* () {
+      yield { path: '.', type: 'dir', mode: 0o755, uid: 0, gid: 0, mtimeNs: 1_000_000_000_000_000_000n, size: 0, offset: 0 } satisfies Entry;
+      yield* entries;
+    })();
+  // the sealing run was not root: the char device was skipped and has no record
+  const warnings = [{ code: 'P2V_SKIPPED_SPECIAL', message: 'char device 3,0 not created (needs root)', entry: 'dev/tty0' }];
+  const records = new Map();
+  assert.equal(await directoryMatchesIndex(walk([member('char', { devMajor: 3, devMinor: 0 })]), records, { root, warnings }), true, 'the same skipped device');
+  assert.equal(await directoryMatchesIndex(walk([member('fifo')]), records, { root, warnings }), false, 'a FIFO now, which the run would make');
+  assert.equal(await directoryMatchesIndex(walk([member('char', { devMajor: 3, devMinor: 0 })]), records, { root, warnings: [] }), false, 'no record and not skipped');
+  assert.equal(await directoryMatchesIndex(walk([]), records, { root: { ...root, mode: 0o700 }, warnings }), false, "the root's mode differs from the seal's");
+});
+
+test('a long-lived AbortSignal given to many runs keeps no listener from them', async (t) => {
+  const { source, dest, index } = await sealedCopy(t);
+  const controller = new AbortController();
+  for (let i = 0; i < 3; i++) await extract({ image: source, dest, indexFile: index, signal: controller.signal });
+  await extract({ image: source, dest: `${dest}-other`, signal: controller.signal });
+  t.after(() => fs.rmSync(`${dest}-other`, { recursive: true, force: true }));
+  assert.equal(getEventListeners(controller.signal, 'abort').length, 0);
 });
