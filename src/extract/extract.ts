@@ -11,7 +11,7 @@ import { openSource } from '../io/open-source.js';
 import { abortableSource } from '../io/abortable-source.js';
 import { resolveLimits } from '../limits.js';
 import type { DumpLevel, DumpStamp } from '../formats/format.js';
-import { type IndexRecord, IndexWriter, type RootMetadata, type RunSeal, indexByPath, readIndexFile } from '../store/content-index.js';
+import { type IndexRecord, IndexWriter, type RootMetadata, type RunSeal, indexByPath, markApplying, readIndexFile } from '../store/content-index.js';
 import { planIncremental } from './incremental.js';
 import { directoryMatchesIndex, treeMatchesIndex, treeMatchesIndexInSlices } from './index-check.js';
 import { type ExtractOptions, type ExtractReport, type Warning, incompleteMembers } from './types.js';
@@ -98,19 +98,29 @@ export async function extract(options: ExtractOptions): Promise<ExtractReport> {
   let counters: { entries: number } | undefined; // the writer's, for the message of an interrupted run
   const stopping = stopSignal(options.signal, () => counters?.entries ?? 0);
   const writerSignal = stopping.signal;
-  const writer = new ZoneWriter(
-    {
-      root,
-      stripAbsolute: options.stripAbsolute ?? false,
-      devices: options.devices ?? true,
-      limits,
-      previous,
-      record: index ? (record) => index.add(record) : undefined,
-      warn,
-      signal: writerSignal,
-    },
-    { jobs: options.jobs, arenaBytes: limits.maxInflightBytes, umaskZero: true },
-  );
+  let writer: InstanceType<typeof ZoneWriter>;
+  try {
+    writer = new ZoneWriter(
+      {
+        root,
+        stripAbsolute: options.stripAbsolute ?? false,
+        devices: options.devices ?? true,
+        limits,
+        previous,
+        record: index ? (record) => index.add(record) : undefined,
+        warn,
+        signal: writerSignal,
+      },
+      { jobs: options.jobs, arenaBytes: limits.maxInflightBytes, umaskZero: true },
+    );
+  } catch (error) {
+    // (the try below has not begun: undo what it would undo)
+    process.umask(savedUmask);
+    stopping.release();
+    await index?.abandon();
+    await source.close?.();
+    throw error;
+  }
   counters = writer.counters;
 
   // dumps: an incremental level is applied to the previous level's tree (or refused, before
@@ -118,7 +128,14 @@ export async function extract(options: ExtractOptions): Promise<ExtractReport> {
   let stamp: DumpStamp | undefined;
   const dumpLevel = (level: DumpLevel) => {
     const plan = planIncremental(level, options.indexFile, indexed);
-    if (plan) writer.applyIncremental(plan);
+    if (plan) {
+      // nothing is written yet; from here on, a run that does not complete leaves a tree no
+      // later incremental may be applied to, and the index must say so
+      const applying = { level: level.level, date: level.date, previousDate: level.previousDate };
+      markApplying(options.indexFile!, applying);
+      indexed!.applying = applying; // what the file now says: the index writer must replace it
+      writer.applyIncremental(plan);
+    }
     stamp = { level: level.level, date: level.date, previousDate: level.previousDate };
   };
 

@@ -71,3 +71,13 @@ export function sameMtime(statMtimeMs: number, seconds: number): boolean {
 export function nsToSeconds(ns: bigint): number {
   return Number(ns) / 1e9;
 }
+
+/** Close a descriptor on a path that already failed: the error being thrown says what went
+ *  wrong, and a close that fails too (NFS reports a full disk there) still releases it. */
+export function closeQuietly(fd: number): void {
+  try {
+    fs.closeSync(fd);
+  } catch {
+    // released all the same
+  }
+}

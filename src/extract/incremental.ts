@@ -46,6 +46,12 @@ export function planIncremental(level: DumpLevel, indexPath: string | undefined,
     throw new P2VError('P2V_USAGE', `${what} holds only what changed since that dump: extract it into the tree of the previous level with --index FILE, the content index written when that level was extracted`);
   }
   if (!index.exists) throw new P2VError('P2V_USAGE', `${what} needs the index of the previous level, and ${indexPath} does not exist: extract the previous level with --index ${indexPath} first`);
+  if (index.applying) {
+    throw new P2VError(
+      'P2V_USAGE',
+      `the tree's index (${indexPath}) says a level ${index.applying.level} dump (of ${when(index.applying.date)}) was being applied and did not complete: the tree is partly one level, partly the other, and no incremental can follow; extract level 0 again into an empty directory, then the levels in order`,
+    );
+  }
   const stamp = index.stamp;
   if (!stamp) throw new P2VError('P2V_USAGE', `${what} needs the index of the previous level, and ${indexPath} records no dump: extract the previous level with --index ${indexPath} first`);
   if (stamp.date !== level.previousDate) {

@@ -31,7 +31,7 @@ import type { IndexRecord } from '../store/content-index.js';
 import type { FileOp, FileResult } from '../workers/write-protocol.js';
 import { DirFixups } from './dir-fixups.js';
 import type { IncrementalPlan } from './incremental.js';
-import { CREATE_NEW, O_NOFOLLOW, O_RDONLY, fsb, lstatOrUndefined, modeAfterChown, nsToSeconds, sameMtime, tryChown } from './fs-bytes.js';
+import { CREATE_NEW, O_NOFOLLOW, O_RDONLY, closeQuietly, fsb, lstatOrUndefined, modeAfterChown, nsToSeconds, sameMtime, tryChown } from './fs-bytes.js';
 import { memberComponents } from './path-policy.js';
 import { RootResolver } from './root-resolver.js';
 import { makeSpecialNodes } from './node-batch.js';
@@ -157,7 +157,12 @@ export class ZoneWriter {
    *  the dump no longer has, then set extended attributes, then apply directory metadata. */
   async finish(complete = true): Promise<void> {
     this.makeQueuedNodes();
-    await this.pool.drain();
+    try {
+      await this.pool.drain(); // rethrows a write that failed, once everything in flight settled
+    } catch (error) {
+      if (complete) throw error;
+      // a run that failed: still let the main thread's follow-ups land, and the rest below
+    }
     while (this.completions.size > 0) await Promise.all([...this.completions]);
     if (complete && this.stopError) throw this.stopError;
     if (this.incremental) this.settleIncremental(complete);
@@ -411,10 +416,10 @@ export class ZoneWriter {
     } catch (error) {
       await Promise.allSettled(writes);
       if (fd >= 0) {
-        fs.closeSync(fd);
+        closeQuietly(fd);
         if (target !== path || compareFd === undefined) fs.rmSync(Buffer.from(target, 'latin1'), { force: true });
       }
-      if (compareFd !== undefined) fs.closeSync(compareFd);
+      if (compareFd !== undefined) closeQuietly(compareFd);
       throw error;
     }
     const digest = hex64(hash.digest());
@@ -447,10 +452,10 @@ export class ZoneWriter {
       done: finished.catch((error): FileResult => {
         // a piece not written (a full disk): the file we were writing is not left behind half
         // done - a temporary one, or a new one under its own name; an old one stays as it was
-        closeCompare();
-        const wrote = fd >= 0;
-        closeTarget();
-        if (wrote && (target !== path || compareFd === undefined)) fs.rmSync(Buffer.from(target, 'latin1'), { force: true });
+        if (compareOpen) closeQuietly(compareFd!);
+        if (targetOpen) closeQuietly(fd);
+        compareOpen = targetOpen = false;
+        if (fd >= 0 && (target !== path || compareFd === undefined)) fs.rmSync(Buffer.from(target, 'latin1'), { force: true });
         return { status: 'error', hash: digest, error: errnoCode(error) ?? String(error), syscall: (error as NodeJS.ErrnoException).syscall };
       }),
     };

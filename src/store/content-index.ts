@@ -12,6 +12,11 @@
  * dump header has them), saying which dump the tree now holds: the next incremental level must
  * be relative to that date (src/extract/incremental.ts). Readers skip lines without a path.
  *
+ * An incremental dump being applied appends {"dumpApplying": {...}} (the same fields) to the
+ * index it starts from, before the first write: if the run does not complete, the index is left
+ * as it was plus that line, and the tree is neither the previous level nor this one - the next
+ * incremental is refused (incremental.ts). A run that completes replaces the whole file.
+ *
  * A run from an image file or a directory that completed without a failed write ends the index
  * with one more line, {"runSeal": {...}} (RunSeal): the image's identity and the settings of the
  * run, so the next run of the same image into the same tree can check the tree against the
@@ -164,11 +169,11 @@ function parseSeal(line: string): RunSeal | undefined {
   return undefined;
 }
 
-/** The "dumpApplied" line, if `line` is one. */
-function parseStamp(line: string): DumpStamp | undefined {
-  if (!line.startsWith('{"dumpApplied"')) return undefined;
+/** The "dumpApplied" line (or with `key` "dumpApplying", that line), if `line` is one. */
+function parseStamp(line: string, key: 'dumpApplied' | 'dumpApplying' = 'dumpApplied'): DumpStamp | undefined {
+  if (!line.startsWith(`{"${key}"`)) return undefined;
   try {
-    const stamp = (JSON.parse(line) as { dumpApplied?: Record<string, unknown> }).dumpApplied;
+    const stamp = (JSON.parse(line) as Record<string, Record<string, unknown> | undefined>)[key];
     if (stamp && typeof stamp.level === 'number' && typeof stamp.date === 'number' && typeof stamp.previousDate === 'number') {
       return { level: stamp.level, date: stamp.date, previousDate: stamp.previousDate };
     }
@@ -187,9 +192,18 @@ export interface IndexFile {
   seal?: RunSeal;
   /** false when the file does not exist */
   exists: boolean;
+  /** an incremental dump that was being applied to the tree when its run stopped or failed */
+  applying?: DumpStamp;
   /** the stamp and seal lines as read (IndexWriter compares them with its own) */
   stampLine?: string;
   sealLine?: string;
+}
+
+/** Note in the index file, before the first write, that an incremental dump is being applied
+ *  (see the top of this file): a run that completes replaces the file, one that does not leaves
+ *  this line behind. */
+export function markApplying(file: string, stamp: DumpStamp): void {
+  fs.appendFileSync(file, `${JSON.stringify({ dumpApplying: stamp })}\n`);
 }
 
 /** Read an index written earlier, completely. */
@@ -206,7 +220,10 @@ export function readIndexFile(file: string): IndexFile {
     if (line === '') continue;
     const stamp = parseStamp(line);
     const seal = stamp ? undefined : parseSeal(line);
-    if (stamp) {
+    const applying = stamp || seal ? undefined : parseStamp(line, 'dumpApplying');
+    if (applying) {
+      out.applying = applying;
+    } else if (stamp) {
       out.stamp = stamp;
       out.stampLine = line;
     } else if (seal) {
@@ -316,7 +333,7 @@ export class IndexWriter {
     const stampLine = this.stamp ? JSON.stringify({ dumpApplied: this.stamp }) : undefined;
     const sealLine = this.seal ? JSON.stringify({ runSeal: this.seal }) : undefined;
     const previous = this.previous?.file;
-    if (this.matching && this.matchedPaths.size === this.previous!.byPath.size && stampLine === previous!.stampLine && sealLine === previous!.sealLine) {
+    if (this.matching && !previous!.applying && this.matchedPaths.size === this.previous!.byPath.size && stampLine === previous!.stampLine && sealLine === previous!.sealLine) {
       // the same records, stamp and seal: the index on disk already says all of it
       await this.abandon();
       return;

@@ -18,7 +18,7 @@ import { workerData } from 'node:worker_threads';
 import type { BatchTask, FileOp, FileResult, PwriteTask, WorkerSetup, WriteTask } from './write-protocol.js';
 import { addToMeter, workerMeterSlots } from '../stats.js';
 import { pathBytes } from '../entry.js';
-import { SET_ID_BITS, modeAfterChown, sameMtime, tryChown } from '../extract/fs-bytes.js';
+import { SET_ID_BITS, closeQuietly, modeAfterChown, sameMtime, tryChown } from '../extract/fs-bytes.js';
 import { defaultKernels } from '../native/wasm-kernels.js';
 import { memoryHasher } from '../native/xxh64-kernel.js';
 
@@ -180,7 +180,7 @@ function copyFile(op: FileOp): FileResult {
     const e = error as NodeJS.ErrnoException;
     return { status: 'error', hash: '', error: e.code ?? e.message, syscall: e.syscall };
   } finally {
-    fs.closeSync(fd);
+    closeQuietly(fd); // the source, read only: its close cannot lose data, nor fail the batch
   }
 }
 
@@ -196,7 +196,8 @@ function copyLarge(op: FileOp, source: number): FileResult {
     const other = Buffer.allocUnsafe(piece.length);
     let same = true;
     try {
-      for (let at = 0; at < op.length; ) {
+      let at = 0;
+      while (at < op.length) {
         const n = readSource(source, piece, 0, Math.min(piece.length, op.length - at), at);
         if (n === 0) break;
         hasher.update(piece.subarray(0, n));
@@ -206,6 +207,9 @@ function copyLarge(op: FileOp, source: number): FileResult {
         }
         at += n;
       }
+      // a source that shrank or grew since it was listed is not "unchanged": the copy below
+      // takes what is there now and reports the new size (P2V_SOURCE_CHANGED)
+      if (same && (at < op.length || readSource(source, piece, 0, 1, at) > 0)) same = false;
       if (same) {
         if (metadataDiffers(op, existing)) applyMetadata(old, op);
         return { status: 'unchanged', hash: hex64(hasher.digest()) };
@@ -291,13 +295,7 @@ function renameOrRemove(temporary: string, path: string): void {
   }
 }
 
-function closeQuietly(fd: number): void {
-  try {
-    fs.closeSync(fd);
-  } catch {
-    // the error being thrown already says what went wrong
-  }
-}
+
 
 /** A file this run created and could not finish (a full disk): a half-written file under its
  *  own name, or a stray temporary one, is worse than none. */

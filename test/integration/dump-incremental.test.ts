@@ -270,3 +270,36 @@ test('level 1 against the wrong previous level (applied twice; over a later leve
   await refused(extract({ image: f.dumps.l1, dest: later, indexFile: laterIndex }), /does not follow the tree's last dump \(level 0 of/);
   assertNoDiffs(f.refs.after, later, 'the later level 0 tree is untouched');
 });
+
+test('a level 1 that stops half-way marks the index: the next incremental is refused, a new level 0 starts over', async (t) => {
+  const f = ready(t);
+  if (!f) return;
+  const base = tempDir(t, 'stopped');
+  const dest = path.join(base, 'root');
+  const index = path.join(base, 'index.jsonl');
+  await extract({ image: f.dumps.l0, dest, indexFile: index });
+  // the level 1 image stops coming half-way; the run is stopped then (Ctrl-C in the CLI)
+  const bytes = fs.readFileSync(f.dumps.l1);
+  const controller = new AbortController();
+  const source = {
+    name: f.dumps.l1,
+    async *chunks() {
+      yield bytes.subarray(0, Math.floor(bytes.length * 0.6));
+      controller.abort();
+      await new Promise(() => undefined);
+    },
+  };
+  await assert.rejects(extract({ image: f.dumps.l1, source, dest, indexFile: index, signal: controller.signal }), (error: unknown) => isP2VError(error) && error.code === 'P2V_INTERRUPTED');
+  const last = JSON.parse(fs.readFileSync(index, 'utf8').trim().split('\n').at(-1)!) as Record<string, { level: number }>;
+  assert.equal(last.dumpApplying?.level, 1, 'the index says a level 1 was being applied');
+  const before = fs.readFileSync(index);
+  await refused(extract({ image: f.dumps.l1, dest, indexFile: index }), /level 1 dump .* was being applied and did not complete/);
+  assert.deepEqual(fs.readFileSync(index), before, 'a refused run leaves the index as it was');
+
+  // start over: level 0 into an empty directory with the same index file, then level 1
+  const again = path.join(base, 'again');
+  await extract({ image: f.dumps.l0, dest: again, indexFile: index });
+  assert.doesNotMatch(fs.readFileSync(index, 'utf8'), /dumpApplying/, 'a complete run replaces the index');
+  await extract({ image: f.dumps.l1, dest: again, indexFile: index });
+  assertNoDiffs(f.refs.l1, again, 'restore -r l0 l1 vs extract() l0 l1 after the restart');
+});

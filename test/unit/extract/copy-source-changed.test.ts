@@ -52,3 +52,39 @@ test('a copied source that grew or shrank since the walk is reported; one as wal
     fs.rmSync(base, { recursive: true, force: true });
   }
 });
+
+test('a large source (copied piecewise) that shrank or grew over an identical-looking destination is copied and reported, not taken as unchanged', async () => {
+  const base = fs.mkdtempSync(path.join(os.tmpdir(), 'zonep2v-copy-changed-'));
+  try {
+    const source = path.join(base, 'source');
+    const root = path.join(base, 'root');
+    fs.mkdirSync(source);
+    fs.mkdirSync(root);
+    const size = 9 * 1024 * 1024; // over the whole-copy size: streamed and compared with the destination
+    const walked = Buffer.alloc(size, 0x61);
+    // the destination holds what was copied last time; the source has since lost or gained a tail
+    for (const name of ['shrank', 'grew', 'same']) fs.writeFileSync(path.join(root, name), walked);
+    fs.writeFileSync(path.join(source, 'shrank'), walked.subarray(0, size - 4096));
+    fs.writeFileSync(path.join(source, 'grew'), Buffer.concat([walked, Buffer.from('tail')]));
+    fs.writeFileSync(path.join(source, 'same'), walked);
+    const warnings: Warning[] = [];
+    const writer = new ZoneWriter({ root, stripAbsolute: false, devices: true, limits: resolveLimits(undefined), previous: new Map(), warn: (w) => warnings.push(w) }, { arenaBytes: 64 << 20, umaskZero: true });
+    const results: Record<string, number> = {};
+    try {
+      for (const name of ['shrank', 'grew', 'same']) {
+        const entry: Entry = { path: name, type: 'file', mode: 0o644, uid: 0, gid: 0, mtimeNs: 1_600_000_000_000_000_000n, size, offset: 0, sourcePath: path.join(source, name), sourceStamp: 'x' };
+        await writer.put(entry);
+      }
+      await writer.finish();
+      results.written = writer.counters.written;
+      results.unchanged = writer.counters.unchanged;
+    } finally {
+      await writer.close();
+    }
+    assert.equal(fs.statSync(path.join(root, 'shrank')).size, size - 4096, 'what is there now');
+    assert.deepEqual(warnings.filter((w) => w.code === 'P2V_SOURCE_CHANGED').map((w) => w.entry).sort(), ['grew', 'shrank'], JSON.stringify(warnings));
+    assert.deepEqual(results, { written: 2, unchanged: 1 });
+  } finally {
+    fs.rmSync(base, { recursive: true, force: true });
+  }
+});
