@@ -64,7 +64,11 @@ function summary(report: ExtractReport): string {
     `${report.hardlinks} hard links, ${report.devices + report.fifos} special${report.skippedSpecial ? `, ${report.skippedSpecial} special skipped` : ''}), ` +
     `${humanBytes(report.dataBytes)} of data; ${report.written} written, ${report.unchanged} unchanged; ` +
     `${seconds.toFixed(2)} s, ${humanBytes(report.dataBytes / Math.max(seconds, 1e-9))}/s` +
-    (report.settledByIndex ? ' (image unchanged since the index was written, tree as the index records it: image not read)' : '')
+    (report.settledByIndex
+      ? report.format === 'dir'
+        ? ' (every source member as the index records it, and the tree too: nothing copied)'
+        : ' (image unchanged since the index was written, tree as the index records it: image not read)'
+      : '')
   );
 }
 
