@@ -152,6 +152,9 @@ export async function extract(options: ExtractOptions): Promise<ExtractReport> {
     await writeAll(opened.entries, writer, stats, options.signal);
     if (stats) await stats.during('drain (wait for workers)', () => writer.finish());
     else await writer.finish();
+    // stopped while the last writes landed: a long copy in a worker gave up (write-pool.ts
+    // stop()), so the tree is short of it - an interrupted run, not a complete one
+    writerSignal?.throwIfAborted();
     if (stamp) index?.setStamp(stamp);
     const rootEntry = writer.rootEntry;
     if (index && imageIdentity !== undefined && incompleteMembers({ warnings }) === 0 && stillTheSameImage(source, imageIdentity)) {

@@ -65,10 +65,13 @@ export class WritePool<Tag> {
   /** the workers' busy-time counters (stats.ts workerMeterSlots) */
   readonly meter = new BigInt64Array(newWorkerMeter());
 
+  /** set once the run is stopped (stop()): the workers' long copies check it between pieces */
+  private readonly stopFlag = new Int32Array(new SharedArrayBuffer(4));
+
   constructor(jobs: number | undefined, arenaBytes: number, umaskZero: boolean, private readonly onResult: ResultHandler<Tag>) {
     this.threads = Math.max(1, jobs ?? Math.min(os.availableParallelism(), maxDefaultWriters));
     this.arena = new Arena(Math.max(arenaBytes, 2 * batchBytes));
-    const setup: WorkerSetup = { arena: this.arena.memory, umaskZero, meter: this.meter.buffer as SharedArrayBuffer };
+    const setup: WorkerSetup = { arena: this.arena.memory, umaskZero, meter: this.meter.buffer as SharedArrayBuffer, stop: this.stopFlag.buffer as SharedArrayBuffer };
     this.piscina = new Piscina({
       filename: new URL('../workers/write-worker.js', import.meta.url).href,
       minThreads: this.threads,
@@ -189,6 +192,12 @@ export class WritePool<Tag> {
 
   async close(): Promise<void> {
     await this.piscina.destroy();
+  }
+
+  /** The run was stopped: a long copy in a worker gives up at its next piece (and removes what
+   *  it was writing) instead of holding the stop up for as long as the file takes. */
+  stop(): void {
+    Atomics.store(this.stopFlag, 0, 1);
   }
 
   private async openBatch(): Promise<OpenBatch<Tag>> {

@@ -111,6 +111,7 @@ export class ZoneWriter {
 
   constructor(private readonly options: WriterOptions, poolOptions: PoolOptions) {
     this.pool = new WritePool<FileTag>(poolOptions.jobs, poolOptions.arenaBytes, poolOptions.umaskZero, (tag, result, batchDone) => this.fileDone(tag, result, batchDone));
+    options.signal?.addEventListener('abort', () => this.pool.stop(), { once: true });
     this.resolver = new RootResolver(options.root, options.limits.maxSymlinkHops, {
       beforeTouch: (physical) => this.waitFor(physical),
     });
@@ -328,6 +329,7 @@ export class ZoneWriter {
     if (batchDone !== undefined && this.pending.get(physical) === batchDone) this.pending.delete(physical);
     if (result.status === 'error') {
       if (entry.xattrs !== undefined) this.xattrs.replace(physical, undefined); // not for whatever is still there
+      if (result.error === 'ESTOPPED') return; // the run was stopped (write-pool.ts stop()): it says so itself
       if (result.error !== undefined && stopsTheRun.has(result.error) && !result.syscall?.endsWith('(source)')) {
         // the disk is full, read-only or failing: every member after this one would fail the
         // same way, and a run that goes on reports success on a tree missing most of its files

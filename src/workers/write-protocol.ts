@@ -50,6 +50,8 @@ export interface WorkerSetup {
   umaskZero: boolean;
   /** shared counters the worker adds its busy time to (BigInt64Array, stats.ts workerMeterSlots) */
   meter: SharedArrayBuffer;
+  /** one Int32 the writer sets to 1 when the run is stopped: a long copy gives up between pieces */
+  stop: SharedArrayBuffer;
 }
 
 export type WriteTask = BatchTask | PwriteTask;

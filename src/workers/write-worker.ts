@@ -28,6 +28,12 @@ const arena = new Uint8Array(setup.arena.buffer);
 // ZONEP2V_KERNELS=ts takes its twin, xxhash-wasm over a copy
 const hashInRing = defaultKernels() === 'wasm' ? memoryHasher(setup.arena) : undefined;
 const meter = new BigInt64Array(setup.meter);
+const stopFlag = new Int32Array(setup.stop);
+
+/** The run was stopped (write-pool.ts stop()): thrown between the pieces of a long copy. */
+function checkStopped(): void {
+  if (Atomics.load(stopFlag, 0) !== 0) throw Object.assign(new Error('the run was stopped'), { code: 'ESTOPPED', syscall: 'copy' });
+}
 // files we create belong to us: chown only when the image says otherwise (hot path: most
 // files of a system image are root's, and every syscall saved is ~2 µs on 25k+ files)
 const ourUid = process.geteuid?.() ?? -1;
@@ -198,6 +204,7 @@ function copyLarge(op: FileOp, source: number): FileResult {
     try {
       let at = 0;
       while (at < op.length) {
+        checkStopped();
         const n = readSource(source, piece, 0, Math.min(piece.length, op.length - at), at);
         if (n === 0) break;
         hasher.update(piece.subarray(0, n));
@@ -225,6 +232,7 @@ function copyLarge(op: FileOp, source: number): FileResult {
   let copied = 0;
   try {
     for (;;) {
+      checkStopped();
       const n = readSource(source, piece, 0, piece.length, copied);
       if (n === 0) break;
       hasher.update(piece.subarray(0, n));

@@ -89,3 +89,24 @@ test('an AbortSignal that has fired stops the library call with P2V_INTERRUPTED 
   assert.equal(fs.existsSync(index), false);
   assert.equal(countFiles(path.join(work, 'root')), 0, 'no member started');
 });
+
+test('a stop during a long file-to-file copy (a directory image) ends that copy too and leaves no part of it', async (t) => {
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'zonep2v-stop-'));
+  t.after(() => fs.rmSync(work, { recursive: true, force: true }));
+  const source = path.join(work, 'source');
+  fs.mkdirSync(source);
+  fs.writeFileSync(path.join(source, 'small'), 'small\n');
+  // 1 GiB, sparse in the source (no disk used there); a copy writes it whole, at most a few
+  // GB/s: the stop comes long before the end
+  fs.truncateSync((fs.writeFileSync(path.join(source, 'big'), ''), path.join(source, 'big')), 1024 * 1024 * 1024);
+  const dest = path.join(work, 'root');
+  const controller = new AbortController();
+  const poll = setInterval(() => {
+    if (fs.existsSync(path.join(dest, 'big'))) controller.abort();
+  }, 2);
+  t.after(() => clearInterval(poll));
+  await assert.rejects(extract({ image: source, dest, signal: controller.signal }), (error: Error & { code?: string }) => error.code === 'P2V_INTERRUPTED');
+  clearInterval(poll);
+  assert.ok(controller.signal.aborted, 'stopped while the copy ran');
+  assert.equal(fs.existsSync(path.join(dest, 'big')), false, 'the unfinished copy is removed, not finished first');
+});
