@@ -58,7 +58,7 @@ export async function extract(options: ExtractOptions): Promise<ExtractReport> {
   const limits = resolveLimits(options.limits);
   const warnings: Warning[] = [];
   const warn = (warning: Warning) => warnings.push(warning);
-  if (options.signal?.aborted) throw interrupted(0);
+  if (options.signal?.aborted) throw interrupted(0, false);
   const source = options.source ?? (await openSource(options.image, options.volumes));
   const imageName = source.name;
 
@@ -75,12 +75,12 @@ export async function extract(options: ExtractOptions): Promise<ExtractReport> {
   // still what the index recorded, a full run would rewrite nothing - check, and stop there
   const seal = indexed?.seal;
   const imageIdentity = source.identity?.opened ?? (source.directory !== undefined ? directoryIdentity(source.directory) : undefined);
-  if (seal && imageIdentity !== undefined && seal.image === imageIdentity && seal.settings === settings) {
+  if (seal && !indexed?.applying && imageIdentity !== undefined && seal.image === imageIdentity && seal.settings === settings) {
     const checkStarted = performance.now();
     const settled = source.directory === undefined ? treeStillMatches(root, previous, owners, seal.root) : await directoryAndTreeStillMatch(source.directory, root, previous, owners, seal, options.signal);
     if (options.signal?.aborted) {
       await source.close?.();
-      throw interrupted(0);
+      throw interrupted(0, false);
     }
     if (settled) {
       await source.close?.();
@@ -96,7 +96,7 @@ export async function extract(options: ExtractOptions): Promise<ExtractReport> {
   // file) and implied directories get exactly 0755; restored when done
   const savedUmask = process.umask(0);
   let counters: { entries: number } | undefined; // the writer's, for the message of an interrupted run
-  const stopping = stopSignal(options.signal, () => counters?.entries ?? 0);
+  const stopping = stopSignal(options.signal, () => interrupted(counters?.entries ?? 0, indexed?.applying !== undefined));
   const writerSignal = stopping.signal;
   let writer: InstanceType<typeof ZoneWriter>;
   try {
@@ -149,12 +149,13 @@ export async function extract(options: ExtractOptions): Promise<ExtractReport> {
     : undefined;
   try {
     opened = await openImage(writerSignal ? abortableSource(source, writerSignal) : source, { limits, warn, dumpLevel, stats });
-    await writeAll(opened.entries, writer, stats, options.signal);
+    await writeAll(opened.entries, writer, stats, writerSignal);
     if (stats) await stats.during('drain (wait for workers)', () => writer.finish());
     else await writer.finish();
     // stopped while the last writes landed: a long copy in a worker gave up (write-pool.ts
-    // stop()), so the tree is short of it - an interrupted run, not a complete one
-    writerSignal?.throwIfAborted();
+    // stop()), so the tree is short of it - an interrupted run, not a complete one (a stop that
+    // found every write landed changes nothing: the run is complete)
+    if (writer.copiesStopped > 0) throw writerSignal?.reason ?? interrupted(writer.counters.entries, false);
     if (stamp) index?.setStamp(stamp);
     const rootEntry = writer.rootEntry;
     if (index && imageIdentity !== undefined && incompleteMembers({ warnings }) === 0 && stillTheSameImage(source, imageIdentity)) {
@@ -193,7 +194,7 @@ export async function extract(options: ExtractOptions): Promise<ExtractReport> {
  *  was all of extract's setup and error handling too (19-59 ms of compiling per run). */
 async function writeAll(entries: AsyncIterable<Entry>, writer: { put(entry: Entry): Promise<void> | undefined; readonly counters: { entries: number } }, stats: PipelineStats | undefined, signal: AbortSignal | undefined): Promise<void> {
   for await (const entry of entries) {
-    if (signal?.aborted) throw interrupted(writer.counters.entries);
+    if (signal?.aborted) throw signal.reason; // our P2V_INTERRUPTED (stopSignal)
     stats?.enter('write (main thread)');
     try {
       const waiting = writer.put(entry);
@@ -206,17 +207,18 @@ async function writeAll(entries: AsyncIterable<Entry>, writer: { put(entry: Entr
 
 /** A signal that aborts with our P2V_INTERRUPTED error when `signal` aborts; `release` drops
  *  its listener from `signal` (a caller's signal may outlive many runs). */
-function stopSignal(signal: AbortSignal | undefined, entries: () => number): { signal?: AbortSignal; release(): void } {
+function stopSignal(signal: AbortSignal | undefined, reason: () => P2VError): { signal?: AbortSignal; release(): void } {
   if (!signal) return { release() {} };
   const controller = new AbortController();
-  const stop = () => controller.abort(interrupted(entries()));
+  const stop = () => controller.abort(reason());
   if (signal.aborted) stop();
   else signal.addEventListener('abort', stop, { once: true });
   return { signal: controller.signal, release: () => signal.removeEventListener('abort', stop) };
 }
 
-function interrupted(entries: number): P2VError {
-  return new P2VError('P2V_INTERRUPTED', `interrupted after ${entries} members: every file written is whole, the rest is not there yet; run again to complete the tree`);
+function interrupted(entries: number, incremental: boolean): P2VError {
+  const next = incremental ? 'the tree is partly one dump level, partly the other: extract level 0 again into an empty directory, then the levels in order' : 'run again to complete the tree';
+  return new P2VError('P2V_INTERRUPTED', `interrupted after ${entries} members: every file written is whole, the rest is not there yet; ${next}`);
 }
 
 /** The main thread's stages plus what the write workers measured themselves. */

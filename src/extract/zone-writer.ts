@@ -111,7 +111,8 @@ export class ZoneWriter {
 
   constructor(private readonly options: WriterOptions, poolOptions: PoolOptions) {
     this.pool = new WritePool<FileTag>(poolOptions.jobs, poolOptions.arenaBytes, poolOptions.umaskZero, (tag, result, batchDone) => this.fileDone(tag, result, batchDone));
-    options.signal?.addEventListener('abort', () => this.pool.stop(), { once: true });
+    if (options.signal?.aborted) this.pool.stop();
+    else options.signal?.addEventListener('abort', () => this.pool.stop(), { once: true });
     this.resolver = new RootResolver(options.root, options.limits.maxSymlinkHops, {
       beforeTouch: (physical) => this.waitFor(physical),
     });
@@ -157,6 +158,8 @@ export class ZoneWriter {
   /** Wait for all writes, then (incremental dumps, when the image was `complete`) remove what
    *  the dump no longer has, then set extended attributes, then apply directory metadata. */
   async finish(complete = true): Promise<void> {
+    // once: a run that fails after finishing (its index cannot be written, say) calls it again
+    if (this.finished) return;
     this.makeQueuedNodes();
     try {
       await this.pool.drain(); // rethrows a write that failed, once everything in flight settled
@@ -174,6 +177,7 @@ export class ZoneWriter {
     }
     for (const refused of dirs.ownerRefused) this.ownerRefused(refused.path, refused.code);
     this.reportOwnerRefusals();
+    this.finished = true;
   }
 
   private place(entry: Entry): Promise<void> | undefined {
@@ -329,7 +333,11 @@ export class ZoneWriter {
     if (batchDone !== undefined && this.pending.get(physical) === batchDone) this.pending.delete(physical);
     if (result.status === 'error') {
       if (entry.xattrs !== undefined) this.xattrs.replace(physical, undefined); // not for whatever is still there
-      if (result.error === 'ESTOPPED') return; // the run was stopped (write-pool.ts stop()): it says so itself
+      if (result.error === 'ESTOPPED') {
+        // the run was stopped (write-pool.ts stop()) and this copy gave up: it says so itself
+        this.copiesStopped++;
+        return;
+      }
       if (result.error !== undefined && stopsTheRun.has(result.error) && !result.syscall?.endsWith('(source)')) {
         // the disk is full, read-only or failing: every member after this one would fail the
         // same way, and a run that goes on reports success on a tree missing most of its files
@@ -883,6 +891,10 @@ export class ZoneWriter {
       if (this.pending.get(physical) === guarded) this.pending.delete(physical);
     });
   }
+
+  /** copies that gave up because the run was stopped: the tree is short of them */
+  copiesStopped = 0;
+  private finished = false;
 
   /** the image's member for the root directory itself, if it has one (its metadata is applied
    *  to the root; the content index seals it, as it has no record) */

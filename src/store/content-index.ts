@@ -342,18 +342,27 @@ export class IndexWriter {
     if (stampLine) this.lines.push(`${stampLine}\n`);
     if (sealLine) this.lines.push(`${sealLine}\n`);
     this.flush();
-    fs.closeSync(this.fd);
+    this.close();
     fs.renameSync(this.temporary, this.file);
   }
 
   async abandon(): Promise<void> {
     try {
-      fs.closeSync(this.fd);
+      this.close();
     } catch {
-      // already closed
+      // released all the same
     }
     fs.rmSync(this.temporary, { force: true });
   }
+
+  /** Once only: a descriptor number closed twice may by then be another file's. */
+  private close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    fs.closeSync(this.fd);
+  }
+
+  private closed = false;
 }
 
 /** Would `a` be written as the line `b` was read from? Records with xattrs or ACLs are never
