@@ -51,6 +51,17 @@ function assertNothingHalfDone(source: string, dest: string): void {
   }
 }
 
+/** `source` as a GNU cpio newc image in `work` (undefined, the test skipped, without cpio). */
+function cpioOf(t: TestContext, source: string, work: string): string | undefined {
+  if (!haveTool('cpio')) {
+    t.skip('needs GNU cpio');
+    return undefined;
+  }
+  const image = path.join(work, 'image.cpio');
+  sh('cd "$1" && find . | LC_ALL=C sort | cpio -o -H newc --quiet > "$2"', [source, image]);
+  return image;
+}
+
 function tinyDisk(t: TestContext): string | undefined {
   if (!isRoot()) {
     t.skip('needs root to mount a 1 MiB tmpfs');
@@ -94,12 +105,8 @@ test('an archive of small files (written by the workers in batches) into a full 
   if (!work) return;
   const source = path.join(work, 'source');
   smallFiles(source, 300);
-  const image = path.join(work, 'image.cpio');
-  if (!haveTool('cpio')) {
-    t.skip('needs GNU cpio');
-    return;
-  }
-  sh('cd "$1" && find . | LC_ALL=C sort | cpio -o -H newc --quiet > "$2"', [source, image]);
+  const image = cpioOf(t, source, work);
+  if (!image) return;
   const dest = path.join(work, 'mnt', 'root');
   const result = cli(['extract', image, dest]);
   assert.equal(result.status, 1);
@@ -113,12 +120,8 @@ test('an image with large files into a full disk: the file being written piecewi
   if (!work) return;
   const source = path.join(work, 'source');
   smallFiles(source, 300, true);
-  const image = path.join(work, 'image.cpio');
-  if (!haveTool('cpio')) {
-    t.skip('needs GNU cpio');
-    return;
-  }
-  sh('cd "$1" && find . | LC_ALL=C sort | cpio -o -H newc --quiet > "$2"', [source, image]);
+  const image = cpioOf(t, source, work);
+  if (!image) return;
   const dest = path.join(work, 'mnt', 'root');
   assert.equal(cli(['extract', image, dest]).status, 1);
   assertNothingHalfDone(source, dest);

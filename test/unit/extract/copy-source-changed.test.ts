@@ -4,7 +4,7 @@
  * reported (P2V_SOURCE_CHANGED) and what was read is written; one that did not is copied
  * silently. Driven through the writer with entries whose size differs from the file's.
  */
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -14,77 +14,72 @@ import type { Warning } from '../../../src/extract/types.js';
 import { ZoneWriter } from '../../../src/extract/zone-writer.js';
 import { resolveLimits } from '../../../src/limits.js';
 
-test('a copied source that grew or shrank since the walk is reported; one as walked is not', async () => {
+/** A fresh source and root directory for one test, removed after it. */
+function sourceAndRoot(t: TestContext): { source: string; root: string } {
   const base = fs.mkdtempSync(path.join(os.tmpdir(), 'zonep2v-copy-changed-'));
+  t.after(() => fs.rmSync(base, { recursive: true, force: true }));
+  const source = path.join(base, 'source');
+  const root = path.join(base, 'root');
+  fs.mkdirSync(source);
+  fs.mkdirSync(root);
+  return { source, root };
+}
+
+test('a copied source that grew or shrank since the walk is reported; one as walked is not', async (t) => {
+  const { source, root } = sourceAndRoot(t);
+  const files: [name: string, content: string, walkedSize: number][] = [
+    ['same', 'x'.repeat(10), 10],
+    ['grew', 'y'.repeat(12), 10],
+    ['shrank', 'z'.repeat(8), 10],
+    ['empty', '', 0],
+    ['was-empty', 'w', 0],
+  ];
+  for (const [name, content] of files) fs.writeFileSync(path.join(source, name), content);
+  const warnings: Warning[] = [];
+  const writer = new ZoneWriter({ root, stripAbsolute: false, devices: true, limits: resolveLimits(undefined), previous: new Map(), warn: (w) => warnings.push(w) }, { arenaBytes: 64 << 20, umaskZero: true });
   try {
-    const source = path.join(base, 'source');
-    const root = path.join(base, 'root');
-    fs.mkdirSync(source);
-    fs.mkdirSync(root);
-    const files: [name: string, content: string, walkedSize: number][] = [
-      ['same', 'x'.repeat(10), 10],
-      ['grew', 'y'.repeat(12), 10],
-      ['shrank', 'z'.repeat(8), 10],
-      ['empty', '', 0],
-      ['was-empty', 'w', 0],
-    ];
-    for (const [name, content] of files) fs.writeFileSync(path.join(source, name), content);
-    const warnings: Warning[] = [];
-    const writer = new ZoneWriter({ root, stripAbsolute: false, devices: true, limits: resolveLimits(undefined), previous: new Map(), warn: (w) => warnings.push(w) }, { arenaBytes: 64 << 20, umaskZero: true });
-    try {
-      for (const [name, , size] of files) {
-        const entry: Entry = { path: name, type: 'file', mode: 0o644, uid: 0, gid: 0, mtimeNs: 1_600_000_000_000_000_000n, size, offset: 0, sourcePath: path.join(source, name), sourceStamp: 'x' };
-        await writer.put(entry);
-      }
-      await writer.finish();
-    } finally {
-      await writer.close();
+    for (const [name, , size] of files) {
+      const entry: Entry = { path: name, type: 'file', mode: 0o644, uid: 0, gid: 0, mtimeNs: 1_600_000_000_000_000_000n, size, offset: 0, sourcePath: path.join(source, name), sourceStamp: 'x' };
+      await writer.put(entry);
     }
-    const read = (name: string) => fs.readFileSync(path.join(root, name), 'utf8');
-    assert.equal(read('same'), 'x'.repeat(10));
-    assert.equal(read('grew'), 'y'.repeat(10), 'the size the walk saw');
-    assert.equal(read('shrank'), 'z'.repeat(8), 'what is there');
-    assert.equal(read('empty'), '');
-    assert.equal(read('was-empty'), '');
-    const changed = warnings.filter((w) => w.code === 'P2V_SOURCE_CHANGED').map((w) => w.entry).sort();
-    assert.deepEqual(changed, ['grew', 'shrank', 'was-empty'], JSON.stringify(warnings));
+    await writer.finish();
   } finally {
-    fs.rmSync(base, { recursive: true, force: true });
+    await writer.close();
   }
+  const read = (name: string) => fs.readFileSync(path.join(root, name), 'utf8');
+  assert.equal(read('same'), 'x'.repeat(10));
+  assert.equal(read('grew'), 'y'.repeat(10), 'the size the walk saw');
+  assert.equal(read('shrank'), 'z'.repeat(8), 'what is there');
+  assert.equal(read('empty'), '');
+  assert.equal(read('was-empty'), '');
+  const changed = warnings.filter((w) => w.code === 'P2V_SOURCE_CHANGED').map((w) => w.entry).sort();
+  assert.deepEqual(changed, ['grew', 'shrank', 'was-empty'], JSON.stringify(warnings));
 });
 
-test('a large source (copied piecewise) that shrank or grew over an identical-looking destination is copied and reported, not taken as unchanged', async () => {
-  const base = fs.mkdtempSync(path.join(os.tmpdir(), 'zonep2v-copy-changed-'));
+test('a large source (copied piecewise) that shrank or grew over an identical-looking destination is copied and reported, not taken as unchanged', async (t) => {
+  const { source, root } = sourceAndRoot(t);
+  const size = 9 * 1024 * 1024; // over the whole-copy size: streamed and compared with the destination
+  const walked = Buffer.alloc(size, 0x61);
+  // the destination holds what was copied last time; the source has since lost or gained a tail
+  for (const name of ['shrank', 'grew', 'same']) fs.writeFileSync(path.join(root, name), walked);
+  fs.writeFileSync(path.join(source, 'shrank'), walked.subarray(0, size - 4096));
+  fs.writeFileSync(path.join(source, 'grew'), Buffer.concat([walked, Buffer.from('tail')]));
+  fs.writeFileSync(path.join(source, 'same'), walked);
+  const warnings: Warning[] = [];
+  const writer = new ZoneWriter({ root, stripAbsolute: false, devices: true, limits: resolveLimits(undefined), previous: new Map(), warn: (w) => warnings.push(w) }, { arenaBytes: 64 << 20, umaskZero: true });
+  const results: Record<string, number> = {};
   try {
-    const source = path.join(base, 'source');
-    const root = path.join(base, 'root');
-    fs.mkdirSync(source);
-    fs.mkdirSync(root);
-    const size = 9 * 1024 * 1024; // over the whole-copy size: streamed and compared with the destination
-    const walked = Buffer.alloc(size, 0x61);
-    // the destination holds what was copied last time; the source has since lost or gained a tail
-    for (const name of ['shrank', 'grew', 'same']) fs.writeFileSync(path.join(root, name), walked);
-    fs.writeFileSync(path.join(source, 'shrank'), walked.subarray(0, size - 4096));
-    fs.writeFileSync(path.join(source, 'grew'), Buffer.concat([walked, Buffer.from('tail')]));
-    fs.writeFileSync(path.join(source, 'same'), walked);
-    const warnings: Warning[] = [];
-    const writer = new ZoneWriter({ root, stripAbsolute: false, devices: true, limits: resolveLimits(undefined), previous: new Map(), warn: (w) => warnings.push(w) }, { arenaBytes: 64 << 20, umaskZero: true });
-    const results: Record<string, number> = {};
-    try {
-      for (const name of ['shrank', 'grew', 'same']) {
-        const entry: Entry = { path: name, type: 'file', mode: 0o644, uid: 0, gid: 0, mtimeNs: 1_600_000_000_000_000_000n, size, offset: 0, sourcePath: path.join(source, name), sourceStamp: 'x' };
-        await writer.put(entry);
-      }
-      await writer.finish();
-      results.written = writer.counters.written;
-      results.unchanged = writer.counters.unchanged;
-    } finally {
-      await writer.close();
+    for (const name of ['shrank', 'grew', 'same']) {
+      const entry: Entry = { path: name, type: 'file', mode: 0o644, uid: 0, gid: 0, mtimeNs: 1_600_000_000_000_000_000n, size, offset: 0, sourcePath: path.join(source, name), sourceStamp: 'x' };
+      await writer.put(entry);
     }
-    assert.equal(fs.statSync(path.join(root, 'shrank')).size, size - 4096, 'what is there now');
-    assert.deepEqual(warnings.filter((w) => w.code === 'P2V_SOURCE_CHANGED').map((w) => w.entry).sort(), ['grew', 'shrank'], JSON.stringify(warnings));
-    assert.deepEqual(results, { written: 2, unchanged: 1 });
+    await writer.finish();
+    results.written = writer.counters.written;
+    results.unchanged = writer.counters.unchanged;
   } finally {
-    fs.rmSync(base, { recursive: true, force: true });
+    await writer.close();
   }
+  assert.equal(fs.statSync(path.join(root, 'shrank')).size, size - 4096, 'what is there now');
+  assert.deepEqual(warnings.filter((w) => w.code === 'P2V_SOURCE_CHANGED').map((w) => w.entry).sort(), ['grew', 'shrank'], JSON.stringify(warnings));
+  assert.deepEqual(results, { written: 2, unchanged: 1 });
 });
