@@ -111,12 +111,17 @@ test('any change to the source or the tree sends the run down the full path; onc
 test('a file changed within the last second is not trusted: the run after its copy is a full one', async (t) => {
   const { source, run } = await sealedCopy(t);
   fs.appendFileSync(path.join(source, 'etc/inet/hosts'), '# edited\n');
+  const editedAt = Date.now();
   assert.equal((await run()).settledByIndex, undefined, 'changed: copied');
-  const next = await run();
-  assert.equal(next.settledByIndex, undefined, 'racy when it was copied: hashed again');
-  assert.equal(next.written, 0, 'and found identical');
+  // (only if that copy's walk came within a second of the edit; a loaded machine may be slower)
+  if (Date.now() - editedAt < 900) {
+    const next = await run();
+    assert.equal(next.settledByIndex, undefined, 'racy when it was copied: hashed again');
+    assert.equal(next.written, 0, 'and found identical');
+  }
+  // once the edit is older than a second, a run stamps it (if none has yet), and the next is settled
   await aged();
-  assert.equal((await run()).settledByIndex, undefined, 'stamped by that run only now it is old enough');
+  await run();
   assert.equal((await run()).settledByIndex, true);
 });
 

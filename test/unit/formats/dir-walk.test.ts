@@ -61,7 +61,9 @@ test('the walk lists every name once, in order, with types, targets and hard lin
   assert.equal(file.sourcePath, `${root}/d05/f42`);
   const stat = fs.lstatSync(path.join(root, 'd05/f42'), { bigint: true });
   assert.equal(file.mtimeNs, stat.mtimeNs, 'mtime to the nanosecond');
-  assert.equal(file.sourceStamp, undefined, 'a file changed within the last second is not stamped');
+  // stamped only when it was written more than a second before the walk reached it (timing
+  // decides here; the next test pins both cases down)
+  if (file.sourceStamp !== undefined) assert.equal(file.sourceStamp, `${stat.dev}:${stat.ino}:${stat.ctimeNs}:${stat.size}:${stat.mtimeNs}`);
   assert.equal(file.mode, Number(stat.mode) & 0o7777);
   assert.deepEqual([byPath.get('d03/deeper/link')!.type, byPath.get('d03/deeper/link')!.linkTarget], ['symlink', '../d00/f1']);
   assert.equal(byPath.get('d03/deeper/still')!.type, 'dir');
@@ -80,11 +82,13 @@ test('a file changed more than a second before the walk is stamped with its iden
   fs.writeFileSync(path.join(root, 'old'), 'written before');
   await new Promise((resolve) => setTimeout(resolve, 1100));
   fs.writeFileSync(path.join(root, 'new'), 'written just now');
+  const writtenAt = Date.now();
   const entries = new Map<string, Entry>();
   for await (const entry of walkDirectory({ root, warn: () => undefined })) entries.set(entry.path, entry);
   const stat = fs.lstatSync(path.join(root, 'old'), { bigint: true });
   assert.equal(entries.get('old')!.sourceStamp, `${stat.dev}:${stat.ino}:${stat.ctimeNs}:${stat.size}:${stat.mtimeNs}`);
-  assert.equal(entries.get('new')!.sourceStamp, undefined);
+  // the walk began and ended within a second of the write (else a loaded machine decided it)
+  if (Date.now() - writtenAt < 900) assert.equal(entries.get('new')!.sourceStamp, undefined);
 });
 
 test('a consumer that stops early stops the walk thread', async (t) => {
