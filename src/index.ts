@@ -3,6 +3,8 @@
  */
 export { extract } from './extract/extract.js';
 export type { ExtractOptions, ExtractReport, Progress, Warning } from './extract/types.js';
+/** how many of a report's warnings mean the tree lacks something the image has (the CLI exits 1) */
+export { incompleteMembers } from './extract/types.js';
 export { P2VError, isP2VError } from './errors.js';
 export type { Entry, EntryType } from './entry.js';
 export { listEntries, inspect } from './list.js';

@@ -18,7 +18,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { extract } from '../../src/index.js';
+import { extract, incompleteMembers } from '../../src/index.js';
 import { haveTool, isRoot, run, sh } from '../helpers/tools.js';
 import { cpioArchive } from '../helpers/cpio-writer.js';
 
@@ -154,7 +154,7 @@ test('a re-run that replaces files on a full disk leaves no temporary file and t
   }
 });
 
-test('a member that cannot be written for its own reason is a warning, and the run exits 1 as incomplete', (t) => {
+test('a member that cannot be written for its own reason is a warning, and the run exits 1 as incomplete', async (t) => {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'zonep2v-incomplete-'));
   t.after(() => fs.rmSync(work, { recursive: true, force: true }));
   // a name component of 300 bytes: no Linux file system takes it (ENAMETOOLONG)
@@ -175,6 +175,8 @@ test('a member that cannot be written for its own reason is a warning, and the r
   assert.match(result.stderr, /ENAMETOOLONG/);
   assert.match(result.stderr, /zonep2v: incomplete: 1 member\(s\) not written or not fully applied/);
   assert.equal(fs.readFileSync(path.join(work, 'root', 'etc', 'passwd'), 'utf8'), 'root:x:0:0::/:/bin/sh\n', 'the rest is written');
+  const report = await extract({ image, dest: path.join(work, 'root3') });
+  assert.equal(incompleteMembers(report), 1, 'the library says the same');
   const json = spawnSync(process.execPath, [bin, 'extract', '--json', image, path.join(work, 'root2')], { encoding: 'utf8' });
   assert.equal(json.status, 1);
   assert.ok((JSON.parse(json.stdout) as { warnings: { code: string }[] }).warnings.some((w) => w.code === 'P2V_IO'));
