@@ -68,8 +68,9 @@ export async function extract(options: ExtractOptions): Promise<ExtractReport> {
   const indexed = options.indexFile ? readIndexFile(options.indexFile) : undefined;
   const previous = indexByPath(indexed?.records ?? []);
   const owners = process.getuid?.() === 0;
-  // sealFormat: what a seal records (2: the root's own metadata too); an older seal is not trusted
-  const settings = JSON.stringify({ version, sealFormat: 2, root, stripAbsolute: options.stripAbsolute ?? false, devices: options.devices ?? true, owners, limits });
+  // sealFormat: what a seal records (3: the root's own metadata, and the special files not
+  // made); an older seal is not trusted
+  const settings = JSON.stringify({ version, sealFormat: 3, root, stripAbsolute: options.stripAbsolute ?? false, devices: options.devices ?? true, owners, limits });
 
   // the same image file, unchanged, into the same tree with the same settings: if the tree is
   // still what the index recorded, a full run would rewrite nothing - check, and stop there
@@ -128,15 +129,14 @@ export async function extract(options: ExtractOptions): Promise<ExtractReport> {
   let stamp: DumpStamp | undefined;
   const dumpLevel = (level: DumpLevel) => {
     const plan = planIncremental(level, options.indexFile, indexed);
+    stamp = { level: level.level, date: level.date, previousDate: level.previousDate };
     if (plan) {
       // nothing is written yet; from here on, a run that does not complete leaves a tree no
       // later incremental may be applied to, and the index must say so
-      const applying = { level: level.level, date: level.date, previousDate: level.previousDate };
-      markApplying(options.indexFile!, applying);
-      indexed!.applying = applying; // what the file now says: the index writer must replace it
+      markApplying(options.indexFile!, stamp);
+      indexed!.applying = stamp; // what the file now says: the index writer must replace it
       writer.applyIncremental(plan);
     }
-    stamp = { level: level.level, date: level.date, previousDate: level.previousDate };
   };
 
   const stats = options.stats ? new PipelineStats() : undefined;
@@ -159,7 +159,7 @@ export async function extract(options: ExtractOptions): Promise<ExtractReport> {
     if (stamp) index?.setStamp(stamp);
     const rootEntry = writer.rootEntry;
     if (index && imageIdentity !== undefined && incompleteMembers({ warnings }) === 0 && stillTheSameImage(source, imageIdentity)) {
-      index.setSeal({ image: imageIdentity, settings, chain: opened.chain, format: opened.format, imageBytes: opened.imageBytes, counters: { ...writer.counters }, warnings, ...(rootEntry ? { root: rootMetadataOf(rootEntry) } : {}) });
+      index.setSeal({ image: imageIdentity, settings, chain: opened.chain, format: opened.format, imageBytes: opened.imageBytes, counters: { ...writer.counters }, warnings, ...(rootEntry ? { root: rootMetadataOf(rootEntry) } : {}), ...(writer.skippedSpecials.length > 0 ? { skipped: writer.skippedSpecials } : {}) });
     }
     await index?.commit();
   } catch (error) {
@@ -192,7 +192,7 @@ export async function extract(options: ExtractOptions): Promise<ExtractReport> {
 /** Every entry to the writer. A function of its own because its loop is the hot one: V8
  *  compiles the function around a hot loop (on-stack replacement), and inside extract() that
  *  was all of extract's setup and error handling too (19-59 ms of compiling per run). */
-async function writeAll(entries: AsyncIterable<Entry>, writer: { put(entry: Entry): Promise<void> | undefined; readonly counters: { entries: number } }, stats: PipelineStats | undefined, signal: AbortSignal | undefined): Promise<void> {
+async function writeAll(entries: AsyncIterable<Entry>, writer: { put(entry: Entry): Promise<void> | undefined }, stats: PipelineStats | undefined, signal: AbortSignal | undefined): Promise<void> {
   for await (const entry of entries) {
     if (signal?.aborted) throw signal.reason; // our P2V_INTERRUPTED (stopSignal)
     stats?.enter('write (main thread)');

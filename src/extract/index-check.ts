@@ -17,9 +17,8 @@
  * back (xattrs.ts), so such trees always get the full run.
  */
 import type * as fs from 'node:fs';
-import { displayPath, type Entry } from '../entry.js';
+import type { Entry } from '../entry.js';
 import type { IndexRecord, RootMetadata, RunSeal } from '../store/content-index.js';
-import type { Warning } from './types.js';
 import { splitLinuxDev } from '../formats/common/dev.js';
 import { fsb, lstatOrUndefined, nsToSeconds, sameMtime } from './fs-bytes.js';
 
@@ -80,9 +79,12 @@ function* checkTree(root: string, records: ReadonlyMap<string, IndexRecord>, own
 /** The root directory as the image's "." member left it (mode, owner, mtime). */
 function rootMatches(root: string, metadata: RootMetadata, owners: boolean): boolean {
   const stat = lstatOrUndefined(root);
-  if (!stat?.isDirectory() || (stat.mode & 0o7777) !== (metadata.mode & 0o7777)) return false;
-  if (owners && (stat.uid !== metadata.uid || stat.gid !== metadata.gid)) return false;
-  return sameMtime(stat.mtimeMs, nsToSeconds(BigInt(metadata.mtimeNs)));
+  return stat !== undefined && nodeMatches(stat, rootRecord(metadata), owners, () => root);
+}
+
+/** The seal's root metadata as the record a directory would have. */
+function rootRecord(metadata: RootMetadata): IndexRecord {
+  return { path: '', type: 'dir', size: 0, mode: metadata.mode, uid: metadata.uid, gid: metadata.gid, mtimeNs: BigInt(metadata.mtimeNs) };
 }
 
 function nodeMatches(stat: fs.Stats, record: IndexRecord, owners: boolean, abs: (physical: string) => string): boolean {
@@ -137,45 +139,30 @@ function implicitDirectories(records: ReadonlyMap<string, IndexRecord>): string[
  * The writer takes the same stamp as proof per file (zone-writer.ts placeFile); this is that
  * check for all members at once, before any writer exists. Walked names are clean relative
  * paths, the same as the physical paths the writer records; the root ('.') is compared with
- * the seal's `root`, and special files the sealing run skipped (its warnings) have no record.
+ * the seal's `root`, and special files the sealing run did not make (the seal's `skipped`) have
+ * no record.
  */
-export async function directoryMatchesIndex(walked: AsyncIterable<Entry>, records: ReadonlyMap<string, IndexRecord>, seal: Pick<RunSeal, 'root' | 'warnings'>, stop: () => boolean = () => false): Promise<boolean> {
-  const skipped = skippedSpecials(seal.warnings);
+export async function directoryMatchesIndex(walked: AsyncIterable<Entry>, records: ReadonlyMap<string, IndexRecord>, seal: Pick<RunSeal, 'root' | 'skipped'>, stop: () => boolean = () => false): Promise<boolean> {
+  const skipped = new Set((seal.skipped ?? []).map((item) => `${item.type}\0${item.path}`));
   let members = 0;
   for await (const entry of walked) {
     if (stop()) return false;
     if (entry.path === '.') {
       // the root has no record: the seal keeps what the last run gave it
-      if (!seal.root || !sameRoot(entry, seal.root)) return false;
+      if (!seal.root || !sameMember(entry, rootRecord(seal.root))) return false;
       continue;
     }
     const record = records.get(entry.path);
     if (record === undefined) {
       // a device, FIFO or socket the last run did not make (--no-devices, not root) has no
       // record; with the same settings the full run would skip it again
-      if (specialTypes.has(entry.type) && skipped.has(`${entry.type}\0${displayPath(entry.path)}`)) continue;
+      if (skipped.has(`${entry.type}\0${entry.path}`)) continue;
       return false;
     }
     if (!sameMember(entry, record)) return false;
     members++;
   }
   return members === records.size;
-}
-
-const specialTypes = new Set(['char', 'block', 'fifo', 'socket']);
-
-/** The members a run reported as special files it did not make, as "type\0displayed path":
- *  zone-writer.ts skipSpecial's messages start with the type ("char device 1,2 not created
- *  ..."), its socket warning with "sockets". A member of another type at that path now is not
- *  one the run skipped. */
-function skippedSpecials(warnings: readonly Warning[]): Set<string> {
-  const out = new Set<string>();
-  for (const warning of warnings) {
-    if (warning.entry === undefined) continue;
-    const type = warning.code === 'P2V_SKIPPED_SPECIAL' ? /^(char|block|fifo) /.exec(warning.message)?.[1] : warning.code === 'P2V_ENTRY_INVALID' && warning.message.startsWith('sockets ') ? 'socket' : undefined;
-    if (type !== undefined) out.add(`${type}\0${warning.entry}`);
-  }
-  return out;
 }
 
 function sameMember(entry: Entry, record: IndexRecord): boolean {
@@ -199,6 +186,3 @@ function sameMember(entry: Entry, record: IndexRecord): boolean {
   }
 }
 
-function sameRoot(entry: Entry, root: RootMetadata): boolean {
-  return entry.type === 'dir' && entry.mode === root.mode && entry.uid === root.uid && entry.gid === root.gid && String(entry.mtimeNs) === root.mtimeNs;
-}

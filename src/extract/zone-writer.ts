@@ -27,7 +27,7 @@ import type { Entry } from '../entry.js';
 import { displayPath, pathBytes } from '../entry.js';
 import { P2VError, errnoCode, isP2VError, ioError } from '../errors.js';
 import type { Limits } from '../limits.js';
-import type { IndexRecord } from '../store/content-index.js';
+import type { IndexRecord, SkippedSpecial } from '../store/content-index.js';
 import type { FileOp, FileResult } from '../workers/write-protocol.js';
 import { DirFixups } from './dir-fixups.js';
 import type { IncrementalPlan } from './incremental.js';
@@ -234,6 +234,7 @@ export class ZoneWriter {
         return this.placeSpecial(entry, physical);
       case 'socket':
         this.counters.skippedSpecial++;
+        this.skippedSpecials.push({ type: 'socket', path: physical });
         this.options.warn({ code: 'P2V_ENTRY_INVALID', message: 'sockets cannot be restored from an archive: skipped', entry: displayPath(entry.path) });
         return;
     }
@@ -376,6 +377,28 @@ export class ZoneWriter {
     const compareFd = existing?.isFile() && existing.size === entry.size ? fsb.open(path, O_RDONLY | O_NOFOLLOW) : undefined;
     const target = existing && !existing.isDirectory() ? `${dir}/.zonep2v-${randomBytes(6).toString('hex')}` : path;
     let fd = compareFd === undefined ? fsb.open(target, CREATE_NEW, 0o600) : -1;
+    // each descriptor closed exactly once, also when a step fails (a number closed twice may by
+    // then be another file's); `discard` is the one way out of a failure: both closed, and the
+    // file we were writing - a temporary one, or a new one under its own name - removed (an old
+    // file stays as it was)
+    let compareClosed = false;
+    let targetClosed = false;
+    const closeCompare = () => {
+      if (compareFd === undefined || compareClosed) return;
+      compareClosed = true;
+      fs.closeSync(compareFd);
+    };
+    const closeTarget = () => {
+      if (fd < 0 || targetClosed) return;
+      targetClosed = true;
+      fs.closeSync(fd);
+    };
+    const discard = () => {
+      if (compareFd !== undefined && !compareClosed) closeQuietly(compareFd);
+      if (fd >= 0 && !targetClosed) closeQuietly(fd);
+      compareClosed = targetClosed = true;
+      if (fd >= 0 && (target !== path || compareFd === undefined)) fs.rmSync(Buffer.from(target, 'latin1'), { force: true });
+    };
     const hash = hasher.create64();
     const writes: Promise<unknown>[] = [];
     let position = 0;
@@ -425,21 +448,11 @@ export class ZoneWriter {
       await ship();
     } catch (error) {
       await Promise.allSettled(writes);
-      if (fd >= 0) {
-        closeQuietly(fd);
-        if (target !== path || compareFd === undefined) fs.rmSync(Buffer.from(target, 'latin1'), { force: true });
-      }
-      if (compareFd !== undefined) closeQuietly(compareFd);
+      discard();
       throw error;
     }
     const digest = hex64(hash.digest());
     const metadata = { mode: entry.mode & 0o7777, uid: entry.uid, gid: entry.gid, mtimeSeconds: nsToSeconds(entry.mtimeNs) };
-    // each descriptor closed exactly once, also when a step fails (a number closed twice may
-    // by then be another file's)
-    let compareOpen = compareFd !== undefined;
-    let targetOpen = fd >= 0; // fd is final here: the body has been read
-    const closeCompare = () => compareOpen && ((compareOpen = false), fs.closeSync(compareFd!));
-    const closeTarget = () => targetOpen && ((targetOpen = false), fs.closeSync(fd));
     // every piece settled before anything is closed: a failed piece must not let the file be
     // closed while others are still queued for its descriptor (they would land in whatever
     // file gets that number next)
@@ -460,12 +473,7 @@ export class ZoneWriter {
     });
     return {
       done: finished.catch((error): FileResult => {
-        // a piece not written (a full disk): the file we were writing is not left behind half
-        // done - a temporary one, or a new one under its own name; an old one stays as it was
-        if (compareOpen) closeQuietly(compareFd!);
-        if (targetOpen) closeQuietly(fd);
-        compareOpen = targetOpen = false;
-        if (fd >= 0 && (target !== path || compareFd === undefined)) fs.rmSync(Buffer.from(target, 'latin1'), { force: true });
+        discard(); // a piece not written (a full disk): nothing half done is left behind
         return { status: 'error', hash: digest, error: errnoCode(error) ?? String(error), syscall: (error as NodeJS.ErrnoException).syscall };
       }),
     };
@@ -579,7 +587,7 @@ export class ZoneWriter {
   private async placeSpecial(entry: Entry, physical: string): Promise<void> {
     const isDevice = entry.type === 'char' || entry.type === 'block';
     if (!this.options.devices || (isDevice && (!this.isRoot || this.devicesRefused))) {
-      this.skipSpecial(entry, !this.options.devices ? '--no-devices' : !this.isRoot ? 'needs root' : notPermitted);
+      this.skipSpecial(entry, physical, !this.options.devices ? '--no-devices' : !this.isRoot ? 'needs root' : notPermitted);
       return;
     }
     await this.waitFor(physical);
@@ -611,7 +619,7 @@ export class ZoneWriter {
         // root without the privilege to make nodes (a container without CAP_MKNOD): the same
         // as not being root, for this node and (devices) every later one
         if (entry.type !== 'fifo') this.devicesRefused = true;
-        this.skipSpecial(entry, notPermitted);
+        this.skipSpecial(entry, physical, notPermitted);
         return;
       }
       try {
@@ -645,9 +653,10 @@ export class ZoneWriter {
     });
   }
 
-  private skipSpecial(entry: Entry, why: string): void {
+  private skipSpecial(entry: Entry, physical: string, why: string): void {
     const isDevice = entry.type === 'char' || entry.type === 'block';
     this.counters.skippedSpecial++;
+    this.skippedSpecials.push({ type: entry.type, path: physical });
     this.options.warn({ code: 'P2V_SKIPPED_SPECIAL', message: `${entry.type} ${isDevice ? `device ${entry.devMajor},${entry.devMinor} ` : ''}not created (${why})`, entry: displayPath(entry.path) });
   }
 
@@ -891,6 +900,10 @@ export class ZoneWriter {
       if (this.pending.get(physical) === guarded) this.pending.delete(physical);
     });
   }
+
+  /** special files not made (--no-devices, not root, sockets): they have no record, and the
+   *  content index seals them so that a settled re-copy knows them (index-check.ts) */
+  readonly skippedSpecials: SkippedSpecial[] = [];
 
   /** copies that gave up because the run was stopped: the tree is short of them */
   copiesStopped = 0;

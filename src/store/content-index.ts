@@ -69,6 +69,13 @@ export interface RunSeal {
   /** the metadata the image gave the root directory itself (its "." member), which has no
    *  record of its own; absent when the image has no such member (the root is then left as is) */
   root?: RootMetadata;
+  /** special files the run did not make (so without a record): their type and physical path */
+  skipped?: SkippedSpecial[];
+}
+
+export interface SkippedSpecial {
+  type: EntryType;
+  path: string;
 }
 
 /** A root directory's metadata in a seal; mtimeNs as a decimal string (JSON has no bigint). */
@@ -156,13 +163,17 @@ function validRoot(root: RootMetadata): boolean {
   return typeof root === 'object' && root !== null && [root.mode, root.uid, root.gid].every(Number.isSafeInteger) && typeof root.mtimeNs === 'string' && /^-?\d+$/.test(root.mtimeNs);
 }
 
+function validSkipped(skipped: SkippedSpecial[]): boolean {
+  return Array.isArray(skipped) && skipped.every((item) => typeof item?.type === 'string' && typeof item.path === 'string');
+}
+
 /** The "runSeal" line, if `line` is one (a malformed one is ignored: the next run is then a
  *  full one, which is always right). */
 function parseSeal(line: string): RunSeal | undefined {
   if (!line.startsWith('{"runSeal"')) return undefined;
   try {
     const seal = (JSON.parse(line) as { runSeal?: RunSeal }).runSeal;
-    if (seal && typeof seal.image === 'string' && typeof seal.settings === 'string' && Array.isArray(seal.chain) && typeof seal.counters === 'object' && Array.isArray(seal.warnings) && (seal.root === undefined || validRoot(seal.root))) return seal;
+    if (seal && typeof seal.image === 'string' && typeof seal.settings === 'string' && Array.isArray(seal.chain) && typeof seal.counters === 'object' && Array.isArray(seal.warnings) && (seal.root === undefined || validRoot(seal.root)) && (seal.skipped === undefined || validSkipped(seal.skipped))) return seal;
   } catch {
     // not ours
   }
