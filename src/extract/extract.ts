@@ -13,6 +13,7 @@ import { resolveLimits } from '../limits.js';
 import type { DumpLevel, DumpStamp } from '../formats/format.js';
 import { type IndexRecord, IndexWriter, type RootMetadata, type RunSeal, indexByPath, markApplying, readIndexFile } from '../store/content-index.js';
 import { planIncremental } from './incremental.js';
+import { type RunClaim, claimTree, markerPresent } from './run-marker.js';
 import { directoryMatchesIndex, treeMatchesIndex, treeMatchesIndexInSlices } from './index-check.js';
 import { type ExtractOptions, type ExtractReport, type Warning, incompleteMembers } from './types.js';
 import { cpuMark, cpuSince, PipelineStats, type StageReport, setActiveStats, workerMeterSlots } from '../stats.js';
@@ -76,7 +77,7 @@ export async function extract(options: ExtractOptions): Promise<ExtractReport> {
   // still what the index recorded, a full run would rewrite nothing - check, and stop there
   const seal = indexed?.seal;
   const imageIdentity = source.identity?.opened ?? (source.directory !== undefined ? directoryIdentity(source.directory) : undefined);
-  if (seal && !indexed?.applying && imageIdentity !== undefined && seal.image === imageIdentity && seal.settings === settings) {
+  if (seal && !indexed?.applying && !markerPresent(root) && imageIdentity !== undefined && seal.image === imageIdentity && seal.settings === settings) {
     const checkStarted = performance.now();
     const settled = source.directory === undefined ? treeStillMatches(root, previous, owners, seal.root) : await directoryAndTreeStillMatch(source.directory, root, previous, owners, seal, options.signal);
     if (options.signal?.aborted) {
@@ -91,6 +92,17 @@ export async function extract(options: ExtractOptions): Promise<ExtractReport> {
   // loaded only now: the writer (and its worker pool, hashing kernel) and the format layers are
   // ~25 ms of module loading (main.js import 45 -> 21 ms) that a run settled by the index above never needs
   const [{ ZoneWriter }, { openImage }] = await Promise.all([import('./zone-writer.js'), import('../image.js')]);
+  // the tree is ours from here until the writes have settled; a killed run's leftovers go first
+  let claim: RunClaim;
+  try {
+    claim = claimTree(root);
+  } catch (error) {
+    await source.close?.();
+    throw isP2VError(error) ? error.withContext({ image: imageName }) : error;
+  }
+  if (claim.removed > 0) {
+    warn({ code: 'P2V_RECOVERED', message: `removed ${claim.removed} temporary name(s) left in the tree by a run that was killed` });
+  }
   const index = options.indexFile ? new IndexWriter(options.indexFile, indexed && { file: indexed, byPath: previous }) : undefined;
 
   // umask 0 while we write, so files are created with their final mode (one fchmod less per
@@ -111,6 +123,7 @@ export async function extract(options: ExtractOptions): Promise<ExtractReport> {
         record: index ? (record) => index.add(record) : undefined,
         warn,
         signal: writerSignal,
+        writesSettled: () => claim.release(),
       },
       { jobs: options.jobs, arenaBytes: limits.maxInflightBytes, umaskZero: true },
     );
@@ -118,6 +131,7 @@ export async function extract(options: ExtractOptions): Promise<ExtractReport> {
     // (the try below has not begun: undo what it would undo)
     process.umask(savedUmask);
     stopping.release();
+    claim.release();
     await index?.abandon();
     await source.close?.();
     throw error;
@@ -159,7 +173,7 @@ export async function extract(options: ExtractOptions): Promise<ExtractReport> {
     if (stamp) index?.setStamp(stamp);
     const rootEntry = writer.rootEntry;
     if (index && imageIdentity !== undefined && incompleteMembers({ warnings }) === 0 && stillTheSameImage(source, imageIdentity)) {
-      index.setSeal({ image: imageIdentity, settings, chain: opened.chain, format: opened.format, imageBytes: opened.imageBytes, counters: { ...writer.counters }, warnings, ...(rootEntry ? { root: rootMetadataOf(rootEntry) } : {}), ...(writer.skippedSpecials.length > 0 ? { skipped: writer.skippedSpecials } : {}) });
+      index.setSeal({ image: imageIdentity, settings, chain: opened.chain, format: opened.format, imageBytes: opened.imageBytes, counters: { ...writer.counters }, warnings: warnings.filter((warning) => warning.code !== 'P2V_RECOVERED'), ...(rootEntry ? { root: rootMetadataOf(rootEntry) } : {}), ...(writer.skippedSpecials.length > 0 ? { skipped: writer.skippedSpecials } : {}) });
     }
     await index?.commit();
   } catch (error) {

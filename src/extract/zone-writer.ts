@@ -55,6 +55,10 @@ export interface WriterOptions {
   warn: (warning: Warning) => void;
   /** stops a large file between pieces (the caller stops between members); the reason is thrown */
   signal?: AbortSignal;
+  /** called by finish() once every write of the run has landed or been taken back, before the
+   *  directories get their metadata (run-marker.ts: the marker's removal must not be the last
+   *  change to the root's mtime) */
+  writesSettled?: () => void;
 }
 
 export type { WriterCounters } from './types.js';
@@ -170,6 +174,7 @@ export class ZoneWriter {
     while (this.completions.size > 0) await Promise.all([...this.completions]);
     if (complete && this.stopError) throw this.stopError;
     if (this.incremental) this.settleIncremental(complete);
+    this.options.writesSettled?.();
     await this.xattrs.apply((p) => this.resolver.abs(p), this.options.warn);
     const dirs = this.dirs.apply((p) => this.resolver.abs(p), this.isRoot);
     for (const failure of dirs.failures) {
