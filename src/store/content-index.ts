@@ -24,6 +24,7 @@
  * members are compared with their records instead (their source stamps).
  */
 import * as fs from 'node:fs';
+import path from 'node:path';
 import type { AclRecord, EntryType } from '../entry.js';
 import type { DumpStamp } from '../formats/format.js';
 import type { Warning, WriterCounters } from '../extract/types.js';
@@ -263,6 +264,28 @@ export function indexByPath(records: readonly IndexRecord[]): Map<string, IndexR
   return byPath;
 }
 
+/** A run that was killed leaves its `<file>.tmp-<pid>` behind; each later run would add one.
+ *  Those whose process is gone are removed (a live one may be another run's, writing now). */
+function removeDeadTemporaries(file: string): void {
+  const dir = path.dirname(file);
+  const prefix = `${path.basename(file)}.tmp-`;
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    if (!name.startsWith(prefix) || !/^\d+$/.test(name.slice(prefix.length))) continue;
+    const pid = Number(name.slice(prefix.length));
+    try {
+      process.kill(pid, 0);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ESRCH') fs.rmSync(path.join(dir, name), { force: true });
+    }
+  }
+}
+
 /** Writes records to `<file>.tmp-<pid>` and renames it over `file` on commit: a crash mid-run
  *  leaves the previous index intact. Lines are gathered and written synchronously in 256 KiB
  *  pieces (one record per file on the hot path: no promise, no stream per record).
@@ -290,6 +313,7 @@ export class IndexWriter {
     private readonly previous?: { file: IndexFile; byPath: ReadonlyMap<string, IndexRecord> },
   ) {
     this.temporary = `${file}.tmp-${process.pid}`;
+    removeDeadTemporaries(file);
     this.fd = fs.openSync(this.temporary, 'w', 0o644);
     // (an index with 'attrs' records or a path twice is not compared: rewritten as usual)
     this.matching = previous !== undefined && previous.file.exists && previous.file.records.length === previous.byPath.size;

@@ -234,3 +234,20 @@ test('the marker does not outlive a run that failed on bad input, nor change the
   assert.equal(fs.statSync(dest).mtimeMs, when.getTime(), 'the root keeps the image\'s mtime');
   assert.deepEqual(oursIn(dest), []);
 });
+
+test('the index a killed run was writing (<index>.tmp-<pid>) is removed by the next run, unless its process lives', async (t) => {
+  const work = workDir(t);
+  const source = path.join(work, 'source');
+  fs.mkdirSync(source);
+  fs.writeFileSync(path.join(source, 'file'), 'content\n');
+  const indexFile = path.join(work, 'index');
+  const dead = `${indexFile}.tmp-${deadPid()}`;
+  const live = `${indexFile}.tmp-${(await sleeper(t)).pid}`;
+  const unrelated = `${indexFile}.tmp-notapid`;
+  for (const name of [dead, live, unrelated]) fs.writeFileSync(name, '{"path":"half a record');
+  await extract({ image: source, dest: path.join(work, 'root'), indexFile });
+  assert.equal(fs.existsSync(dead), false, 'the dead run\'s');
+  assert.ok(fs.existsSync(live), 'a live run\'s stays');
+  assert.ok(fs.existsSync(unrelated), 'a name that is not ours stays');
+  assert.match(fs.readFileSync(indexFile, 'utf8'), /"path":"file"/);
+});
