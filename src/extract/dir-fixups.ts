@@ -6,7 +6,7 @@
  */
 import * as fs from 'node:fs';
 import { pathBytes } from '../entry.js';
-import { modeAfterChown, tryChown } from './fs-bytes.js';
+import { modeAfterChown, tryChown, utimeValue } from './fs-bytes.js';
 
 export interface DirMetadata {
   mode: number;
@@ -55,7 +55,8 @@ export class DirFixups {
         const refused = chown ? tryChown(() => fs.fchownSync(fd, metadata.uid, metadata.gid)) : undefined;
         if (refused !== undefined) ownerRefused.push({ path: physical, code: refused });
         fs.fchmodSync(fd, modeAfterChown(metadata.mode, refused));
-        fs.futimesSync(fd, metadata.mtimeSeconds, metadata.mtimeSeconds);
+        const mtime = utimeValue(metadata.mtimeSeconds);
+        fs.futimesSync(fd, mtime, mtime);
       } catch (error) {
         failures.push({ path: physical, code: (error as NodeJS.ErrnoException).code ?? 'EIO' });
       } finally {

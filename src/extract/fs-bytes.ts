@@ -30,7 +30,7 @@ export const fsb = {
   link: (existing: string, p: string) => fs.linkSync(pathBytes(existing), pathBytes(p)),
   rename: (from: string, to: string) => fs.renameSync(pathBytes(from), pathBytes(to)),
   lchown: (p: string, uid: number, gid: number) => fs.lchownSync(pathBytes(p), uid, gid),
-  lutimes: (p: string, atime: number, mtime: number) => fs.lutimesSync(pathBytes(p), atime, mtime),
+  lutimes: (p: string, atime: number, mtime: number) => fs.lutimesSync(pathBytes(p), utimeValue(atime), utimeValue(mtime)),
   chmod: (p: string, mode: number) => fs.chmodSync(pathBytes(p), mode),
   open: (p: string, flags: number, mode?: number) => fs.openSync(pathBytes(p), flags, mode),
 };
@@ -65,6 +65,13 @@ export function modeAfterChown(mode: number, refused: string | undefined): numbe
  *  family as seconds in a double, so they come back within a microsecond, not exactly. */
 export function sameMtime(statMtimeMs: number, seconds: number): boolean {
   return Math.abs(statMtimeMs / 1000 - seconds) <= 1e-6;
+}
+
+/** A time in seconds as Node's utimes family must be given it: Node replaces a *negative
+ *  number* by the current time (a 1969 mtime became the time of extraction), while a numeric
+ *  string - documented, and passed through as is - keeps it. */
+export function utimeValue(seconds: number): number | string {
+  return seconds < 0 ? String(seconds) : seconds;
 }
 
 /** Nanoseconds since the epoch → the seconds value Node's utimes family takes. */

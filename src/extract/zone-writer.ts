@@ -31,7 +31,7 @@ import type { IndexRecord, SkippedSpecial } from '../store/content-index.js';
 import type { FileOp, FileResult } from '../workers/write-protocol.js';
 import { DirFixups } from './dir-fixups.js';
 import type { IncrementalPlan } from './incremental.js';
-import { CREATE_NEW, O_NOFOLLOW, O_RDONLY, closeQuietly, fsb, lstatOrUndefined, modeAfterChown, nsToSeconds, sameMtime, tryChown } from './fs-bytes.js';
+import { CREATE_NEW, O_NOFOLLOW, O_RDONLY, closeQuietly, fsb, lstatOrUndefined, modeAfterChown, nsToSeconds, sameMtime, tryChown, utimeValue } from './fs-bytes.js';
 import { memberComponents } from './path-policy.js';
 import { RootResolver } from './root-resolver.js';
 import { makeSpecialNodes } from './node-batch.js';
@@ -1009,6 +1009,7 @@ function copyPrefix(from: number, to: number, length: number): void {
 function applyFdMetadata(fd: number, metadata: { mode: number; uid: number; gid: number; mtimeSeconds: number }, chown: boolean): string | undefined {
   const refused = chown ? tryChown(() => fs.fchownSync(fd, metadata.uid, metadata.gid)) : undefined;
   fs.fchmodSync(fd, modeAfterChown(metadata.mode, refused));
-  fs.futimesSync(fd, metadata.mtimeSeconds, metadata.mtimeSeconds);
+  const mtime = utimeValue(metadata.mtimeSeconds);
+  fs.futimesSync(fd, mtime, mtime);
   return refused;
 }

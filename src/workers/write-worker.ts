@@ -18,7 +18,7 @@ import { workerData } from 'node:worker_threads';
 import type { BatchTask, FileOp, FileResult, PwriteTask, WorkerSetup, WriteTask } from './write-protocol.js';
 import { addToMeter, workerMeterSlots } from '../stats.js';
 import { pathBytes } from '../entry.js';
-import { SET_ID_BITS, closeQuietly, modeAfterChown, sameMtime, tryChown } from '../extract/fs-bytes.js';
+import { SET_ID_BITS, closeQuietly, modeAfterChown, sameMtime, tryChown, utimeValue } from '../extract/fs-bytes.js';
 import { defaultKernels } from '../native/wasm-kernels.js';
 import { memoryHasher } from '../native/xxh64-kernel.js';
 
@@ -330,7 +330,8 @@ function applyMetadata(fd: number, op: FileOp, created = false): void {
   // set-id bits: chown clears them, and so does our write where the kernel does not count us
   // privileged for the file (root in a user namespace): set them again in any case
   if (!created || !setup.umaskZero || (op.mode & SET_ID_BITS) !== 0) fs.fchmodSync(fd, mode);
-  fs.futimesSync(fd, op.mtimeSeconds, op.mtimeSeconds);
+  const mtime = utimeValue(op.mtimeSeconds);
+  fs.futimesSync(fd, mtime, mtime);
 }
 
 /** Something is at `path` already (`stat`): leave an identical file be (its metadata mended),

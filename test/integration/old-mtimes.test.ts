@@ -1,0 +1,76 @@
+/**
+ * Times before 1970 (negative seconds): Node's utimes family replaces a negative number by the
+ * current time, so a 1969 mtime once became the time of extraction, silently, in every format.
+ * Files, directories, symlinks and a large file (written from the main thread) are checked,
+ * from a directory image and from GNU tar's pax archive, and a re-run recognises them as
+ * unchanged.
+ */
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { extract } from '../../src/index.js';
+import { haveTool, sh } from '../helpers/tools.js';
+
+/** name → mtime in whole seconds (negative), set with touch -h so symlinks get their own */
+const times: Record<string, string> = {
+  'old-file': '@-1',
+  'dir/in-dir': '@-86400',
+  'dir/link': '@-3600',
+  large: '@-1000000000', // 1938: above the size the main thread writes itself
+  dir: '@-7200',
+};
+
+function makeSource(work: string): string {
+  const source = path.join(work, 'source');
+  fs.mkdirSync(path.join(source, 'dir'), { recursive: true });
+  fs.writeFileSync(path.join(source, 'old-file'), 'from 1969\n');
+  fs.writeFileSync(path.join(source, 'dir', 'in-dir'), 'from 1969 too\n');
+  fs.symlinkSync('in-dir', path.join(source, 'dir', 'link'));
+  fs.writeFileSync(path.join(source, 'large'), Buffer.alloc(3 * 1024 * 1024, 7));
+  for (const [name, when] of Object.entries(times)) sh('touch -h -d "$1" "$2"', [when, path.join(source, name)]);
+  return source;
+}
+
+function expectTimes(dest: string): void {
+  for (const [name, when] of Object.entries(times)) {
+    const seconds = Number(fs.lstatSync(path.join(dest, name), { bigint: true }).mtimeNs / 1_000_000_000n);
+    assert.equal(seconds, Number(when.slice(1)), `${name}: mtime`);
+  }
+}
+
+function workDir(t: TestContext): string {
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'zonep2v-1969-'));
+  t.after(() => fs.rmSync(work, { recursive: true, force: true }));
+  return work;
+}
+
+test('a directory image: mtimes before 1970 are kept, and a re-run finds every file unchanged', async (t) => {
+  const work = workDir(t);
+  const source = makeSource(work);
+  const dest = path.join(work, 'root');
+  await extract({ image: source, dest });
+  expectTimes(dest);
+  const again = await extract({ image: source, dest });
+  assert.equal(again.written, 0, 'nothing rewritten');
+  expectTimes(dest);
+});
+
+test('a pax archive from GNU tar: mtimes before 1970 are kept, with and without the index', async (t) => {
+  if (!haveTool('tar')) {
+    t.skip('needs GNU tar');
+    return;
+  }
+  const work = workDir(t);
+  const source = makeSource(work);
+  const image = path.join(work, 'image.tar');
+  sh('tar --format=posix -C "$1" -cf "$2" .', [source, image]);
+  const dest = path.join(work, 'root');
+  const indexFile = path.join(work, 'index');
+  await extract({ image, dest, indexFile });
+  expectTimes(dest);
+  const again = await extract({ image, dest, indexFile });
+  assert.equal(again.written, 0, 'nothing rewritten');
+  expectTimes(dest);
+});
