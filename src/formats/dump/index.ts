@@ -39,7 +39,7 @@
  * without that hook (list, inspect) a P2V_INCREMENTAL warning says the dump is read as it is.
  */
 import type { AclRecord, Entry } from '../../entry.js';
-import { typeFromMode } from '../../entry.js';
+import { displayPath, typeFromMode } from '../../entry.js';
 import { badArchive, P2VError } from '../../errors.js';
 import type { ByteReader } from '../../io/byte-reader.js';
 import type { Limits } from '../../limits.js';
@@ -96,6 +96,12 @@ export const dumpFormat: Format = {
 
 /** Everything up to the first header of the dump proper: magic, byte order, family, record
  *  size, and the volume header of volume 1. */
+/** A level 0 of selected files or a subdirectory, by what the dump program wrote as the file
+ *  system's name: ufsdump "a partial file system" (dumpmain.c), Linux dump "/mnt (dir /sub)". */
+export function isPartialDump(filesys: string): boolean {
+  return filesys === 'a partial file system' || / \(dir [^)]*\)$/.test(filesys);
+}
+
 async function openDump(reader: ByteReader): Promise<{ records: DumpRecords; flavour: DumpFlavour; tape: DumpHeader }> {
   const layer = reader.layer;
   const head = await reader.peek(TP_BSIZE);
@@ -330,7 +336,15 @@ class DumpReader {
     }
     for (const path of loops) this.context.warn({ code: 'P2V_ENTRY_INVALID', message: 'a second name for a directory (a loop in the tree): skipped', entry: path });
     const unchanged: Entry[] = [];
+    // a dump of selected files or a subdirectory: the directories on the way to them hold the
+    // names of everything else too (Linux dump does not even mark those inodes as in use)
+    const partial = level0 && isPartialDump(this.tape.filesys);
+    const unselected: string[] = [];
     for (const name of dangling) {
+      if (partial) {
+        unselected.push(name.path);
+        continue;
+      }
       if (!level0 && this.inMap(this.clri, name.ino)) {
         // an incremental dump names the unchanged inodes it does not carry: emitted after the
         // directories, so their parents exist
@@ -349,6 +363,10 @@ class DumpReader {
         });
       }
       this.context.warn({ code: 'P2V_ENTRY_INVALID', message: `inode ${name.ino} is not in this dump (left out by dump, e.g. a nodump file): skipped`, entry: name.path });
+    }
+    if (unselected.length > 0) {
+      const shown = unselected.slice(0, 3).map((path) => `"${displayPath(path)}"`).join(', ');
+      this.context.warn({ code: 'P2V_ENTRY_INVALID', message: `a partial dump (${this.tape.filesys}): ${unselected.length} name(s) in its directories are outside what was dumped, skipped as restore does (${shown}${unselected.length > 3 ? ', ...' : ''})` });
     }
     const entries: Entry[] = [];
     for (const { path, record } of directories) {
