@@ -48,7 +48,11 @@ export class DirFixups {
       try {
         fd = fs.openSync(pathBytes(abs(physical)), fs.constants.O_RDONLY | fs.constants.O_DIRECTORY | fs.constants.O_NOFOLLOW);
       } catch (error) {
-        failures.push({ path: physical, code: (error as NodeJS.ErrnoException).code ?? 'EIO' });
+        const code = (error as NodeJS.ErrnoException).code ?? 'EIO';
+        // a later member of the image put a file there (a directory then a file of the same
+        // name: the empty directory made way, write-worker.ts): the directory is gone, rightly
+        if (code === 'ENOTDIR' && fs.lstatSync(pathBytes(abs(physical)), { throwIfNoEntry: false })?.isFile()) continue;
+        failures.push({ path: physical, code });
         continue;
       }
       try {

@@ -108,13 +108,13 @@ export class RootResolver {
         if (target.startsWith('/')) physical.length = 0;
         queue.unshift(...target.split('/'));
       } else {
-        throw skipped(entry, `"${displayPath(candidate)}" is in the way and is not a directory`);
+        throw skipped(entry, `"${displayPath(candidate)}" is in the way and is not a directory`, 'P2V_BLOCKED');
       }
     }
     return physical.join('/');
   }
 }
 
-function skipped(entry: string, why: string): P2VError {
-  return new P2VError('P2V_ENTRY_INVALID', `cannot place the member: ${why}; skipped`, { entry: displayPath(entry), severity: 'skipped' });
+function skipped(entry: string, why: string, code: 'P2V_ENTRY_INVALID' | 'P2V_BLOCKED' = 'P2V_ENTRY_INVALID'): P2VError {
+  return new P2VError(code, `cannot place the member: ${why}; skipped`, { entry: displayPath(entry), severity: 'skipped' });
 }

@@ -250,6 +250,12 @@ export class ZoneWriter {
   private placeFile(entry: Entry, parent: string, name: string, physical: string): Promise<void> | undefined {
     if (this.queuedNodes.size > 0 && this.queuedNodes.has(physical)) this.makeQueuedNodes();
     if (this.pending.has(physical)) return this.waitFor(physical).then(() => this.placeFile(entry, parent, name, physical));
+    // a directory this run has made or walked through goes here, where the resolver forgets it
+    // (a worker removes only an empty directory nobody has cached: write-worker.ts)
+    if (this.resolver.isKnownDir(physical)) {
+      const existing = lstatOrUndefined(this.resolver.abs(physical));
+      if (existing?.isDirectory()) return this.clearPath(physical, existing).then(() => this.placeFile(entry, parent, name, physical));
+    }
     if (entry.xattrs !== undefined || this.xattrs.size > 0) this.xattrs.replace(physical, entry.xattrs);
     this.counters.files++;
     this.counters.dataBytes += entry.size;
@@ -323,7 +329,7 @@ export class ZoneWriter {
    *  as recorded too (its content cannot have changed): the source is not even opened. */
   private destinationAsRecorded(op: FileOp, previous: IndexRecord, physical: string): boolean {
     const stat = lstatOrUndefined(this.resolver.abs(physical));
-    if (!stat?.isFile() || stat.size !== op.length || stat.size !== previous.size) return false;
+    if (!stat?.isFile() || stat.nlink !== 1 || stat.size !== op.length || stat.size !== previous.size) return false;
     if (!sameMtime(stat.mtimeMs, op.mtimeSeconds) || !sameMtime(stat.mtimeMs, nsToSeconds(previous.mtimeNs))) return false;
     return (stat.mode & 0o7777) === op.mode && !(op.chown && (stat.uid !== op.uid || stat.gid !== op.gid));
   }
@@ -379,7 +385,8 @@ export class ZoneWriter {
     const path = this.resolver.abs(physical);
     const existing = lstatOrUndefined(path);
     if (existing?.isDirectory()) await this.clearPath(physical, existing);
-    const compareFd = existing?.isFile() && existing.size === entry.size ? fsb.open(path, O_RDONLY | O_NOFOLLOW) : undefined;
+    // (a file of several names is written anew: write-worker.ts replaceExisting)
+    const compareFd = existing?.isFile() && existing.nlink === 1 && existing.size === entry.size ? fsb.open(path, O_RDONLY | O_NOFOLLOW) : undefined;
     const target = existing && !existing.isDirectory() ? `${dir}/.zonep2v-${randomBytes(6).toString('hex')}` : path;
     let fd = compareFd === undefined ? fsb.open(target, CREATE_NEW, 0o600) : -1;
     // each descriptor closed exactly once, also when a step fails (a number closed twice may by
@@ -578,7 +585,7 @@ export class ZoneWriter {
     const path = this.resolver.abs(physical);
     const existing = lstatOrUndefined(path);
     if (!(existing && existing.ino === targetStat.ino && existing.dev === targetStat.dev)) {
-      if (existing?.isDirectory()) throw new P2VError('P2V_ENTRY_INVALID', 'a directory is in the way: skipped', { severity: 'skipped' });
+      if (existing?.isDirectory()) throw new P2VError('P2V_BLOCKED', 'a directory is in the way: skipped', { severity: 'skipped' });
       if (existing) {
         fsb.unlink(path);
         if (forgetAttrs) this.xattrs.forget(physical, false);
@@ -865,7 +872,7 @@ export class ZoneWriter {
         fsb.rmdir(path);
       } catch (error) {
         const code = (error as NodeJS.ErrnoException).code;
-        throw new P2VError('P2V_ENTRY_INVALID', `a ${code === 'ENOTEMPTY' || code === 'EEXIST' ? 'non-empty ' : ''}directory is in the way: skipped`, { severity: 'skipped' });
+        throw new P2VError('P2V_BLOCKED', `a ${code === 'ENOTEMPTY' || code === 'EEXIST' ? 'non-empty ' : ''}directory is in the way: skipped`, { severity: 'skipped' });
       }
       this.resolver.forget(physical);
       this.dirs.forget(physical);

@@ -196,7 +196,7 @@ function copyLarge(op: FileOp, source: number): FileResult {
   const path = `${op.dir}/${op.name}`;
   const piece = Buffer.allocUnsafe(1024 * 1024);
   const existing = lstatOrUndefined(path);
-  if (existing?.isFile() && existing.size === op.length) {
+  if (existing?.isFile() && existing.nlink === 1 && existing.size === op.length) {
     const hasher = create64();
     const old = fs.openSync(bytes(path), O_RDONLY | O_NOFOLLOW);
     const other = Buffer.allocUnsafe(piece.length);
@@ -225,8 +225,8 @@ function copyLarge(op: FileOp, source: number): FileResult {
       fs.closeSync(old);
     }
   }
-  const target = existing ? `${op.dir}/.zonep2v-${randomBytes(6).toString('hex')}` : path;
-  if (existing?.isDirectory()) throw Object.assign(new Error('a directory is in the way'), { code: 'EISDIR', syscall: 'open' });
+  if (existing?.isDirectory()) removeEmptyDirectory(path);
+  const target = existing && !existing.isDirectory() ? `${op.dir}/.zonep2v-${randomBytes(6).toString('hex')}` : path;
   const out = fs.openSync(bytes(target), CREATE_NEW, creationMode(op));
   const hasher = create64();
   let copied = 0;
@@ -338,12 +338,13 @@ function applyMetadata(fd: number, op: FileOp, created = false): void {
  *  else write a temporary file and rename it over. */
 function replaceExisting(op: FileOp, path: string, body: Uint8Array, hash: string, stat: fs.Stats): 'written' | 'unchanged' {
   if (stat.isDirectory()) {
-    const error: NodeJS.ErrnoException = new Error('a directory is in the way');
-    error.code = 'EISDIR';
-    error.syscall = 'open';
-    throw error;
+    removeEmptyDirectory(path);
+    writeAndClose(fs.openSync(bytes(path), CREATE_NEW, creationMode(op)), path, op, body);
+    return 'written';
   }
-  if (stat.isFile() && stat.size === body.length && sameContent(op, path, stat, body, hash)) {
+  // a file of several names is never kept: its other names may be other members now, each
+  // with its own metadata (the image's own hard links are made again after it)
+  if (stat.isFile() && stat.nlink === 1 && stat.size === body.length && sameContent(op, path, stat, body, hash)) {
     if (metadataDiffers(op, stat)) {
       const fd = fs.openSync(bytes(path), O_RDONLY | O_NOFOLLOW);
       try {
@@ -358,6 +359,20 @@ function replaceExisting(op: FileOp, path: string, body: Uint8Array, hash: strin
   writeAndClose(fs.openSync(bytes(temporary), CREATE_NEW, creationMode(op)), temporary, op, body);
   renameOrRemove(temporary, path);
   return 'written';
+}
+
+/** A directory where the image now has a file: an empty one goes (as cpio -u does), a
+ *  non-empty one stays and the file is not written (the caller reports it). Only a directory
+ *  the main thread has not cached comes here (zone-writer.ts placeFile clears those itself):
+ *  its resolver must never believe in a directory that is gone. */
+function removeEmptyDirectory(path: string): void {
+  try {
+    fs.rmdirSync(bytes(path));
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw error;
+    throw Object.assign(new Error('a non-empty directory is in the way'), { code: 'EISDIR', syscall: 'open' });
+  }
 }
 
 /** Identical content? Trust the content index when the file still looks as it recorded
