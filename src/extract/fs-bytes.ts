@@ -74,9 +74,32 @@ export function utimeValue(seconds: number): number | string {
   return seconds < 0 ? String(seconds) : seconds;
 }
 
-/** Nanoseconds since the epoch → the seconds value Node's utimes family takes. */
+/** Nanoseconds since the epoch → the seconds value Node's utimes family takes, whose first six
+ *  decimals are those of `ns`. A double holds a 2026 time to ~0.2 us, and libuv cuts what it is
+ *  given to whole microseconds (uv__fs_to_timespec): the nearest double to .519553099 could
+ *  become .519552. When it would, the middle of the right microsecond is given instead. */
 export function nsToSeconds(ns: bigint): number {
-  return Number(ns) / 1e9;
+  const seconds = Number(ns) / 1e9;
+  // whole seconds (cpio, ustar, dump): exact (Number(ns) is off by < 256 ns, never a microsecond)
+  if (Number.isInteger(seconds)) return seconds;
+  const magnitude = (ns < 0n ? -ns : ns) / 1000n; // the six decimals, as written
+  if (libuvMicros(seconds) === magnitude) return seconds;
+  return (ns < 0n ? -1 : 1) * (Number(magnitude * 1000n + 500n) / 1e9);
+}
+
+/** What libuv makes of `seconds`, as |microseconds| the way decimals are written: its
+ *  conversion, in the same double arithmetic (seconds and nanoseconds truncated, then the
+ *  nanoseconds cut to microseconds and a negative remainder borrowed from the seconds). */
+function libuvMicros(seconds: number): bigint {
+  let whole = Math.trunc(seconds);
+  let nanos = Math.trunc((seconds - whole) * 1e9);
+  nanos -= nanos % 1000;
+  if (nanos < 0) {
+    nanos += 1e9;
+    whole -= 1;
+  }
+  const total = BigInt(whole) * 1_000_000_000n + BigInt(nanos);
+  return (total < 0n ? -total : total) / 1000n;
 }
 
 /** Close a descriptor on a path that already failed: the error being thrown says what went

@@ -74,3 +74,35 @@ test('a pax archive from GNU tar: mtimes before 1970 are kept, with and without 
   assert.equal(again.written, 0, 'nothing rewritten');
   expectTimes(dest);
 });
+
+test('nanosecond mtimes keep their first six decimals (a double is ~0.2 us coarse in 2026; libuv truncates)', async (t) => {
+  const work = workDir(t);
+  const source = path.join(work, 'source');
+  fs.mkdirSync(source);
+  // a fixed spread of times, before and after 1970, each with all nine decimals in use
+  let seed = 12345;
+  const next = () => (seed = (seed * 1103515245 + 12345) % 2147483648);
+  const times = new Map<string, string>();
+  for (let i = 0; i < 300; i++) {
+    const seconds = (i % 3 === 0 ? -1 : 1) * (next() % 2000000000);
+    const when = `${seconds}.${String(next() % 1000000000).padStart(9, '0')}`;
+    const name = `f${i}`;
+    fs.writeFileSync(path.join(source, name), `${i}\n`);
+    times.set(name, when);
+  }
+  const script = [...times].map(([name, when]) => `touch -d @${when} ${name}`).join('\n');
+  sh('cd "$1" && sh -e', [source], { input: script });
+  const six = (ns: bigint) => {
+    const magnitude = ns < 0n ? -ns : ns;
+    return `${ns < 0n ? '-' : ''}${magnitude / 1_000_000_000n}.${String(magnitude % 1_000_000_000n).padStart(9, '0').slice(0, 6)}`;
+  };
+  const dest = path.join(work, 'root');
+  await extract({ image: source, dest });
+  const wrong: string[] = [];
+  for (const name of times.keys()) {
+    const want = six(fs.statSync(path.join(source, name), { bigint: true }).mtimeNs);
+    const got = six(fs.statSync(path.join(dest, name), { bigint: true }).mtimeNs);
+    if (want !== got) wrong.push(`${name}: ${got}, expected ${want}`);
+  }
+  assert.deepEqual(wrong, []);
+});
