@@ -182,3 +182,24 @@ test('tar archives written by real tools', async (t) => {
     assert.deepEqual(diffs.map((d) => d.message), []);
   });
 });
+
+test('GNU tar with a volume label (tar -V; gnu, oldgnu, posix): recognised, the label skipped, the members read', async (t) => {
+  if (!haveTool('tar')) {
+    t.skip('needs GNU tar');
+    return;
+  }
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'zonep2v-tar-label-'));
+  t.after(() => fs.rmSync(work, { recursive: true, force: true }));
+  const source = path.join(work, 'source');
+  fs.mkdirSync(path.join(source, 'etc'), { recursive: true });
+  fs.writeFileSync(path.join(source, 'etc', 'motd'), 'labelled\n');
+  for (const format of ['gnu', 'oldgnu', 'posix']) {
+    const image = path.join(work, `${format}.tar`);
+    sh(`tar --format=${format} -V "SOL10 root" -C "$1" -cf "$2" etc`, [source, image]);
+    const dest = path.join(work, `root-${format}`);
+    const report = await extract({ image, dest });
+    assert.deepEqual(report.warnings, [], format);
+    assert.equal(report.files, 1, format);
+    assert.equal(fs.readFileSync(path.join(dest, 'etc', 'motd'), 'utf8'), 'labelled\n', format);
+  }
+});

@@ -261,6 +261,8 @@ export function tarBid(head: Uint8Array): number {
   if (flavour !== 'v7') return 48 + 16; // 48 magic bits + checksum
   // v7: the checksum plus plausible fields (cpio's binary magic bids 16, odc/newc 48)
   const typeflag = head[TYPEFLAG_AT]!;
+  // a GNU volume label (tar -V) has no magic of its own: the member after it says what this is
+  if (typeflag === 0x56) return head.length >= 2 * BLOCK && tarBid(head.subarray(BLOCK)) > 24 ? 48 + 16 : 0;
   if (!(typeflag === 0 || (typeflag >= 0x30 && typeflag <= 0x37))) return 0;
   if (head[0] === 0) return 0;
   for (const [start, length] of [[100, 8], [108, 8], [116, 8], [124, 12], [136, 12]] as const) {
