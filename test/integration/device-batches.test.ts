@@ -112,3 +112,33 @@ describe('device nodes and FIFOs in batches', { skip: haveTool('cpio') ? false :
     });
   });
 });
+
+test('a device number Linux cannot hold (major 5000, minor 2^21): that member is not made, the others are, the run is incomplete', async (t) => {
+  if (!isRoot()) {
+    t.skip('needs root to make devices');
+    return;
+  }
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'zonep2v-bigdev-'));
+  t.after(() => fs.rmSync(work, { recursive: true, force: true }));
+  // alone (made one by one) and among many (a batch)
+  for (const company of [0, 40]) {
+    const members: CpioMember[] = [
+      { name: 'dev', type: 'dir' },
+      { name: 'dev/big-major', type: 'char', rdevMajor: 5000, rdevMinor: 1 },
+      { name: 'dev/big-minor', type: 'block', rdevMajor: 32, rdevMinor: 2 ** 21 },
+      ...Array.from({ length: company }, (_, i): CpioMember => ({ name: `dev/n${i}`, type: 'char', rdevMajor: 1, rdevMinor: 3 })),
+      { name: 'dev/null', type: 'char', rdevMajor: 1, rdevMinor: 3 },
+      { name: 'etc', type: 'dir' },
+      { name: 'etc/motd', type: 'file', data: 'after the devices\n' },
+    ];
+    const image = path.join(work, `dev-${company}.cpio`);
+    fs.writeFileSync(image, cpioArchive(members, { format: 'newc' }));
+    const dest = path.join(work, `root-${company}`);
+    const report = await extract({ image, dest });
+    assert.deepEqual(report.warnings.map((warning) => `${warning.code} ${warning.entry}`).sort(), ['P2V_IO dev/big-major', 'P2V_IO dev/big-minor'], JSON.stringify(report.warnings));
+    assert.match(report.warnings[0]!.message, /device \d+,\d+ not made: .*EINVAL/);
+    assert.equal(fs.existsSync(path.join(dest, 'dev/big-major')), false);
+    assert.ok(fs.lstatSync(path.join(dest, 'dev/null')).isCharacterDevice());
+    assert.equal(fs.readFileSync(path.join(dest, 'etc/motd'), 'utf8'), 'after the devices\n');
+  }
+});
