@@ -7,7 +7,7 @@ import os from 'node:os';
 import { Command, CommanderError, Option } from 'commander';
 import { extract } from '../extract/extract.js';
 import { type ExtractReport, type Warning, incompleteMembers } from '../extract/types.js';
-import { displayPath } from '../entry.js';
+import { displayPath, type Entry } from '../entry.js';
 import { isP2VError, P2VError } from '../errors.js';
 import { longLine } from './format-listing.js';
 import { humanBytes, ProgressLine } from './progress.js';
@@ -145,28 +145,12 @@ function buildProgram(outcome: { exitCode: number }): Command {
         if (out.length) process.stdout.write(out.join(''));
         out.length = 0;
       };
-      for await (const entry of entries) {
-        if (opts.json) {
-          out.push(
-            `${JSON.stringify({
-              path: displayPath(entry.path),
-              type: entry.type,
-              mode: `0${entry.mode.toString(8)}`,
-              uid: entry.uid,
-              gid: entry.gid,
-              size: entry.size,
-              mtime: Number(entry.mtimeNs / 1_000_000_000n),
-              linkTarget: entry.linkTarget === undefined ? undefined : displayPath(entry.linkTarget),
-              devMajor: entry.devMajor,
-              devMinor: entry.devMinor,
-            })}\n`,
-          );
-        } else if (entry.type !== 'attrs') {
-          out.push(`${opts.verbose ? longLine(entry) : displayPath(entry.path)}\n`);
-        }
-        if (out.length >= 512) flush();
+      // what was read before a damaged part is printed before the error, as tar -t does
+      try {
+        await listInto(entries, out, flush, opts);
+      } finally {
+        flush();
       }
-      flush();
       printWarnings(warnings, false);
     });
 
@@ -206,8 +190,50 @@ function buildProgram(outcome: { exitCode: number }): Command {
   return program;
 }
 
+/** Whole seconds, rounded down: BigInt division truncates toward zero (-100.25 s gave -100). */
+function floorSeconds(ns: bigint): number {
+  const seconds = ns / 1_000_000_000n;
+  return Number(ns < 0n && seconds * 1_000_000_000n !== ns ? seconds - 1n : seconds);
+}
+
+/** The listing lines of `entries` into `out` (flushed every 512 lines). */
+async function listInto(entries: AsyncIterable<Entry>, out: string[], flush: () => void, opts: { verbose?: boolean; json?: boolean }): Promise<void> {
+  for await (const entry of entries) {
+    if (opts.json) {
+      out.push(
+        `${JSON.stringify({
+          path: displayPath(entry.path),
+          type: entry.type,
+          mode: `0${entry.mode.toString(8)}`,
+          uid: entry.uid,
+          gid: entry.gid,
+          size: entry.size,
+          mtime: floorSeconds(entry.mtimeNs),
+          linkTarget: entry.linkTarget === undefined ? undefined : displayPath(entry.linkTarget),
+          devMajor: entry.devMajor,
+          devMinor: entry.devMinor,
+        })}\n`,
+      );
+    } else if (entry.type !== 'attrs') {
+      out.push(`${opts.verbose ? longLine(entry) : displayPath(entry.path)}\n`);
+    }
+    if (out.length >= 512) flush();
+  }
+}
+
+let pipeGuarded = false;
+
 export async function main(argv: string[]): Promise<number> {
   const outcome = { exitCode: 0 };
+  // a reader that stops early (`zonep2v list X | head`): the rest of the output has nowhere to
+  // go; end quietly instead of dying on the pipe's error event
+  if (!pipeGuarded) {
+    pipeGuarded = true;
+    process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'EPIPE') process.exit(outcome.exitCode);
+      throw error;
+    });
+  }
   const program = buildProgram(outcome);
   try {
     await program.parseAsync(argv);

@@ -15,7 +15,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
-import { haveTool } from '../../helpers/tools.js';
+import { haveTool, sh } from '../../helpers/tools.js';
 import { cpioArchive } from '../../helpers/cpio-writer.js';
 
 /** dist/test/unit/cli/ → the repository root */
@@ -475,4 +475,40 @@ test('a corrupt member inside a large .Z (decoded on its own thread) exits 1 at 
   assert.ok(Date.now() - started < 60_000, 'the process ends by itself');
   const line = assertOneLineFailure(r, image, 'corrupt member in a .Z');
   assert.match(line, /cpio\(newc\) at byte \d+/);
+});
+
+test('list of a damaged archive prints the members before the damage, then the one-line error', (t) => {
+  if (skipOutsideDist(t)) return;
+  if (!haveTool('tar')) {
+    t.skip('needs GNU tar');
+    return;
+  }
+  const work = tempDir(t);
+  const source = path.join(work, 'source');
+  fs.mkdirSync(source);
+  for (let i = 0; i < 50; i++) fs.writeFileSync(path.join(source, `f${String(i).padStart(2, '0')}`), `${i}\n`.repeat(100));
+  const whole = path.join(work, 'whole.tar');
+  sh('tar --format=ustar -C "$1" -cf "$2" $(cd "$1" && ls)', [source, whole]);
+  const cut = path.join(work, 'cut.tar');
+  fs.writeFileSync(cut, fs.readFileSync(whole).subarray(0, 20_000));
+  const r = cli(['list', cut]);
+  assertOneLineFailure(r, cut, 'a cut tar');
+  // GNU tar lists the same members before it stops
+  const reference = spawnSync('tar', ['-tf', cut], { encoding: 'utf8' }).stdout;
+  assert.ok(lines(reference).length > 5, 'the cut leaves whole members before it');
+  assert.deepEqual(lines(r.stdout), lines(reference));
+});
+
+test('list and inspect into a pipe closed early (| head -1): exit 0, no stack trace', (t) => {
+  if (skipOutsideDist(t)) return;
+  const work = tempDir(t);
+  const source = path.join(work, 'source');
+  fs.mkdirSync(source);
+  // a listing far larger than a pipe's buffer (64 KiB)
+  for (let i = 0; i < 3000; i++) fs.writeFileSync(path.join(source, `a-rather-long-file-name-to-fill-the-pipe-sooner-${i}`), '');
+  for (const [command, extra] of [['list', ''], ['list', '-v'], ['inspect', '']] as const) {
+    // the reader waits before it closes, so the writer meets the closed pipe after it started
+    const r = spawnSync('bash', ['-c', `"$1" "$2" ${command} ${extra} "$3" | (sleep 0.3; head -c 1 >/dev/null); echo "status \${PIPESTATUS[0]}" >&2`, 'bash', process.execPath, bin, command === 'inspect' ? sample : source], { encoding: 'utf8' });
+    assert.equal(r.stderr.trim(), 'status 0', `${command} ${extra}: ${r.stderr}`);
+  }
 });
