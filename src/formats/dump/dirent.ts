@@ -6,8 +6,8 @@
  *     old (Solaris, 4.3BSD):       u16 d_namlen                      (in the dump's byte order)
  *     new (DR_NEWINODEFMT, UFS2):  u8 d_type, u8 d_namlen
  *   then the name (NUL-terminated, padded to 4).
- * Entries never cross a DIRBLKSIZ (512-byte) chunk; a d_reclen of 0 or one running past the
- * chunk ends it (restore's rule), d_ino 0 is an unused slot.
+ * Entries never cross a DIRBLKSIZ (512-byte) chunk; a d_reclen of 0 (or not a multiple of 4) or
+ * one running past the chunk ends it (restore's rule), d_ino 0 is an unused slot.
  */
 import { badArchive } from '../../errors.js';
 
@@ -34,7 +34,14 @@ export function parseDirectoryPiece(piece: Uint8Array, format: DirentFormat, off
       const ino = view.getUint32(at, format.le);
       const reclen = view.getUint16(at + 4, format.le);
       const namlen = format.newFormat ? piece[at + 7]! : view.getUint16(at + 6, format.le);
-      if (reclen === 0 || at + reclen > end || DIRENT_HEADER + namlen > reclen) break;
+      if (reclen < DIRENT_HEADER || reclen % 4 !== 0 || at + reclen > end) break;
+      // a name longer than its record: Linux dump 0.4b47 stores d_reclen of a 244..255-byte name
+      // modulo 256 and the name is not there; the next record starts at d_reclen all the same
+      // (restore reads on too): that one name is lost (its inode is reported as an orphan)
+      if (DIRENT_HEADER + namlen > reclen) {
+        at += reclen;
+        continue;
+      }
       if (ino !== 0) {
         const name = piece.subarray(at + DIRENT_HEADER, at + DIRENT_HEADER + namlen);
         if (namlen === 0 || name.includes(0x2f) || name.includes(0)) {
