@@ -229,6 +229,8 @@ function copyLarge(op: FileOp, source: number): FileResult {
   const target = existing && !existing.isDirectory() ? `${op.dir}/.zonep2v-${randomBytes(6).toString('hex')}` : path;
   const out = fs.openSync(bytes(target), CREATE_NEW, creationMode(op));
   const hasher = create64();
+  // a sparse source (fewer blocks than bytes) stays sparse: its zero blocks are not written
+  const sparse = isSparse(source);
   let copied = 0;
   try {
     for (;;) {
@@ -236,10 +238,14 @@ function copyLarge(op: FileOp, source: number): FileResult {
       const n = readSource(source, piece, 0, piece.length, copied);
       if (n === 0) break;
       hasher.update(piece.subarray(0, n));
-      let written = 0;
-      while (written < n) written += fs.writeSync(out, piece, written, n - written, copied + written);
+      if (sparse) writeNonZero(out, piece.subarray(0, n), copied);
+      else {
+        let written = 0;
+        while (written < n) written += fs.writeSync(out, piece, written, n - written, copied + written);
+      }
       copied += n;
     }
+    if (sparse) fs.ftruncateSync(out, copied); // a hole at the end: nothing was written there
     applyMetadata(out, op, true);
   } catch (error) {
     closeQuietly(out);
@@ -359,6 +365,25 @@ function replaceExisting(op: FileOp, path: string, body: Uint8Array, hash: strin
   writeAndClose(fs.openSync(bytes(temporary), CREATE_NEW, creationMode(op)), temporary, op, body);
   renameOrRemove(temporary, path);
   return 'written';
+}
+
+/** Holes are made in blocks of this size (a multiple of every file system's block size). */
+const holeBlock = 64 * 1024;
+const zeroBlock = Buffer.alloc(holeBlock);
+
+function isSparse(fd: number): boolean {
+  const stat = fs.fstatSync(fd);
+  return stat.blocks * 512 < stat.size;
+}
+
+/** Write `data` at `at`, leaving out the whole blocks of zeros (cp --sparse=auto's way). */
+function writeNonZero(fd: number, data: Buffer, at: number): void {
+  for (let from = 0; from < data.length; from += holeBlock) {
+    const block = data.subarray(from, Math.min(from + holeBlock, data.length));
+    if (block.length === holeBlock && block.equals(zeroBlock)) continue;
+    let written = 0;
+    while (written < block.length) written += fs.writeSync(fd, block, written, block.length - written, at + from + written);
+  }
 }
 
 /** A directory where the image now has a file: an empty one goes (as cpio -u does), a
