@@ -6,7 +6,7 @@
  */
 import * as fs from 'node:fs';
 import { pathBytes } from '../entry.js';
-import { modeAfterChown, tryChown, utimeValue } from './fs-bytes.js';
+import { alreadySet, modeAfterChown, tryChown, utimeValue } from './fs-bytes.js';
 
 export interface DirMetadata {
   mode: number;
@@ -56,6 +56,7 @@ export class DirFixups {
         continue;
       }
       try {
+        if (alreadySet(fs.fstatSync(fd), metadata, chown)) continue; // (the finally closes it)
         const refused = chown ? tryChown(() => fs.fchownSync(fd, metadata.uid, metadata.gid)) : undefined;
         if (refused !== undefined) ownerRefused.push({ path: physical, code: refused });
         fs.fchmodSync(fd, modeAfterChown(metadata.mode, refused));

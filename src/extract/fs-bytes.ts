@@ -74,6 +74,12 @@ export function utimeValue(seconds: number): number | string {
   return seconds < 0 ? String(seconds) : seconds;
 }
 
+/** Is a node's metadata what a member wants already (a re-run)? Then nothing is set, and its
+ *  change time stays as it was. */
+export function alreadySet(stat: fs.Stats, wanted: { mode: number; uid: number; gid: number; mtimeSeconds: number }, chown: boolean): boolean {
+  return (stat.mode & 0o7777) === wanted.mode && (!chown || (stat.uid === wanted.uid && stat.gid === wanted.gid)) && sameMtime(stat.mtimeMs, wanted.mtimeSeconds);
+}
+
 /** Nanoseconds since the epoch → the seconds value Node's utimes family takes, whose first six
  *  decimals are those of `ns`. A double holds a 2026 time to ~0.2 us, and libuv cuts what it is
  *  given to whole microseconds (uv__fs_to_timespec): the nearest double to .519553099 could

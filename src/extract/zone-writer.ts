@@ -31,7 +31,7 @@ import type { IndexRecord, SkippedSpecial } from '../store/content-index.js';
 import type { FileOp, FileResult } from '../workers/write-protocol.js';
 import { DirFixups } from './dir-fixups.js';
 import type { IncrementalPlan } from './incremental.js';
-import { CREATE_NEW, O_NOFOLLOW, O_RDONLY, closeQuietly, fsb, lstatOrUndefined, modeAfterChown, nsToSeconds, sameMtime, tryChown, utimeValue } from './fs-bytes.js';
+import { CREATE_NEW, O_NOFOLLOW, O_RDONLY, alreadySet, closeQuietly, fsb, lstatOrUndefined, modeAfterChown, nsToSeconds, sameMtime, tryChown, utimeValue } from './fs-bytes.js';
 import { memberComponents } from './path-policy.js';
 import { RootResolver } from './root-resolver.js';
 import { makeSpecialNodes } from './node-batch.js';
@@ -472,7 +472,7 @@ export class ZoneWriter {
       const failed = settled.find((piece): piece is PromiseRejectedResult => piece.status === 'rejected');
       if (failed) throw failed.reason;
       if (compareFd !== undefined && fd < 0) {
-        const ownerRefused = applyFdMetadata(compareFd, metadata, this.isRoot);
+        const ownerRefused = alreadySet(fs.fstatSync(compareFd), metadata, this.isRoot) ? undefined : applyFdMetadata(compareFd, metadata, this.isRoot);
         closeCompare();
         return { status: 'unchanged', hash: digest, ownerRefused };
       }
