@@ -1,6 +1,6 @@
 /** Text forms of entries for `list`: names only, or a long listing in the style of `cpio -itv`. */
 import type { Entry } from '../entry.js';
-import { displayPath } from '../entry.js';
+import { toBytePath } from '../entry.js';
 
 const typeChar: Record<Entry['type'], string> = { file: '-', hardlink: '-', dir: 'd', symlink: 'l', char: 'c', block: 'b', fifo: 'p', socket: 's', attrs: '@', unchanged: '=' };
 const months = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
@@ -21,6 +21,8 @@ function dateString(mtimeNs: bigint): string {
   return `${months[date.getUTCMonth()]} ${day} ${tail}`;
 }
 
+/** A `cpio -itv` line, as a byte string (latin1): names are printed as the bytes they are, like
+ *  cpio does, not decoded (a Latin-1 name from an old Solaris box is not UTF-8). */
 export function longLine(entry: Entry): string {
   const owner = (entry.uname || String(entry.uid)).padEnd(8);
   const group = (entry.gname || String(entry.gid)).padEnd(8);
@@ -28,9 +30,10 @@ export function longLine(entry: Entry): string {
     entry.type === 'char' || entry.type === 'block'
       ? `${String(entry.devMajor).padStart(3)}, ${String(entry.devMinor).padStart(3)}` // GNU cpio's "%3lu, %3lu"
       : String(entry.type === 'symlink' ? (entry.linkTarget ?? '').length : entry.size);
-  let name = displayPath(entry.path);
-  if (entry.type === 'symlink') name += ` -> ${displayPath(entry.linkTarget ?? '')}`;
-  if (entry.type === 'hardlink') name += ` link to ${displayPath(entry.linkTarget ?? '')}`;
+  let name = entry.path;
+  if (entry.type === 'symlink') name += ` -> ${entry.linkTarget ?? ''}`;
+  if (entry.type === 'hardlink') name += ` link to ${entry.linkTarget ?? ''}`;
   if (entry.type === 'unchanged') name += ` (inode ${entry.inode ?? '?'}, unchanged since the previous level)`;
-  return `${modeString(entry)}   1 ${owner} ${group} ${size.padStart(8)} ${dateString(entry.mtimeNs)} ${name}`;
+  // (user and group names are text: their UTF-8 bytes)
+  return `${toBytePath(`${modeString(entry)}   1 ${owner} ${group} ${size.padStart(8)} ${dateString(entry.mtimeNs)} `)}${name}`;
 }

@@ -142,7 +142,8 @@ function buildProgram(outcome: { exitCode: number }): Command {
       const { entries } = await listEntries({ image, volumes: opts.volume }, warnings);
       const out: string[] = [];
       const flush = () => {
-        if (out.length) process.stdout.write(out.join(''));
+        // JSON lines are text; the listing is names as bytes, like cpio -t prints them
+        if (out.length) process.stdout.write(opts.json ? out.join('') : Buffer.from(out.join(''), 'latin1'));
         out.length = 0;
       };
       // what was read before a damaged part is printed before the error, as tar -t does
@@ -215,7 +216,7 @@ async function listInto(entries: AsyncIterable<Entry>, out: string[], flush: () 
         })}\n`,
       );
     } else if (entry.type !== 'attrs') {
-      out.push(`${opts.verbose ? longLine(entry) : displayPath(entry.path)}\n`);
+      out.push(`${opts.verbose ? longLine(entry) : entry.path}\n`); // byte strings (flushed as latin1)
     }
     if (out.length >= 512) flush();
   }

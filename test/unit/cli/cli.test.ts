@@ -512,3 +512,21 @@ test('list and inspect into a pipe closed early (| head -1): exit 0, no stack tr
     assert.equal(r.stderr.trim(), 'status 0', `${command} ${extra}: ${r.stderr}`);
   }
 });
+
+test('list prints names as their bytes, as cpio -it does (a Latin-1 name is not UTF-8)', (t) => {
+  if (skipOutsideDist(t)) return;
+  if (!haveTool('cpio')) {
+    t.skip('needs GNU cpio');
+    return;
+  }
+  const work = tempDir(t);
+  const image = path.join(work, 'latin1.cpio');
+  const name = Buffer.from('na\xefve\xff', 'latin1');
+  fs.writeFileSync(image, cpioArchive([{ name: Buffer.from('.'), type: 'dir' }, { name, type: 'file', data: 'x' }, { name: 'plain', type: 'symlink', target: 'na\xefve' }], { format: 'newc' }));
+  const ours = spawnSync(process.execPath, [bin, 'list', image]);
+  const theirs = spawnSync('cpio', ['-it', '--quiet', '-F', image]);
+  assert.equal(ours.status, 0, ours.stderr.toString());
+  assert.deepEqual(ours.stdout, theirs.stdout);
+  const long = spawnSync(process.execPath, [bin, 'list', '-v', image]).stdout;
+  assert.ok(long.includes(Buffer.concat([Buffer.from(' '), name, Buffer.from('\n')])), 'the long listing too');
+});
