@@ -51,6 +51,9 @@ export function claimTree(root: string): RunClaim {
     const made = createMarker(markerPath);
     if (made) return { removed, release: () => releaseMarker(markerPath, made) };
     if (attempt >= 2) throw new P2VError('P2V_BUSY', `${markerPath} keeps coming back: another run is starting in this tree`);
+    // the image's own member of that name (written over our marker by an earlier run): left
+    // alone, and this run goes unmarked
+    if (!isOurs(markerPath)) return { removed, release: () => undefined };
     const holder = readHolder(markerPath);
     if (holder && isAlive(holder)) {
       throw new P2VError('P2V_BUSY', `another zonep2v run (pid ${holder.pid} on ${holder.host}) is writing ${root}: wait for it to end${holder.host === os.hostname() ? '' : `, or remove ${markerPath} if it is not running`}`);
@@ -63,7 +66,15 @@ export function claimTree(root: string): RunClaim {
 /** Has a run that died left its marker in `root`? (The settled check is not trusted then: the
  *  tree may hold leftovers no index knows.) */
 export function markerPresent(root: string): boolean {
-  return fs.lstatSync(pathBytes(join(root, markerName)), { throwIfNoEntry: false }) !== undefined;
+  return isOurs(join(root, markerName));
+}
+
+/** A marker of ours: a file that names its run, or an empty one (a run that died between
+ *  creating and writing it). Anything else there is a member of the image. */
+function isOurs(markerPath: string): boolean {
+  const stat = fs.lstatSync(pathBytes(markerPath), { throwIfNoEntry: false });
+  if (!stat?.isFile()) return false;
+  return stat.size === 0 || readHolder(markerPath) !== undefined;
 }
 
 /** The new marker's inode, or undefined when one is there already. */

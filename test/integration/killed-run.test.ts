@@ -251,3 +251,37 @@ test('the index a killed run was writing (<index>.tmp-<pid>) is removed by the n
   assert.ok(fs.existsSync(unrelated), 'a name that is not ours stays');
   assert.match(fs.readFileSync(indexFile, 'utf8'), /"path":"file"/);
 });
+
+test('an image member named like the marker is left alone: no recovery, no sweep, and the index still settles', async (t) => {
+  const work = workDir(t);
+  const source = path.join(work, 'source');
+  fs.mkdirSync(path.join(source, 'a'), { recursive: true });
+  fs.writeFileSync(path.join(source, markerName), 'the image\'s own file\n');
+  fs.writeFileSync(path.join(source, 'a', '.zonep2v-0123456789ab'), 'also the image\'s\n');
+  await new Promise((resolve) => setTimeout(resolve, 1100)); // past the racy second, or nothing is stamped
+  const dest = path.join(work, 'root');
+  const indexFile = path.join(work, 'index');
+  const first = await extract({ image: source, dest, indexFile });
+  assert.deepEqual(first.warnings, []);
+  assert.equal(fs.readFileSync(path.join(dest, markerName), 'utf8'), 'the image\'s own file\n');
+  // a full run (no index): the tree is not taken for a dead run's
+  const second = await extract({ image: source, dest });
+  assert.deepEqual(second.warnings, [], 'nothing recovered');
+  assert.equal(fs.readFileSync(path.join(dest, 'a', '.zonep2v-0123456789ab'), 'utf8'), 'also the image\'s\n');
+  assert.equal(fs.readFileSync(path.join(dest, markerName), 'utf8'), 'the image\'s own file\n');
+  assert.equal((await extract({ image: source, dest, indexFile })).settledByIndex, true);
+});
+
+test('an empty marker (a run killed between creating and writing it) counts as a dead run\'s', async (t) => {
+  const work = workDir(t);
+  const source = path.join(work, 'source');
+  fs.mkdirSync(source);
+  fs.writeFileSync(path.join(source, 'file'), 'content\n');
+  const dest = path.join(work, 'root');
+  fs.mkdirSync(dest);
+  fs.writeFileSync(path.join(dest, markerName), '');
+  fs.writeFileSync(path.join(dest, '.zonep2v-abcdef123456'), 'half');
+  const report = await extract({ image: source, dest });
+  assert.match(report.warnings.map((warning) => warning.message).join('\n'), /removed 1 temporary name/);
+  assert.deepEqual(fs.readdirSync(dest), ['file']);
+});
