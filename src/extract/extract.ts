@@ -132,6 +132,7 @@ export async function extract(options: ExtractOptions): Promise<ExtractReport> {
     process.umask(savedUmask);
     stopping.release();
     claim.release();
+    claim.end();
     await index?.abandon();
     await source.close?.();
     throw error;
@@ -186,6 +187,7 @@ export async function extract(options: ExtractOptions): Promise<ExtractReport> {
     stopping.release();
     if (timer) clearInterval(timer);
     await writer.close();
+    claim.end();
     process.umask(savedUmask);
     await source.close?.();
   }

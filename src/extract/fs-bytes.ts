@@ -64,7 +64,9 @@ export function modeAfterChown(mode: number, refused: string | undefined): numbe
 /** Does a stat's mtime (ms) equal a time we set (seconds)? Times go through Node's utimes
  *  family as seconds in a double, so they come back within a microsecond, not exactly. */
 export function sameMtime(statMtimeMs: number, seconds: number): boolean {
-  return Math.abs(statMtimeMs / 1000 - seconds) <= 1e-6;
+  // the time set lands in the microsecond asked for (nsToSeconds); both doubles are ~0.2 us
+  // coarse in 2026, so a bound of exactly 1 us said "changed" for 0.3% of nanosecond times
+  return Math.abs(statMtimeMs / 1000 - seconds) < 1.5e-6;
 }
 
 /** A time in seconds as Node's utimes family must be given it: Node replaces a *negative
@@ -86,8 +88,9 @@ export function alreadySet(stat: fs.Stats, wanted: { mode: number; uid: number; 
  *  become .519552. When it would, the middle of the right microsecond is given instead. */
 export function nsToSeconds(ns: bigint): number {
   const seconds = Number(ns) / 1e9;
-  // whole seconds (cpio, ustar, dump): exact (Number(ns) is off by < 256 ns, never a microsecond)
-  if (Number.isInteger(seconds)) return seconds;
+  // whole seconds (cpio, ustar, dump): exact. (Not "seconds is a whole number": .999999999
+  // rounds up to one.)
+  if (ns % 1_000_000_000n === 0n) return seconds;
   const magnitude = (ns < 0n ? -ns : ns) / 1000n; // the six decimals, as written
   if (libuvMicros(seconds) === magnitude) return seconds;
   return (ns < 0n ? -1 : 1) * (Number(magnitude * 1000n + 500n) / 1e9);

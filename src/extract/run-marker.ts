@@ -15,11 +15,15 @@
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
+import { randomBytes } from 'node:crypto';
 import { P2VError } from '../errors.js';
 import { pathBytes } from '../entry.js';
 import { CREATE_NEW, O_NOFOLLOW, O_RDONLY, join } from './fs-bytes.js';
 
 export const markerName = '.zonep2v-run';
+
+/** The markers runs of this process hold now. */
+const heldHere = new Set<string>();
 
 /** Our temporary names: `.zonep2v-` then 12 hex digits (randomBytes(6)), plain or for a stage
  *  of nodes or a stash (zone-writer.ts, write-worker.ts, node-batch.ts, special-nodes.ts,
@@ -38,6 +42,8 @@ export interface RunClaim {
   readonly removed: number;
   /** Remove the marker (once every write of this run has landed or been taken back). */
   release(): void;
+  /** The run is over: a marker still there (its writes did not settle) is a dead run's now. */
+  end(): void;
 }
 
 /**
@@ -49,13 +55,23 @@ export function claimTree(root: string): RunClaim {
   let removed = 0;
   for (let attempt = 0; ; attempt++) {
     const made = createMarker(markerPath);
-    if (made) return { removed, release: () => releaseMarker(markerPath, made) };
+    if (made) {
+      heldHere.add(markerPath);
+      return {
+        removed,
+        release: () => {
+          heldHere.delete(markerPath);
+          releaseMarker(markerPath, made);
+        },
+        end: () => heldHere.delete(markerPath),
+      };
+    }
     if (attempt >= 2) throw new P2VError('P2V_BUSY', `${markerPath} keeps coming back: another run is starting in this tree`);
     // the image's own member of that name (written over our marker by an earlier run): left
     // alone, and this run goes unmarked
-    if (!isOurs(markerPath)) return { removed, release: () => undefined };
+    if (!isOurs(markerPath)) return { removed, release: () => undefined, end: () => undefined };
     const holder = readHolder(markerPath);
-    if (holder && isAlive(holder)) {
+    if (holder && isAlive(holder, markerPath)) {
       throw new P2VError('P2V_BUSY', `another zonep2v run (pid ${holder.pid} on ${holder.host}) is writing ${root}: wait for it to end${holder.host === os.hostname() ? '' : `, or remove ${markerPath} if it is not running`}`);
     }
     removed += removeLeftovers(root);
@@ -69,29 +85,36 @@ export function markerPresent(root: string): boolean {
   return isOurs(join(root, markerName));
 }
 
-/** A marker of ours: a file that names its run, or an empty one (a run that died between
- *  creating and writing it). Anything else there is a member of the image. */
+/** A marker of ours: a file that names its run (it never exists without its content:
+ *  createMarker). Anything else there is a member of the image. */
 function isOurs(markerPath: string): boolean {
   const stat = fs.lstatSync(pathBytes(markerPath), { throwIfNoEntry: false });
-  if (!stat?.isFile()) return false;
-  return stat.size === 0 || readHolder(markerPath) !== undefined;
+  return stat?.isFile() === true && readHolder(markerPath) !== undefined;
 }
 
-/** The new marker's inode, or undefined when one is there already. */
+/** The new marker's inode, or undefined when one is there already. It is written under a
+ *  temporary name of ours and linked into place, so another run never finds it empty (it took
+ *  an empty one for a dead run's, swept the tree and wrote into it at the same time); a run
+ *  killed in between leaves a temporary name the sweep knows. */
 function createMarker(markerPath: string): bigint | undefined {
-  let fd: number;
-  try {
-    fd = fs.openSync(pathBytes(markerPath), CREATE_NEW, 0o600);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return undefined;
-    throw error;
-  }
+  const temporary = `${markerPath.slice(0, markerPath.length - markerName.length)}.zonep2v-${randomBytes(6).toString('hex')}`;
+  const fd = fs.openSync(pathBytes(temporary), CREATE_NEW, 0o600);
+  let ino: bigint;
   try {
     const holder: Holder = { pid: process.pid, host: os.hostname(), start: startTicks(process.pid) };
     fs.writeSync(fd, `${JSON.stringify(holder)}\n`);
-    return fs.fstatSync(fd, { bigint: true }).ino;
+    ino = fs.fstatSync(fd, { bigint: true }).ino;
   } finally {
     fs.closeSync(fd);
+  }
+  try {
+    fs.linkSync(pathBytes(temporary), pathBytes(markerPath));
+    return ino;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return undefined;
+    throw error;
+  } finally {
+    fs.unlinkSync(pathBytes(temporary));
   }
 }
 
@@ -123,14 +146,17 @@ function readHolder(markerPath: string): Holder | undefined {
   }
 }
 
-function isAlive(holder: Holder): boolean {
+function isAlive(holder: Holder, markerPath: string): boolean {
   // a run on another host (a tree on NFS) cannot be looked at from here: assume it runs
   if (holder.host !== os.hostname()) return true;
-  if (holder.pid === process.pid) return false; // an earlier run of this process that threw hard
+  // this process: a run of it that holds the tree now (the library may run two at once), or
+  // an earlier one that threw hard
+  if (holder.pid === process.pid) return heldHere.has(markerPath);
   try {
     process.kill(holder.pid, 0);
   } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM'; // exists, but not ours to signal
+    // EPERM: it exists, but is not ours to signal; its start time still tells if it is the run
+    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
   }
   // the pid exists; on Linux, is it still the process that made the marker?
   const start = startTicks(holder.pid);

@@ -634,7 +634,7 @@ export class ZoneWriter {
         this.skipSpecial(entry, physical, notPermitted);
         return;
       }
-      if (refused?.code === 'EINVAL' && entry.type !== 'fifo') {
+      if (refused?.code === 'EINVAL' && refused.syscall === 'mknod' && entry.type !== 'fifo') {
         // a device number this system cannot hold (Linux: major < 4096, minor < 2^20; Solaris
         // minors go higher): this member is not made, the run goes on (as GNU tar does)
         this.options.warn({ code: 'P2V_IO', message: `device ${entry.devMajor},${entry.devMinor} not made: ${refused.syscall ?? 'mknod'}: EINVAL (a device number this system cannot hold)`, entry: displayPath(entry.path) });

@@ -260,11 +260,10 @@ test('level 1 against the wrong previous level (applied twice; over a later leve
   await extract({ image: f.dumps.l0, dest, indexFile: index });
   await extract({ image: f.dumps.l1, dest, indexFile: index });
   const before = fs.readFileSync(index);
-  // the same level 1 again: refused, or - when the level 1 run sealed the index (its image file
-  // was old enough, see index-seal.test.ts) - settled: the tree already is what it gives
-  const again = extract({ image: f.dumps.l1, dest, indexFile: index });
-  const settled = await again.then((report) => report.settledByIndex === true, () => false);
-  if (!settled) await refused(again, /does not follow the tree's last dump \(level 1 of/);
+  // the same level 1 again: refused. (With the same settings a sealed index - the level 1 run
+  // seals it when its image file is old enough, see index-seal.test.ts - would settle the run
+  // first: the tree already is what it gives. Another setting keeps the seal out of it.)
+  await refused(extract({ image: f.dumps.l1, dest, indexFile: index, devices: false }), /does not follow the tree's last dump \(level 1 of/);
   assert.deepEqual(fs.readFileSync(index), before, 'the index is kept as it was');
   assertNoDiffs(f.refs.l1, dest, 'the level 1 tree is untouched');
 

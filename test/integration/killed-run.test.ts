@@ -272,7 +272,29 @@ test('an image member named like the marker is left alone: no recovery, no sweep
   assert.equal((await extract({ image: source, dest, indexFile })).settledByIndex, true);
 });
 
-test('an empty marker (a run killed between creating and writing it) counts as a dead run\'s', async (t) => {
+test('two runs of one process into the same tree (the library): the second is refused while the first runs', async (t) => {
+  const work = workDir(t);
+  const source = path.join(work, 'source');
+  fs.mkdirSync(source);
+  fs.writeFileSync(path.join(source, 'small'), 'small\n');
+  // 1 GiB, sparse in the source: its copy runs long enough to start a second run beside it
+  fs.truncateSync((fs.writeFileSync(path.join(source, 'big'), 'x'), path.join(source, 'big')), 1024 * 1024 * 1024);
+  const dest = path.join(work, 'root');
+  const controller = new AbortController();
+  const first = extract({ image: source, dest, signal: controller.signal });
+  for (let waited = 0; !fs.existsSync(path.join(dest, markerName)); waited += 5) {
+    assert.ok(waited < 20_000, 'the first run starts');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  await assert.rejects(extract({ image: source, dest }), (error: Error & { code?: string }) => error.code === 'P2V_BUSY' && error.message.includes(`pid ${process.pid}`));
+  controller.abort();
+  await assert.rejects(first, (error: Error & { code?: string }) => error.code === 'P2V_INTERRUPTED');
+  assert.equal(fs.existsSync(path.join(dest, markerName)), false, 'the stopped run took its marker away');
+  const third = await extract({ image: source, dest }); // this process holds the tree no more
+  assert.deepEqual(third.warnings, []);
+});
+
+test('an empty file named like the marker is not one of ours (ours are linked into place whole): left alone', async (t) => {
   const work = workDir(t);
   const source = path.join(work, 'source');
   fs.mkdirSync(source);
@@ -280,8 +302,8 @@ test('an empty marker (a run killed between creating and writing it) counts as a
   const dest = path.join(work, 'root');
   fs.mkdirSync(dest);
   fs.writeFileSync(path.join(dest, markerName), '');
-  fs.writeFileSync(path.join(dest, '.zonep2v-abcdef123456'), 'half');
+  fs.writeFileSync(path.join(dest, '.zonep2v-abcdef123456'), 'kept: no dead run of ours here');
   const report = await extract({ image: source, dest });
-  assert.match(report.warnings.map((warning) => warning.message).join('\n'), /removed 1 temporary name/);
-  assert.deepEqual(fs.readdirSync(dest), ['file']);
+  assert.deepEqual(report.warnings, []);
+  assert.deepEqual(fs.readdirSync(dest).sort(), ['.zonep2v-abcdef123456', markerName, 'file']);
 });

@@ -90,6 +90,11 @@ test('nanosecond mtimes keep their first six decimals (a double is ~0.2 us coars
     fs.writeFileSync(path.join(source, name), `${i}\n`);
     times.set(name, when);
   }
+  // and the edges: a nanosecond below a whole second rounds up to it as a double
+  for (const [i, when] of ['1700000000.999999999', '1700000000.999999500', '1700000000.000000001', '1700000000.000001000', '1700000000.000000999', '-1000.999999999', '-1000.000000001', '-1.999999999'].entries()) {
+    fs.writeFileSync(path.join(source, `edge${i}`), `${when}\n`);
+    times.set(`edge${i}`, when);
+  }
   const script = [...times].map(([name, when]) => `touch -d @${when} ${name}`).join('\n');
   sh('cd "$1" && sh -e', [source], { input: script });
   const six = (ns: bigint) => {
