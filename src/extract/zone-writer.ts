@@ -273,6 +273,10 @@ export class ZoneWriter {
       mayExist: !this.resolver.createdThisRun(parent),
       known: previous?.hash ? { hash: previous.hash, size: previous.size, mtimeSeconds: nsToSeconds(previous.mtimeNs) } : undefined,
     };
+    if (previous?.type === 'file') {
+      const links = this.linkedNames().get(physical);
+      if (links !== undefined) op.names = 1 + links;
+    }
     const tag: FileTag = { entry, physical };
     if (entry.sourcePath !== undefined) {
       op.source = entry.sourcePath;
@@ -329,9 +333,21 @@ export class ZoneWriter {
    *  as recorded too (its content cannot have changed): the source is not even opened. */
   private destinationAsRecorded(op: FileOp, previous: IndexRecord, physical: string): boolean {
     const stat = lstatOrUndefined(this.resolver.abs(physical));
-    if (!stat?.isFile() || stat.nlink !== 1 || stat.size !== op.length || stat.size !== previous.size) return false;
+    if (!stat?.isFile() || (stat.nlink !== 1 && stat.nlink !== op.names) || stat.size !== op.length || stat.size !== previous.size) return false;
     if (!sameMtime(stat.mtimeMs, op.mtimeSeconds) || !sameMtime(stat.mtimeMs, nsToSeconds(previous.mtimeNs))) return false;
     return (stat.mode & 0o7777) === op.mode && !(op.chown && (stat.uid !== op.uid || stat.gid !== op.gid));
+  }
+
+  private linkCounts: Map<string, number> | undefined;
+
+  /** How many hard links the content index records to each file (physical path). */
+  private linkedNames(): Map<string, number> {
+    if (this.linkCounts) return this.linkCounts;
+    this.linkCounts = new Map();
+    for (const record of this.options.previous.values()) {
+      if (record.type === 'hardlink' && record.linkPath !== undefined) this.linkCounts.set(record.linkPath, (this.linkCounts.get(record.linkPath) ?? 0) + 1);
+    }
+    return this.linkCounts;
   }
 
   /** Remember that `physical` is being written until `done` (a batch) settles. */
@@ -385,8 +401,9 @@ export class ZoneWriter {
     const path = this.resolver.abs(physical);
     const existing = lstatOrUndefined(path);
     if (existing?.isDirectory()) await this.clearPath(physical, existing);
-    // (a file of several names is written anew: write-worker.ts replaceExisting)
-    const compareFd = existing?.isFile() && existing.nlink === 1 && existing.size === entry.size ? fsb.open(path, O_RDONLY | O_NOFOLLOW) : undefined;
+    // (a file of several names is written anew unless they are the recorded group: write-worker.ts keepable)
+    const names = this.options.previous.get(physical)?.type === 'file' ? 1 + (this.linkedNames().get(physical) ?? 0) : 1;
+    const compareFd = existing?.isFile() && (existing.nlink === 1 || existing.nlink === names) && existing.size === entry.size ? fsb.open(path, O_RDONLY | O_NOFOLLOW) : undefined;
     const target = existing && !existing.isDirectory() ? `${dir}/.zonep2v-${randomBytes(6).toString('hex')}` : path;
     let fd = compareFd === undefined ? fsb.open(target, CREATE_NEW, 0o600) : -1;
     // each descriptor closed exactly once, also when a step fails (a number closed twice may by

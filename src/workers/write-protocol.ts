@@ -22,6 +22,9 @@ export interface FileOp {
   mayExist: boolean;
   /** what the content index says of the file already there, if anything */
   known?: { hash: string; size: number; mtimeSeconds: number };
+  /** how many names the content index says the file there has (itself and the hard links the
+   *  last run made to it): a file of several names is kept only when they are that group */
+  names?: number;
   /** copy this file (absolute byte path) instead of taking the body from the arena */
   source?: string;
 }

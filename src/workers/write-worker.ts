@@ -196,7 +196,7 @@ function copyLarge(op: FileOp, source: number): FileResult {
   const path = `${op.dir}/${op.name}`;
   const piece = Buffer.allocUnsafe(1024 * 1024);
   const existing = lstatOrUndefined(path);
-  if (existing?.isFile() && existing.nlink === 1 && existing.size === op.length) {
+  if (existing?.isFile() && keepable(existing, op) && existing.size === op.length) {
     const hasher = create64();
     const old = fs.openSync(bytes(path), O_RDONLY | O_NOFOLLOW);
     const other = Buffer.allocUnsafe(piece.length);
@@ -348,9 +348,7 @@ function replaceExisting(op: FileOp, path: string, body: Uint8Array, hash: strin
     writeAndClose(fs.openSync(bytes(path), CREATE_NEW, creationMode(op)), path, op, body);
     return 'written';
   }
-  // a file of several names is never kept: its other names may be other members now, each
-  // with its own metadata (the image's own hard links are made again after it)
-  if (stat.isFile() && stat.nlink === 1 && stat.size === body.length && sameContent(op, path, stat, body, hash)) {
+  if (stat.isFile() && keepable(stat, op) && stat.size === body.length && sameContent(op, path, stat, body, hash)) {
     if (metadataDiffers(op, stat)) {
       const fd = fs.openSync(bytes(path), O_RDONLY | O_NOFOLLOW);
       try {
@@ -365,6 +363,14 @@ function replaceExisting(op: FileOp, path: string, body: Uint8Array, hash: strin
   writeAndClose(fs.openSync(bytes(temporary), CREATE_NEW, creationMode(op)), temporary, op, body);
   renameOrRemove(temporary, path);
   return 'written';
+}
+
+/** May the file there be kept (if its content is right)? Not a file of several names, unless the
+ *  content index says they are the hard-link group the last run made: its other names may be
+ *  separate members of this image, each with its own metadata (the image's own hard links are
+ *  made again after a file written anew). */
+function keepable(stat: fs.Stats, op: FileOp): boolean {
+  return stat.nlink === 1 || stat.nlink === op.names;
 }
 
 /** Holes are made in blocks of this size (a multiple of every file system's block size). */

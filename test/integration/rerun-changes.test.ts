@@ -89,6 +89,26 @@ test('a hard-link group kept by the next image stays one group (its file is writ
   assert.deepEqual(diffs, [], formatDiffs(diffs));
 });
 
+test('with the content index, a hard-link group the next image keeps is kept: nothing rewritten', async (t) => {
+  if (!haveTool('cpio')) {
+    t.skip('needs GNU cpio');
+    return;
+  }
+  const work = workDir(t);
+  const { v1 } = linkedThenSplit(work);
+  const image = cpioOf(v1, path.join(work, 'v1.cpio'));
+  const dest = path.join(work, 'root');
+  const indexFile = path.join(work, 'index');
+  await extract({ image, dest, indexFile });
+  const inodes = () => ['a', 'b', 'big', 'big2'].map((name) => fs.statSync(path.join(dest, name)).ino);
+  const before = inodes();
+  // (another setting: the run is not settled by the seal, every member goes through the writer)
+  const again = await extract({ image, dest, indexFile, devices: false });
+  assert.equal(again.settledByIndex, undefined);
+  assert.deepEqual([again.written, again.unchanged], [0, 2]);
+  assert.deepEqual(inodes(), before, 'the same files');
+});
+
 test('a directory image whose hard-link group was split: copied as separate files, and the copy after it changes nothing', async (t) => {
   const work = workDir(t);
   const { v1 } = linkedThenSplit(work);
