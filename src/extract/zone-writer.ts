@@ -273,10 +273,8 @@ export class ZoneWriter {
       mayExist: !this.resolver.createdThisRun(parent),
       known: previous?.hash ? { hash: previous.hash, size: previous.size, mtimeSeconds: nsToSeconds(previous.mtimeNs) } : undefined,
     };
-    if (previous?.type === 'file') {
-      const links = this.linkedNames().get(physical);
-      if (links !== undefined) op.names = 1 + links;
-    }
+    const names = previous?.type === 'file' ? this.recordedNames(physical) : undefined;
+    if (names !== undefined) op.names = names;
     const tag: FileTag = { entry, physical };
     if (entry.sourcePath !== undefined) {
       op.source = entry.sourcePath;
@@ -340,14 +338,16 @@ export class ZoneWriter {
 
   private linkCounts: Map<string, number> | undefined;
 
-  /** How many hard links the content index records to each file (physical path). */
-  private linkedNames(): Map<string, number> {
-    if (this.linkCounts) return this.linkCounts;
-    this.linkCounts = new Map();
-    for (const record of this.options.previous.values()) {
-      if (record.type === 'hardlink' && record.linkPath !== undefined) this.linkCounts.set(record.linkPath, (this.linkCounts.get(record.linkPath) ?? 0) + 1);
+  /** How many names the content index records for the file at `physical` (itself and the hard
+   *  links made to it), when it records any hard link to it. */
+  private recordedNames(physical: string): number | undefined {
+    if (!this.linkCounts) {
+      this.linkCounts = new Map();
+      for (const record of this.options.previous.values()) {
+        if (record.type === 'hardlink' && record.linkPath !== undefined) this.linkCounts.set(record.linkPath, (this.linkCounts.get(record.linkPath) ?? 1) + 1);
+      }
     }
-    return this.linkCounts;
+    return this.linkCounts.get(physical);
   }
 
   /** Remember that `physical` is being written until `done` (a batch) settles. */
@@ -402,8 +402,8 @@ export class ZoneWriter {
     const existing = lstatOrUndefined(path);
     if (existing?.isDirectory()) await this.clearPath(physical, existing);
     // (a file of several names is written anew unless they are the recorded group: write-worker.ts keepable)
-    const names = this.options.previous.get(physical)?.type === 'file' ? 1 + (this.linkedNames().get(physical) ?? 0) : 1;
-    const compareFd = existing?.isFile() && (existing.nlink === 1 || existing.nlink === names) && existing.size === entry.size ? fsb.open(path, O_RDONLY | O_NOFOLLOW) : undefined;
+    const keepable = existing?.isFile() && (existing.nlink === 1 || (this.options.previous.get(physical)?.type === 'file' && existing.nlink === this.recordedNames(physical)));
+    const compareFd = keepable && existing!.size === entry.size ? fsb.open(path, O_RDONLY | O_NOFOLLOW) : undefined;
     const target = existing && !existing.isDirectory() ? `${dir}/.zonep2v-${randomBytes(6).toString('hex')}` : path;
     let fd = compareFd === undefined ? fsb.open(target, CREATE_NEW, 0o600) : -1;
     // each descriptor closed exactly once, also when a step fails (a number closed twice may by
@@ -654,7 +654,7 @@ export class ZoneWriter {
       if (refused?.code === 'EINVAL' && refused.syscall === 'mknod' && entry.type !== 'fifo') {
         // a device number this system cannot hold (Linux: major < 4096, minor < 2^20; Solaris
         // minors go higher): this member is not made, the run goes on (as GNU tar does)
-        this.options.warn({ code: 'P2V_IO', message: `device ${entry.devMajor},${entry.devMinor} not made: ${refused.syscall ?? 'mknod'}: EINVAL (a device number this system cannot hold)`, entry: displayPath(entry.path) });
+        this.options.warn({ code: 'P2V_IO', message: `device ${entry.devMajor},${entry.devMinor} not made: mknod: EINVAL (a device number this system cannot hold)`, entry: displayPath(entry.path) });
         return;
       }
       try {
