@@ -33,6 +33,15 @@ function workDir(t: TestContext): string {
   return work;
 }
 
+/** A work directory for a test that makes its images with GNU cpio; undefined (skipped) without it. */
+function cpioWorkDir(t: TestContext): string | undefined {
+  if (!haveTool('cpio')) {
+    t.skip('needs GNU cpio');
+    return undefined;
+  }
+  return workDir(t);
+}
+
 /** A small tree with one large file, and its newc image (GNU cpio). */
 function imageOf(work: string, name: string, bigByte: number): { source: string; image: string } {
   const source = path.join(work, `source-${name}`);
@@ -69,11 +78,8 @@ async function sleeper(t: TestContext): Promise<ChildProcess> {
 }
 
 test('SIGKILL in the middle of replacing a large file: the re-run removes the temporary name and the marker, and ends as the image says', async (t) => {
-  if (!haveTool('cpio')) {
-    t.skip('needs GNU cpio');
-    return;
-  }
-  const work = workDir(t);
+  const work = cpioWorkDir(t);
+  if (!work) return;
   const first = imageOf(work, 'v1', 0x11);
   const second = imageOf(work, 'v2', 0x22); // every byte of b/big differs
   const dest = path.join(work, 'root');
@@ -112,11 +118,8 @@ test('SIGKILL in the middle of replacing a large file: the re-run removes the te
 });
 
 test('leftovers of every kind, in any directory, go; names that only look like ours stay', async (t) => {
-  if (!haveTool('cpio')) {
-    t.skip('needs GNU cpio');
-    return;
-  }
-  const work = workDir(t);
+  const work = cpioWorkDir(t);
+  if (!work) return;
   const { source, image } = imageOf(work, 'v1', 0x33);
   // the image's own files with names close to ours
   fs.writeFileSync(path.join(source, 'a', '.zonep2v-notours'), 'kept\n');
@@ -186,11 +189,8 @@ test('a pid used again by another process does not hold the tree (Linux: the sta
 });
 
 test('a sealed index is not trusted after a killed run: the tree is checked in full and its leftovers removed', async (t) => {
-  if (!haveTool('cpio')) {
-    t.skip('needs GNU cpio');
-    return;
-  }
-  const work = workDir(t);
+  const work = cpioWorkDir(t);
+  if (!work) return;
   const { source, image } = imageOf(work, 'v1', 0x44);
   // aged past the racy margin, or the image is never sealed
   const old = new Date(Date.now() - 60_000);

@@ -29,6 +29,15 @@ function workDir(t: TestContext): string {
   return work;
 }
 
+/** A work directory for a test that makes its images with GNU cpio; undefined (skipped) without it. */
+function cpioWorkDir(t: TestContext): string | undefined {
+  if (!haveTool('cpio')) {
+    t.skip('needs GNU cpio');
+    return undefined;
+  }
+  return workDir(t);
+}
+
 function cpioOf(source: string, image: string, format = 'newc'): string {
   sh(`cd "$1" && find . | LC_ALL=C sort | cpio -o -H ${format} --quiet > "$2"`, [source, image]);
   return image;
@@ -55,11 +64,8 @@ function linkedThenSplit(work: string): { v1: string; v2: string } {
 for (const format of ['newc', 'odc'] as const) {
   for (const withIndex of [false, true]) {
     test(`a hard-link group split by the next image (cpio ${format}${withIndex ? ', --index' : ''}): separate files, each with its own mode`, async (t) => {
-      if (!haveTool('cpio')) {
-        t.skip('needs GNU cpio');
-        return;
-      }
-      const work = workDir(t);
+      const work = cpioWorkDir(t);
+      if (!work) return;
       const { v1, v2 } = linkedThenSplit(work);
       const dest = path.join(work, 'root');
       const indexFile = withIndex ? path.join(work, 'index') : undefined;
@@ -74,11 +80,8 @@ for (const format of ['newc', 'odc'] as const) {
 }
 
 test('a hard-link group kept by the next image stays one group (its file is written again, its links made again)', async (t) => {
-  if (!haveTool('cpio')) {
-    t.skip('needs GNU cpio');
-    return;
-  }
-  const work = workDir(t);
+  const work = cpioWorkDir(t);
+  if (!work) return;
   const { v1 } = linkedThenSplit(work);
   const image = cpioOf(v1, path.join(work, 'v1.cpio'));
   const dest = path.join(work, 'root');
@@ -90,11 +93,8 @@ test('a hard-link group kept by the next image stays one group (its file is writ
 });
 
 test('with the content index, a hard-link group the next image keeps is kept: nothing rewritten', async (t) => {
-  if (!haveTool('cpio')) {
-    t.skip('needs GNU cpio');
-    return;
-  }
-  const work = workDir(t);
+  const work = cpioWorkDir(t);
+  if (!work) return;
   const { v1 } = linkedThenSplit(work);
   const image = cpioOf(v1, path.join(work, 'v1.cpio'));
   const dest = path.join(work, 'root');
@@ -130,11 +130,8 @@ test('a directory image whose hard-link group was split: copied as separate file
 });
 
 test('an empty directory replaced by a file, small or large, in the next image', async (t) => {
-  if (!haveTool('cpio')) {
-    t.skip('needs GNU cpio');
-    return;
-  }
-  const work = workDir(t);
+  const work = cpioWorkDir(t);
+  if (!work) return;
   const v1 = path.join(work, 'v1');
   const v2 = path.join(work, 'v2');
   fs.mkdirSync(path.join(v1, 'small'), { recursive: true });
@@ -166,11 +163,8 @@ test('a directory replaced by a file within one directory image copy (the source
 });
 
 test('a non-empty directory in the way of a symlink or a file: the run is incomplete (exit 1), the index not sealed', async (t) => {
-  if (!haveTool('cpio')) {
-    t.skip('needs GNU cpio');
-    return;
-  }
-  const work = workDir(t);
+  const work = cpioWorkDir(t);
+  if (!work) return;
   const v1 = path.join(work, 'v1');
   const v2 = path.join(work, 'v2');
   fs.mkdirSync(path.join(v1, 'x'), { recursive: true });
@@ -198,11 +192,8 @@ test('a non-empty directory in the way of a symlink or a file: the run is incomp
 });
 
 test('the same image again (no index): nothing already as the image says is touched, down to the change times', async (t) => {
-  if (!haveTool('cpio')) {
-    t.skip('needs GNU cpio');
-    return;
-  }
-  const work = workDir(t);
+  const work = cpioWorkDir(t);
+  if (!work) return;
   const source = path.join(work, 'source');
   fs.mkdirSync(path.join(source, 'usr', 'lib'), { recursive: true });
   fs.mkdirSync(path.join(source, 'etc'));
