@@ -130,6 +130,7 @@ export class ZoneWriter {
   put(entry: Entry): Promise<void> | undefined {
     if (this.stopError) throw this.stopError;
     this.counters.entries++;
+    if (entry.type === 'hardlink') entry = this.linkOrFile(entry);
     try {
       const waiting = this.place(entry);
       return waiting?.catch((error) => this.failed(entry, error));
@@ -139,7 +140,26 @@ export class ZoneWriter {
     }
   }
 
+  /** Files of the image that could not be placed (by member name), and the member each one's
+   *  later hard links go to instead (linkOrFile). */
+  private readonly unplacedFiles = new Set<string>();
+  private readonly linkRedirects = new Map<string, string>();
+
+  /** A hard link whose target could not be placed: when it carries its own copy of the data
+   *  (odc/bin/afio cpio), it becomes the file, and the group's later links go to it; else it
+   *  stays a link (and fails as one, with the target missing). */
+  private linkOrFile(entry: Entry): Entry {
+    const group = entry.linkTarget ?? '';
+    const target = this.linkRedirects.get(group) ?? group;
+    if (entry.linkDataSize === undefined || entry.body === undefined || !this.unplacedFiles.has(target)) {
+      return target === group ? entry : { ...entry, linkTarget: target };
+    }
+    this.linkRedirects.set(group, entry.path);
+    return { ...entry, type: 'file', size: entry.linkDataSize, linkTarget: undefined, linkDataSize: undefined };
+  }
+
   private failed(entry: Entry, error: unknown): void {
+    if (entry.type === 'file') this.unplacedFiles.add(entry.path);
     const p2v = isP2VError(error) ? error : ioError(error, displayPath(entry.path), (error as NodeJS.ErrnoException).syscall ?? 'write');
     // a path too long for the file system is this member's problem, not the image's (the
     // workers already report it per file; on the main thread it aborted the whole extraction)

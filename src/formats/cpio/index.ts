@@ -261,8 +261,19 @@ async function* rareMember(
       return false;
     }
     if (decision.kind === 'link') {
-      await reader.skip(header.fileSize + dataPad, 'cpio member data');
+      if (header.fileSize === 0) {
+        await reader.skip(dataPad, 'cpio data padding');
+        yield decision.entry;
+        return false;
+      }
+      // odc/bin/afio: this name carries the data too; the writer needs it only when the first
+      // name could not be placed (a refused name), and the cursor skips it otherwise
+      const body = new CpioBody(reader, header, context, name);
+      decision.entry.body = body;
+      decision.entry.linkDataSize = header.fileSize;
       yield decision.entry;
+      if (!body.done) await body.finish();
+      if (!reader.skipBuffered(dataPad)) await reader.skip(dataPad, 'cpio data padding');
       return false;
     }
   }

@@ -101,7 +101,8 @@ async function readArchive(bytes: Uint8Array, options: ReadOptions = {}): Promis
     outcome.chain = opened.chain;
     for await (const entry of opened.entries) {
       let body: Buffer | undefined;
-      if (entry.body && options.bodies !== false) {
+      // (a hard link's body is the optional copy odc/bin carry, Entry.linkDataSize: not read here)
+      if (entry.body && entry.type !== 'hardlink' && options.bodies !== false) {
         const pieces: Buffer[] = [];
         // pieces may alias the reader's buffers: copy
         for await (const piece of entry.body.chunks()) pieces.push(Buffer.from(piece));
