@@ -131,6 +131,12 @@ export class ZoneWriter {
     if (this.stopError) throw this.stopError;
     this.counters.entries++;
     if (entry.type === 'hardlink') entry = this.linkOrFile(entry);
+    else if (this.unplacedFiles.size > 0) {
+      // a member of that name again (another group, or a name used twice): what was learnt of
+      // the earlier one is void
+      this.unplacedFiles.delete(entry.path);
+      this.linkRedirects.delete(entry.path);
+    }
     try {
       const waiting = this.place(entry);
       return waiting?.catch((error) => this.failed(entry, error));

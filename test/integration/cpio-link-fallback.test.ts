@@ -35,3 +35,28 @@ for (const format of ['odc', 'bin-le', 'bin-be'] as const) {
     });
   });
 }
+
+test('what is learnt of a refused first name does not carry over to a later group of the same name', async () => {
+  await withSandbox('link-fallback-reused-name', async (box) => {
+    const members: CpioMember[] = [
+      // group ONE: its first name is in the way of a file, so "a" becomes the file
+      { name: 'p', type: 'file', data: 'a file where a directory comes later' },
+      { name: 'p/f', type: 'file', ino: 5, nlink: 2, data: 'ONE' },
+      { name: 'a', type: 'file', ino: 5, nlink: 2, data: 'ONE' },
+      // group TWO: the same first name, placed this time; "b" must link to it
+      { name: 'p', type: 'dir' },
+      { name: 'p/f', type: 'file', ino: 6, nlink: 2, data: 'TWO' },
+      { name: 'b', type: 'file', ino: 6, nlink: 2, data: 'TWO' },
+      // groups THREE and FOUR: both refused first names
+      { name: '../x', type: 'file', ino: 7, nlink: 2, data: 'THREE' },
+      { name: 'c', type: 'file', ino: 7, nlink: 2, data: 'THREE' },
+      { name: '../x', type: 'file', ino: 8, nlink: 2, data: 'FOUR' },
+      { name: 'd', type: 'file', ino: 8, nlink: 2, data: 'FOUR' },
+    ];
+    expectReport(await extractHostile(cpioArchive(members, { format: 'odc' }), box.root));
+    const read = (name: string) => fs.readFileSync(path.join(box.root, name), 'utf8');
+    assert.deepEqual([read('a'), read('p/f'), read('b'), read('c'), read('d')], ['ONE', 'TWO', 'TWO', 'THREE', 'FOUR']);
+    assert.equal(fs.statSync(path.join(box.root, 'b')).ino, fs.statSync(path.join(box.root, 'p/f')).ino, 'b links to the second p/f');
+    box.assertUnchanged('reused names');
+  });
+});
