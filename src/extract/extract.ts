@@ -132,7 +132,6 @@ export async function extract(options: ExtractOptions): Promise<ExtractReport> {
     process.umask(savedUmask);
     stopping.release();
     claim.release();
-    claim.end();
     await index?.abandon();
     await source.close?.();
     throw error;

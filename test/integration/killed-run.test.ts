@@ -16,7 +16,8 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { extract } from '../../src/index.js';
 import { compareTrees, formatDiffs } from '../helpers/tree-compare.js';
-import { haveTool, isRoot, sh } from '../helpers/tools.js';
+import { isRoot, sh } from '../helpers/tools.js';
+import { cpioWorkDir, workDir } from '../helpers/work-dir.js';
 
 const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 const bin = path.join(repoRoot, 'bin', 'zonep2v.js');
@@ -27,19 +28,17 @@ function oursIn(dir: string): string[] {
   return fs.readdirSync(dir, { recursive: true }).map(String).filter((name) => path.basename(name).startsWith('.zonep2v-'));
 }
 
-function workDir(t: TestContext): string {
-  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'zonep2v-killed-'));
-  t.after(() => fs.rmSync(work, { recursive: true, force: true }));
-  return work;
-}
 
-/** A work directory for a test that makes its images with GNU cpio; undefined (skipped) without it. */
-function cpioWorkDir(t: TestContext): string | undefined {
-  if (!haveTool('cpio')) {
-    t.skip('needs GNU cpio');
-    return undefined;
-  }
-  return workDir(t);
+
+/** A source directory holding one file, and an empty destination beside it. */
+function oneFileTree(t: TestContext): { work: string; source: string; dest: string } {
+  const work = workDir(t, 'killed');
+  const source = path.join(work, 'source');
+  fs.mkdirSync(source);
+  fs.writeFileSync(path.join(source, 'file'), 'content\n');
+  const dest = path.join(work, 'root');
+  fs.mkdirSync(dest);
+  return { work, source, dest };
 }
 
 /** A small tree with one large file, and its newc image (GNU cpio). */
@@ -78,7 +77,7 @@ async function sleeper(t: TestContext): Promise<ChildProcess> {
 }
 
 test('SIGKILL in the middle of replacing a large file: the re-run removes the temporary name and the marker, and ends as the image says', async (t) => {
-  const work = cpioWorkDir(t);
+  const work = cpioWorkDir(t, 'killed');
   if (!work) return;
   const first = imageOf(work, 'v1', 0x11);
   const second = imageOf(work, 'v2', 0x22); // every byte of b/big differs
@@ -118,7 +117,7 @@ test('SIGKILL in the middle of replacing a large file: the re-run removes the te
 });
 
 test('leftovers of every kind, in any directory, go; names that only look like ours stay', async (t) => {
-  const work = cpioWorkDir(t);
+  const work = cpioWorkDir(t, 'killed');
   if (!work) return;
   const { source, image } = imageOf(work, 'v1', 0x33);
   // the image's own files with names close to ours
@@ -145,12 +144,7 @@ test('leftovers of every kind, in any directory, go; names that only look like o
 });
 
 test('a live run holds the tree: a second run is refused (P2V_BUSY, the CLI exits 1) and writes nothing', async (t) => {
-  const work = workDir(t);
-  const source = path.join(work, 'source');
-  fs.mkdirSync(source);
-  fs.writeFileSync(path.join(source, 'file'), 'content\n');
-  const dest = path.join(work, 'root');
-  fs.mkdirSync(dest);
+  const { source, dest } = oneFileTree(t);
   const holder = await sleeper(t);
   writeMarker(dest, { pid: holder.pid!, start: fs.existsSync('/proc/self/stat') ? startTicks(holder.pid!) : null });
   const marker = fs.readFileSync(path.join(dest, markerName));
@@ -175,12 +169,7 @@ test('a pid used again by another process does not hold the tree (Linux: the sta
     t.skip('needs /proc');
     return;
   }
-  const work = workDir(t);
-  const source = path.join(work, 'source');
-  fs.mkdirSync(source);
-  fs.writeFileSync(path.join(source, 'file'), 'content\n');
-  const dest = path.join(work, 'root');
-  fs.mkdirSync(dest);
+  const { source, dest } = oneFileTree(t);
   const other = await sleeper(t);
   writeMarker(dest, { pid: other.pid!, start: String(BigInt(startTicks(other.pid!)) - 1n) });
   const report = await extract({ image: source, dest });
@@ -189,7 +178,7 @@ test('a pid used again by another process does not hold the tree (Linux: the sta
 });
 
 test('a sealed index is not trusted after a killed run: the tree is checked in full and its leftovers removed', async (t) => {
-  const work = cpioWorkDir(t);
+  const work = cpioWorkDir(t, 'killed');
   if (!work) return;
   const { source, image } = imageOf(work, 'v1', 0x44);
   // aged past the racy margin, or the image is never sealed
@@ -218,7 +207,7 @@ test('a sealed index is not trusted after a killed run: the tree is checked in f
 });
 
 test('the marker does not outlive a run that failed on bad input, nor change the root\'s mtime', async (t) => {
-  const work = workDir(t);
+  const work = workDir(t, 'killed');
   const dest = path.join(work, 'root');
   const garbage = path.join(work, 'garbage.cpio');
   fs.writeFileSync(garbage, Buffer.concat([Buffer.from('070701'), Buffer.alloc(200, 0x41)]));
@@ -236,10 +225,7 @@ test('the marker does not outlive a run that failed on bad input, nor change the
 });
 
 test('the index a killed run was writing (<index>.tmp-<pid>) is removed by the next run, unless its process lives', async (t) => {
-  const work = workDir(t);
-  const source = path.join(work, 'source');
-  fs.mkdirSync(source);
-  fs.writeFileSync(path.join(source, 'file'), 'content\n');
+  const { work, source } = oneFileTree(t);
   const indexFile = path.join(work, 'index');
   const dead = `${indexFile}.tmp-${deadPid()}`;
   const live = `${indexFile}.tmp-${(await sleeper(t)).pid}`;
@@ -253,7 +239,7 @@ test('the index a killed run was writing (<index>.tmp-<pid>) is removed by the n
 });
 
 test('an image member named like the marker is left alone: no recovery, no sweep, and the index still settles', async (t) => {
-  const work = workDir(t);
+  const work = workDir(t, 'killed');
   const source = path.join(work, 'source');
   fs.mkdirSync(path.join(source, 'a'), { recursive: true });
   fs.writeFileSync(path.join(source, markerName), 'the image\'s own file\n');
@@ -273,7 +259,7 @@ test('an image member named like the marker is left alone: no recovery, no sweep
 });
 
 test('two runs of one process into the same tree (the library): the second is refused while the first runs', async (t) => {
-  const work = workDir(t);
+  const work = workDir(t, 'killed');
   const source = path.join(work, 'source');
   fs.mkdirSync(source);
   fs.writeFileSync(path.join(source, 'small'), 'small\n');
@@ -295,12 +281,7 @@ test('two runs of one process into the same tree (the library): the second is re
 });
 
 test('an empty file named like the marker is not one of ours (ours are linked into place whole): left alone', async (t) => {
-  const work = workDir(t);
-  const source = path.join(work, 'source');
-  fs.mkdirSync(source);
-  fs.writeFileSync(path.join(source, 'file'), 'content\n');
-  const dest = path.join(work, 'root');
-  fs.mkdirSync(dest);
+  const { source, dest } = oneFileTree(t);
   fs.writeFileSync(path.join(dest, markerName), '');
   fs.writeFileSync(path.join(dest, '.zonep2v-abcdef123456'), 'kept: no dead run of ours here');
   const report = await extract({ image: source, dest });

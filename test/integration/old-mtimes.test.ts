@@ -5,13 +5,13 @@
  * from a directory image and from GNU tar's pax archive, and a re-run recognises them as
  * unchanged.
  */
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { extract } from '../../src/index.js';
 import { haveTool, sh } from '../helpers/tools.js';
+import { workDir } from '../helpers/work-dir.js';
 
 /** name → mtime in whole seconds (negative), set with touch -h so symlinks get their own */
 const times: Record<string, string> = {
@@ -40,14 +40,9 @@ function expectTimes(dest: string): void {
   }
 }
 
-function workDir(t: TestContext): string {
-  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'zonep2v-1969-'));
-  t.after(() => fs.rmSync(work, { recursive: true, force: true }));
-  return work;
-}
 
 test('a directory image: mtimes before 1970 are kept, and a re-run finds every file unchanged', async (t) => {
-  const work = workDir(t);
+  const work = workDir(t, '1969');
   const source = makeSource(work);
   const dest = path.join(work, 'root');
   await extract({ image: source, dest });
@@ -62,7 +57,7 @@ test('a pax archive from GNU tar: mtimes before 1970 are kept, with and without 
     t.skip('needs GNU tar');
     return;
   }
-  const work = workDir(t);
+  const work = workDir(t, '1969');
   const source = makeSource(work);
   const image = path.join(work, 'image.tar');
   sh('tar --format=posix -C "$1" -cf "$2" .', [source, image]);
@@ -76,7 +71,7 @@ test('a pax archive from GNU tar: mtimes before 1970 are kept, with and without 
 });
 
 test('nanosecond mtimes keep their first six decimals (a double is ~0.2 us coarse in 2026; libuv truncates)', async (t) => {
-  const work = workDir(t);
+  const work = workDir(t, '1969');
   const source = path.join(work, 'source');
   fs.mkdirSync(source);
   // a fixed spread of times, before and after 1970, each with all nine decimals in use

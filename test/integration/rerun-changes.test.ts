@@ -9,34 +9,21 @@
  *     index not sealed), as a small file's failure already was.
  * Images are made by GNU cpio from real trees; the result is compared with the second tree.
  */
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { extract, incompleteMembers } from '../../src/index.js';
 import { compareTrees, formatDiffs } from '../helpers/tree-compare.js';
-import { haveTool, isRoot, sh } from '../helpers/tools.js';
+import { isRoot, sh } from '../helpers/tools.js';
+import { cpioWorkDir, workDir } from '../helpers/work-dir.js';
 
 const bin = fileURLToPath(new URL('../../../bin/zonep2v.js', import.meta.url));
 const when = new Date('2011-03-04T05:06:07Z');
 
-function workDir(t: TestContext): string {
-  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'zonep2v-rerun-'));
-  t.after(() => fs.rmSync(work, { recursive: true, force: true }));
-  return work;
-}
 
-/** A work directory for a test that makes its images with GNU cpio; undefined (skipped) without it. */
-function cpioWorkDir(t: TestContext): string | undefined {
-  if (!haveTool('cpio')) {
-    t.skip('needs GNU cpio');
-    return undefined;
-  }
-  return workDir(t);
-}
 
 function cpioOf(source: string, image: string, format = 'newc'): string {
   sh(`cd "$1" && find . | LC_ALL=C sort | cpio -o -H ${format} --quiet > "$2"`, [source, image]);
@@ -64,7 +51,7 @@ function linkedThenSplit(work: string): { v1: string; v2: string } {
 for (const format of ['newc', 'odc'] as const) {
   for (const withIndex of [false, true]) {
     test(`a hard-link group split by the next image (cpio ${format}${withIndex ? ', --index' : ''}): separate files, each with its own mode`, async (t) => {
-      const work = cpioWorkDir(t);
+      const work = cpioWorkDir(t, 'rerun');
       if (!work) return;
       const { v1, v2 } = linkedThenSplit(work);
       const dest = path.join(work, 'root');
@@ -80,7 +67,7 @@ for (const format of ['newc', 'odc'] as const) {
 }
 
 test('a hard-link group kept by the next image stays one group (its file is written again, its links made again)', async (t) => {
-  const work = cpioWorkDir(t);
+  const work = cpioWorkDir(t, 'rerun');
   if (!work) return;
   const { v1 } = linkedThenSplit(work);
   const image = cpioOf(v1, path.join(work, 'v1.cpio'));
@@ -93,7 +80,7 @@ test('a hard-link group kept by the next image stays one group (its file is writ
 });
 
 test('with the content index, a hard-link group the next image keeps is kept: nothing rewritten', async (t) => {
-  const work = cpioWorkDir(t);
+  const work = cpioWorkDir(t, 'rerun');
   if (!work) return;
   const { v1 } = linkedThenSplit(work);
   const image = cpioOf(v1, path.join(work, 'v1.cpio'));
@@ -110,7 +97,7 @@ test('with the content index, a hard-link group the next image keeps is kept: no
 });
 
 test('a directory image whose hard-link group was split: copied as separate files, and the copy after it changes nothing', async (t) => {
-  const work = workDir(t);
+  const work = workDir(t, 'rerun');
   const { v1 } = linkedThenSplit(work);
   const dest = path.join(work, 'root');
   await extract({ image: v1, dest });
@@ -130,7 +117,7 @@ test('a directory image whose hard-link group was split: copied as separate file
 });
 
 test('an empty directory replaced by a file, small or large, in the next image', async (t) => {
-  const work = cpioWorkDir(t);
+  const work = cpioWorkDir(t, 'rerun');
   if (!work) return;
   const v1 = path.join(work, 'v1');
   const v2 = path.join(work, 'v2');
@@ -149,7 +136,7 @@ test('an empty directory replaced by a file, small or large, in the next image',
 });
 
 test('a directory replaced by a file within one directory image copy (the source changed): the file', async (t) => {
-  const work = workDir(t);
+  const work = workDir(t, 'rerun');
   const source = path.join(work, 'source');
   fs.mkdirSync(path.join(source, 'd'), { recursive: true });
   const dest = path.join(work, 'root');
@@ -163,7 +150,7 @@ test('a directory replaced by a file within one directory image copy (the source
 });
 
 test('a non-empty directory in the way of a symlink or a file: the run is incomplete (exit 1), the index not sealed', async (t) => {
-  const work = cpioWorkDir(t);
+  const work = cpioWorkDir(t, 'rerun');
   if (!work) return;
   const v1 = path.join(work, 'v1');
   const v2 = path.join(work, 'v2');
@@ -192,7 +179,7 @@ test('a non-empty directory in the way of a symlink or a file: the run is incomp
 });
 
 test('the same image again (no index): nothing already as the image says is touched, down to the change times', async (t) => {
-  const work = cpioWorkDir(t);
+  const work = cpioWorkDir(t, 'rerun');
   if (!work) return;
   const source = path.join(work, 'source');
   fs.mkdirSync(path.join(source, 'usr', 'lib'), { recursive: true });
