@@ -11,10 +11,11 @@ import { openSource } from '../io/open-source.js';
 import { abortableSource } from '../io/abortable-source.js';
 import { resolveLimits } from '../limits.js';
 import type { DumpLevel, DumpStamp } from '../formats/format.js';
-import { type IndexRecord, IndexWriter, type RootMetadata, type RunSeal, indexByPath, markApplying, readIndexFile } from '../store/content-index.js';
+import { type IndexFile, type IndexRecord, IndexWriter, type RootMetadata, type RunSeal, indexByPath, indexTrailer, markApplying, parseIndex, readIndexBytes } from '../store/content-index.js';
+import { treeMatchesIndexBytes } from './settled-check.js';
 import { planIncremental } from './incremental.js';
 import { type RunClaim, claimTree, markerPresent } from './run-marker.js';
-import { directoryMatchesIndex, treeMatchesIndex, treeMatchesIndexInSlices } from './index-check.js';
+import { directoryMatchesIndex, treeMatchesIndexInSlices } from './index-check.js';
 import { type ExtractOptions, type ExtractReport, type Warning, incompleteMembers } from './types.js';
 import { cpuMark, cpuSince, PipelineStats, type StageReport, setActiveStats, workerMeterSlots } from '../stats.js';
 
@@ -66,8 +67,7 @@ export async function extract(options: ExtractOptions): Promise<ExtractReport> {
   checkNotNested(source, toBytePath(realPathOfNew(options.dest)));
   fs.mkdirSync(options.dest, { recursive: true });
   const root = toBytePath(fs.realpathSync(path.resolve(options.dest)));
-  const indexed = options.indexFile ? readIndexFile(options.indexFile) : undefined;
-  const previous = indexByPath(indexed?.records ?? []);
+  const indexBytes = options.indexFile ? readIndexBytes(options.indexFile) : undefined;
   const owners = process.getuid?.() === 0;
   // sealFormat: what a seal records (3: the root's own metadata, and the special files not
   // made); an older seal is not trusted
@@ -75,11 +75,18 @@ export async function extract(options: ExtractOptions): Promise<ExtractReport> {
 
   // the same image file, unchanged, into the same tree with the same settings: if the tree is
   // still what the index recorded, a full run would rewrite nothing - check, and stop there
-  const seal = indexed?.seal;
+  const indexText = indexBytes?.toString('utf8');
+  const trailer = indexText !== undefined ? indexTrailer(indexText) : undefined;
+  const seal = trailer?.seal;
   const imageIdentity = source.identity?.opened ?? (source.directory !== undefined ? directoryIdentity(source.directory) : undefined);
-  if (seal && !indexed?.applying && !markerPresent(root) && imageIdentity !== undefined && seal.image === imageIdentity && seal.settings === settings) {
+  let parsed: { indexed: IndexFile; previous: Map<string, IndexRecord> } | undefined;
+  const parseIndexOnce = () => {
+    const indexed = indexText !== undefined ? parseIndex(indexText) : undefined;
+    return (parsed ??= { indexed: indexed ?? { records: [], exists: false }, previous: indexByPath(indexed?.records ?? []) });
+  };
+  if (seal && !trailer?.applying && !markerPresent(root) && imageIdentity !== undefined && seal.image === imageIdentity && seal.settings === settings) {
     const checkStarted = performance.now();
-    const settled = source.directory === undefined ? treeStillMatches(root, previous, owners, seal.root) : await directoryAndTreeStillMatch(source.directory, root, previous, owners, seal, options.signal);
+    const settled = source.directory === undefined ? await treeMatchesIndexBytes(indexBytes!, root, owners, seal.root) : await directoryAndTreeStillMatch(source.directory, root, parseIndexOnce().previous, owners, seal, options.signal);
     if (options.signal?.aborted) {
       await source.close?.();
       throw interrupted(0, false);
@@ -89,6 +96,8 @@ export async function extract(options: ExtractOptions): Promise<ExtractReport> {
       return settledReport(seal, imageName, options.dest, started, options.stats ? performance.now() - checkStarted : undefined);
     }
   }
+  const { indexed: indexFile, previous } = parseIndexOnce();
+  const indexed = options.indexFile ? indexFile : undefined;
   // loaded only now: the writer (and its worker pool, hashing kernel) and the format layers are
   // ~25 ms of module loading (main.js import 45 -> 21 ms) that a run settled by the index above never needs
   const [{ ZoneWriter }, { openImage }] = await Promise.all([import('./zone-writer.js'), import('../image.js')]);
@@ -287,16 +296,6 @@ async function directoryAndTreeStillMatch(directory: string, root: string, recor
     return (await tree) && source;
   } finally {
     signal?.removeEventListener('abort', fail);
-  }
-}
-
-/** treeMatchesIndex, with any error (ENOTDIR where a directory became a file, EACCES) taken
- *  as "no": the full run then deals with it as it would anyway. */
-function treeStillMatches(root: string, records: ReadonlyMap<string, IndexRecord>, owners: boolean, rootMetadata: RootMetadata | undefined): boolean {
-  try {
-    return treeMatchesIndex(root, records, owners, rootMetadata);
-  } catch {
-    return false;
   }
 }
 

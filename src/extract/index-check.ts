@@ -18,7 +18,7 @@
  */
 import type * as fs from 'node:fs';
 import type { Entry } from '../entry.js';
-import type { IndexRecord, RootMetadata, RunSeal } from '../store/content-index.js';
+import { type IndexRecord, type RootMetadata, type RunSeal, parseRecord } from '../store/content-index.js';
 import { splitLinuxDev } from '../formats/common/dev.js';
 import { fsb, lstatOrUndefined, nsToSeconds, sameMtime } from './fs-bytes.js';
 
@@ -76,8 +76,90 @@ function* checkTree(root: string, records: ReadonlyMap<string, IndexRecord>, own
   return true;
 }
 
+/**
+ * The same check over an index's lines as they come, in chunks, without a map of all records
+ * first: two threads can then share the lines (settled-check.ts), each with its own checker.
+ * It asks at least what treeMatchesIndex asks, so a "yes" here is a yes there; where a thread
+ * cannot see the other's lines it says "no" rather than guess (an 'attrs' record whose member
+ * it has not seen) or checks again (a directory recorded in the other thread's lines is also
+ * checked as an implied one here). A "no" only costs the full run, which is always right.
+ */
+export class IndexLineChecker {
+  private readonly links: IndexRecord[] = [];
+  /** member paths, kept only when the index has 'attrs' records (an index-wide search for
+   *  them is cheaper than a set of all paths) */
+  private readonly members: Set<string> | undefined;
+  private readonly attrs: string[] = [];
+  private readonly parents = new Set<string>();
+  private lastParent = '';
+  /** recorded as directories, and found so */
+  private readonly dirs = new Set<string>();
+
+  constructor(
+    private readonly root: string,
+    private readonly owners: boolean,
+    hasAttrs: boolean,
+  ) {
+    if (hasAttrs) this.members = new Set();
+  }
+
+  private abs(physical: string): string {
+    return physical === '' ? this.root : `${this.root}/${physical}`;
+  }
+
+  /** Check the records among `text`'s lines (others are skipped, as parseIndex skips them);
+   *  false at the first that does not match. Throws what lstat throws beyond ENOENT. */
+  checkLines(text: string): boolean {
+    const abs = (physical: string) => this.abs(physical);
+    for (const line of text.split('\n')) {
+      if (line === '') continue;
+      const record = parseRecord(line);
+      if (record === undefined) continue;
+      const path = record.path;
+      if (record.type === 'attrs') {
+        this.attrs.push(path); // settled only if its member's record, which counts, is here too
+        continue;
+      }
+      this.members?.add(path);
+      const slash = path.lastIndexOf('/');
+      // members come mostly directory by directory: a parent like the last one's is known
+      if (slash > 0 && !(slash === this.lastParent.length && path.startsWith(this.lastParent))) {
+        this.lastParent = path.slice(0, slash);
+        for (let at = slash; at > 0; at = path.lastIndexOf('/', at - 1)) {
+          const dir = path.slice(0, at);
+          if (this.parents.has(dir)) break; // and so are all of its ancestors
+          this.parents.add(dir);
+        }
+      }
+      if (record.type === 'hardlink') {
+        this.links.push(record);
+        continue;
+      }
+      const stat = lstatOrUndefined(abs(path));
+      if (!stat || !nodeMatches(stat, record, this.owners, abs)) return false;
+      if (record.type === 'dir') this.dirs.add(path);
+    }
+    return true;
+  }
+
+  /** After the last chunk: hard links, 'attrs' records, and the directories members sit in. */
+  finish(): boolean {
+    for (const link of this.links) {
+      // the target's inode as it is now: the target itself was checked as a record
+      const stat = lstatOrUndefined(this.abs(link.path));
+      const target = link.linkPath === undefined ? undefined : lstatOrUndefined(this.abs(link.linkPath))?.ino;
+      if (!stat?.isFile() || target === undefined || stat.ino !== target) return false;
+    }
+    for (const path of this.attrs) if (!this.members?.has(path)) return false;
+    for (const dir of this.parents) {
+      if (!this.dirs.has(dir) && !lstatOrUndefined(this.abs(dir))?.isDirectory()) return false;
+    }
+    return true;
+  }
+}
+
 /** The root directory as the image's "." member left it (mode, owner, mtime). */
-function rootMatches(root: string, metadata: RootMetadata, owners: boolean): boolean {
+export function rootMatches(root: string, metadata: RootMetadata, owners: boolean): boolean {
   const stat = lstatOrUndefined(root);
   return stat !== undefined && nodeMatches(stat, rootRecord(metadata), owners, () => root);
 }

@@ -102,10 +102,13 @@ function bytePathField(path: string, key: string): string {
   }
 }
 
-function decodeBytePath(row: Record<string, unknown>, key: string): string | undefined {
+/** `row[key]` as a byte path, or `row[base64Key]` (the two keys are constants at every call:
+ *  a key built per call was a string allocation per record and field). */
+function decodeBytePath(row: Record<string, unknown>, key: string, base64Key: string): string | undefined {
   const text = row[key];
   if (typeof text === 'string') return asciiOnly.test(text) ? text : Buffer.from(text, 'utf8').toString('latin1');
-  if (typeof row[`${key}Base64`] === 'string') return Buffer.from(row[`${key}Base64`] as string, 'base64').toString('latin1');
+  const base64 = row[base64Key];
+  if (typeof base64 === 'string') return Buffer.from(base64, 'base64').toString('latin1');
   return undefined;
 }
 
@@ -136,7 +139,7 @@ export function parseRecord(line: string): IndexRecord | undefined {
   } catch {
     return undefined;
   }
-  const path = decodeBytePath(row, 'path');
+  const path = decodeBytePath(row, 'path', 'pathBase64');
   if (path === undefined || typeof row.type !== 'string') return undefined;
   // every key, present or not, in one order: one object shape for all records (an index is read
   // whole, tens of thousands of records, before a re-run can start)
@@ -149,12 +152,12 @@ export function parseRecord(line: string): IndexRecord | undefined {
     gid: Number(row.gid ?? 0),
     mtimeNs: BigInt(String(row.mtimeNs ?? '0')),
     hash: typeof row.xxh64 === 'string' ? row.xxh64 : undefined,
-    linkTarget: decodeBytePath(row, 'linkTarget'),
+    linkTarget: decodeBytePath(row, 'linkTarget', 'linkTargetBase64'),
     xattrs: row.xattrs && typeof row.xattrs === 'object' ? (row.xattrs as Record<string, string>) : undefined,
     acls: Array.isArray(row.acls) ? (row.acls as AclRecord[]) : undefined,
     inode: typeof row.inode === 'number' ? row.inode : undefined,
     sourceStamp: typeof row.sourceStamp === 'string' ? row.sourceStamp : undefined,
-    linkPath: decodeBytePath(row, 'linkPath'),
+    linkPath: decodeBytePath(row, 'linkPath', 'linkPathBase64'),
     devMajor: typeof row.devMajor === 'number' ? row.devMajor : undefined,
     devMinor: typeof row.devMajor === 'number' ? Number(row.devMinor ?? 0) : undefined,
   };
@@ -220,13 +223,60 @@ export function markApplying(file: string, stamp: DumpStamp): void {
 
 /** Read an index written earlier, completely. */
 export function readIndexFile(file: string): IndexFile {
-  let text: string;
+  const bytes = readIndexBytes(file);
+  return bytes === undefined ? { records: [], exists: false } : parseIndex(bytes.toString('utf8'));
+}
+
+/** An index file's bytes, in shared memory (a settled check hands them to a second thread,
+ *  settled-check.ts); undefined when there is no such file. */
+export function readIndexBytes(file: string): Buffer | undefined {
+  let fd: number;
   try {
-    text = fs.readFileSync(file, 'utf8');
+    fd = fs.openSync(file, 'r');
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { records: [], exists: false };
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw error;
   }
+  try {
+    const size = fs.fstatSync(fd).size;
+    const bytes = Buffer.from(new SharedArrayBuffer(size));
+    let at = 0;
+    while (at < size) {
+      const n = fs.readSync(fd, bytes, at, size - at, at);
+      if (n === 0) break; // shorter than it was a moment ago: what was read is the file
+      at += n;
+    }
+    return bytes.subarray(0, at);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
+ * What a settled check needs of an index, found without parsing its records: the seal (the
+ * last valid one, as parseIndex takes it) and whether an incremental dump was left being
+ * applied. Those lines start a line and hold no newline (JSON escapes it), so they are found
+ * by their opening.
+ */
+export function indexTrailer(text: string): { seal?: RunSeal; applying: boolean } {
+  let seal: RunSeal | undefined;
+  for (let at = text.lastIndexOf('{"runSeal"'); at >= 0 && seal === undefined; at = at === 0 ? -1 : text.lastIndexOf('{"runSeal"', at - 1)) {
+    if (at === 0 || text[at - 1] === '\n') seal = parseSeal(lineAt(text, at));
+  }
+  let applying = false;
+  for (let at = text.indexOf('{"dumpApplying"'); at >= 0 && !applying; at = text.indexOf('{"dumpApplying"', at + 1)) {
+    if (at === 0 || text[at - 1] === '\n') applying = parseStamp(lineAt(text, at), 'dumpApplying') !== undefined;
+  }
+  return { seal, applying };
+}
+
+function lineAt(text: string, start: number): string {
+  const end = text.indexOf('\n', start);
+  return text.slice(start, end < 0 ? text.length : end);
+}
+
+/** An index's text, every line. */
+export function parseIndex(text: string): IndexFile {
   const out: IndexFile = { records: [], exists: true };
   for (const line of text.split('\n')) {
     if (line === '') continue;
