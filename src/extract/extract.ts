@@ -15,7 +15,7 @@ import { type IndexFile, type IndexRecord, IndexWriter, type RootMetadata, type 
 import { treeMatchesIndexBytes } from './settled-check.js';
 import { planIncremental } from './incremental.js';
 import { type RunClaim, claimTree, markerPresent } from './run-marker.js';
-import { directoryMatchesIndex, treeMatchesIndexInSlices } from './index-check.js';
+import { directoryMatchesIndex } from './index-check.js';
 import { type ExtractOptions, type ExtractReport, type Warning, incompleteMembers } from './types.js';
 import { cpuMark, cpuSince, PipelineStats, type StageReport, setActiveStats, workerMeterSlots } from '../stats.js';
 
@@ -86,7 +86,7 @@ export async function extract(options: ExtractOptions): Promise<ExtractReport> {
   };
   if (seal && !trailer?.applying && !markerPresent(root) && imageIdentity !== undefined && seal.image === imageIdentity && seal.settings === settings) {
     const checkStarted = performance.now();
-    const settled = source.directory === undefined ? await treeMatchesIndexBytes(indexBytes!, root, owners, seal.root) : await directoryAndTreeStillMatch(source.directory, root, parseIndexOnce().previous, owners, seal, options.signal);
+    const settled = source.directory === undefined ? await treeMatchesIndexBytes(indexBytes!, root, owners, seal.root) : await directoryAndTreeStillMatch(source.directory, root, indexBytes!, () => parseIndexOnce().previous, owners, seal, options.signal);
     if (options.signal?.aborted) {
       await source.close?.();
       throw interrupted(0, false);
@@ -273,25 +273,26 @@ function directoryIdentity(directory: string): string | undefined {
 }
 
 /**
- * A directory image has no identity that changes with its content: its members, walked afresh,
- * are compared with the records (directoryMatchesIndex) while the tree is checked
- * (treeMatchesIndex) in slices on this thread, between the walk thread's batches; the first
- * side to fail stops the other. A walk that warns (a member vanished, an unknown type) or fails
- * is not a match: the full run deals with it as it would anyway.
+ * A directory image has no identity that changes with its content: its members, walked afresh
+ * (on the walk thread), are compared with the records here (directoryMatchesIndex) while the
+ * helper thread of the settled check takes every chunk of the tree check (settled-check.ts);
+ * the first side to fail stops the other. A walk that warns (a member vanished, an unknown
+ * type) or fails is not a match: the full run deals with it as it would anyway.
  */
-async function directoryAndTreeStillMatch(directory: string, root: string, records: ReadonlyMap<string, IndexRecord>, owners: boolean, seal: RunSeal, signal: AbortSignal | undefined): Promise<boolean> {
-  const { walkDirectory } = await import('../formats/dir/walk.js');
-  let failed = false;
+async function directoryAndTreeStillMatch(directory: string, root: string, indexBytes: Buffer, records: () => ReadonlyMap<string, IndexRecord>, owners: boolean, seal: RunSeal, signal: AbortSignal | undefined): Promise<boolean> {
+  const abandon = new AbortController();
   const fail = () => {
-    failed = true;
+    abandon.abort();
     return false;
   };
   // a stop ends the check as a mismatch would (the caller then sees the signal)
   signal?.addEventListener('abort', fail, { once: true });
   try {
-    const tree = treeMatchesIndexInSlices(root, records, owners, seal.root, () => failed).then((matches) => matches || fail(), fail);
+    // started first: the helper thread comes up while the records are parsed here
+    const tree = treeMatchesIndexBytes(indexBytes, root, owners, seal.root, { mainChunks: 0, abandon: abandon.signal }).then((matches) => matches || fail());
+    const { walkDirectory } = await import('../formats/dir/walk.js');
     let warned = false;
-    const walked = directoryMatchesIndex(walkDirectory({ root: directory, warn: () => (warned = true) }), records, seal, () => failed);
+    const walked = directoryMatchesIndex(walkDirectory({ root: directory, warn: () => (warned = true) }), records(), seal, () => abandon.signal.aborted);
     const source = await walked.then((matches) => (matches && !warned) || fail(), fail);
     return (await tree) && source;
   } finally {

@@ -22,67 +22,14 @@ import { type IndexRecord, type RootMetadata, type RunSeal, parseRecord } from '
 import { splitLinuxDev } from '../formats/common/dev.js';
 import { fsb, lstatOrUndefined, nsToSeconds, sameMtime } from './fs-bytes.js';
 
-/** `records`: one per physical path (indexByPath). `owners`: compare uid/gid too. Throws what
- *  lstat throws beyond ENOENT (ENOTDIR where a directory became a file, EACCES). */
-export function treeMatchesIndex(root: string, records: ReadonlyMap<string, IndexRecord>, owners: boolean, rootMetadata?: RootMetadata): boolean {
-  const steps = checkTree(root, records, owners, rootMetadata);
-  for (;;) {
-    const step = steps.next();
-    if (step.done) return step.value;
-  }
-}
-
-/** treeMatchesIndex in slices, handing the thread back to the event loop between them, so
- *  that it can run beside other work of this thread (a directory image's walk is answered
- *  between slices). `stop()` true ends it early with false. */
-export async function treeMatchesIndexInSlices(root: string, records: ReadonlyMap<string, IndexRecord>, owners: boolean, rootMetadata: RootMetadata | undefined, stop: () => boolean): Promise<boolean> {
-  const steps = checkTree(root, records, owners, rootMetadata);
-  for (;;) {
-    const step = steps.next();
-    if (step.done) return step.value;
-    await new Promise((resolve) => setImmediate(resolve));
-    if (stop()) return false;
-  }
-}
-
-/** Members between two pauses of a sliced check (~1 ms of lstat calls). */
-const sliceMembers = 256;
-
-function* checkTree(root: string, records: ReadonlyMap<string, IndexRecord>, owners: boolean, rootMetadata: RootMetadata | undefined): Generator<void, boolean> {
-  if (rootMetadata && !rootMatches(root, rootMetadata, owners)) return false;
-  const abs = (physical: string) => (physical === '' ? root : `${root}/${physical}`);
-  const inodes = new Map<string, number>();
-  const links: IndexRecord[] = [];
-  let checked = 0;
-  for (const record of records.values()) {
-    if (++checked % sliceMembers === 0) yield;
-    if (record.type === 'hardlink') {
-      links.push(record);
-      continue;
-    }
-    const stat = lstatOrUndefined(abs(record.path));
-    if (!stat || !nodeMatches(stat, record, owners, abs)) return false;
-    if (record.type === 'file') inodes.set(record.path, stat.ino);
-  }
-  for (const link of links) {
-    const stat = lstatOrUndefined(abs(link.path));
-    const target = link.linkPath === undefined ? undefined : inodes.get(link.linkPath) ?? lstatOrUndefined(abs(link.linkPath))?.ino;
-    if (!stat?.isFile() || target === undefined || stat.ino !== target) return false;
-  }
-  for (const dir of implicitDirectories(records)) {
-    if (++checked % sliceMembers === 0) yield;
-    if (!lstatOrUndefined(abs(dir))?.isDirectory()) return false;
-  }
-  return true;
-}
-
 /**
- * The same check over an index's lines as they come, in chunks, without a map of all records
- * first: two threads can then share the lines (settled-check.ts), each with its own checker.
- * It asks at least what treeMatchesIndex asks, so a "yes" here is a yes there; where a thread
- * cannot see the other's lines it says "no" rather than guess (an 'attrs' record whose member
- * it has not seen) or checks again (a directory recorded in the other thread's lines is also
- * checked as an implied one here). A "no" only costs the full run, which is always right.
+ * The check over an index's lines as they come, in chunks, without a map of all records first:
+ * two threads share the lines (settled-check.ts), each with its own checker, so each sees only
+ * some records. Where that matters it errs to "no": an 'attrs' record counts only when its
+ * member's record is among this checker's lines (with a map of all records, the member's record
+ * would hide it), and a record given twice is checked twice; a directory recorded in the other
+ * thread's lines is checked here again when members sit in it. A "no" only costs the full run,
+ * which is always right.
  */
 export class IndexLineChecker {
   private readonly links: IndexRecord[] = [];
@@ -198,19 +145,6 @@ function nodeMatches(stat: fs.Stats, record: IndexRecord, owners: boolean, abs: 
   if (record.type !== 'symlink' && (stat.mode & 0o7777) !== (record.mode & 0o7777)) return false;
   if (owners && (stat.uid !== record.uid || stat.gid !== record.gid)) return false;
   return sameMtime(stat.mtimeMs, nsToSeconds(record.mtimeNs));
-}
-
-/** Directories that members sit in but that have no record of their own (the root excluded). */
-function implicitDirectories(records: ReadonlyMap<string, IndexRecord>): string[] {
-  const seen = new Set<string>();
-  for (const path of records.keys()) {
-    for (let at = path.lastIndexOf('/'); at > 0; at = path.lastIndexOf('/', at - 1)) {
-      const dir = path.slice(0, at);
-      if (seen.has(dir)) break; // and so are all of its ancestors
-      seen.add(dir);
-    }
-  }
-  return [...seen].filter((dir) => records.get(dir)?.type !== 'dir');
 }
 
 /**

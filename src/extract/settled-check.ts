@@ -48,21 +48,25 @@ export function checkChunks(checker: IndexLineChecker, text: Buffer, bounds: Flo
   return checker.finish();
 }
 
-/** Tests only: `mainChunks` caps the chunks this thread takes, so that the helper must take
- *  the rest; `helper` false checks everything here. */
-export interface SplitForTests {
+/** How the chunks are shared. `mainChunks` caps the chunks this thread takes (the helper must
+ *  take the rest): 0 leaves this thread free for other work, as a directory image's re-copy
+ *  wants (extract.ts); tests pin the helper's share with it. `helper` false checks everything
+ *  here. `abandon`: the answer is no longer wanted (the helper stops at its next chunk). */
+export interface CheckSplit {
   mainChunks?: number;
   helper?: boolean;
+  abandon?: AbortSignal;
 }
 
 /** Is the tree under `root` what the index (`bytes`, in shared memory) records? */
-export async function treeMatchesIndexBytes(bytes: Buffer, root: string, owners: boolean, rootMetadata: RootMetadata | undefined, split: SplitForTests = {}): Promise<boolean> {
+export async function treeMatchesIndexBytes(bytes: Buffer, root: string, owners: boolean, rootMetadata: RootMetadata | undefined, split: CheckSplit = {}): Promise<boolean> {
   try {
     if (rootMetadata && !rootMatches(root, rootMetadata, owners)) return false;
     const bounds = chunkBounds(bytes);
     const state = new Int32Array(new SharedArrayBuffer(3 * 4));
-    const wanted = split.helper ?? bounds.length - 1 >= minChunksForHelper;
+    const wanted = split.helper ?? (split.mainChunks === 0 || bounds.length - 1 >= minChunksForHelper);
     const helper = wanted ? startHelper(bytes, bounds, state, root, owners) : undefined;
+    split.abandon?.addEventListener('abort', () => Atomics.store(state, CheckSlot.failed, 1), { once: true });
     let here: boolean;
     try {
       here = checkChunks(new IndexLineChecker(root, owners, hasAttrs(bytes)), bytes, bounds, state, helper ? split.mainChunks : undefined);
@@ -84,7 +88,7 @@ export async function treeMatchesIndexBytes(bytes: Buffer, root: string, owners:
     void helper.worker.terminate();
     return there;
   } catch {
-    return false; // ENOTDIR where a directory became a file, EACCES: "no", as treeStillMatches says
+    return false; // ENOTDIR where a directory became a file, EACCES: "no" - the full run deals with it
   }
 }
 

@@ -104,9 +104,11 @@ test('SIGKILL in the middle of replacing a large file: the re-run removes the te
   assert.equal(temporary().length, 1, 'and its temporary file');
   assert.ok(fs.statSync(path.join(dest, 'b', temporary()[0]!)).size > 0);
 
+  // other small replacements may have been in flight too (a busy machine): all of them go
+  const leftovers = oursIn(dest).filter((name) => name !== markerName).length;
   const again = await extract({ image: second.image, dest });
   assert.deepEqual(again.warnings.map((warning) => warning.code), ['P2V_RECOVERED']);
-  assert.match(again.warnings[0]!.message, /removed 1 temporary name/);
+  assert.match(again.warnings[0]!.message, new RegExp(`removed ${leftovers} temporary name`));
   assert.deepEqual(oursIn(dest), [], 'nothing of ours is left');
   const diffs = compareTrees(second.source, dest, { ignoreOwners: !isRoot() });
   assert.deepEqual(diffs, [], formatDiffs(diffs));

@@ -12,7 +12,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { extract } from '../../../src/extract/extract.js';
 import { indexTrailer, readIndexBytes } from '../../../src/store/content-index.js';
-import { linesPerChunk, treeMatchesIndexBytes, type SplitForTests } from '../../../src/extract/settled-check.js';
+import { linesPerChunk, treeMatchesIndexBytes, type CheckSplit } from '../../../src/extract/settled-check.js';
 import { cpioWorkDir } from '../../helpers/work-dir.js';
 import { sh } from '../../helpers/tools.js';
 
@@ -41,14 +41,14 @@ async function sealedTree(t: TestContext, withDirectories = true): Promise<{ wor
   return { work, root, index, image };
 }
 
-async function check(root: string, index: string, split: SplitForTests): Promise<boolean> {
+async function check(root: string, index: string, split: CheckSplit): Promise<boolean> {
   const bytes = readIndexBytes(index)!;
   const { seal } = indexTrailer(bytes.toString('utf8'));
   assert.ok(seal, 'the index is sealed');
   return treeMatchesIndexBytes(bytes, root, owners, seal.root, split);
 }
 
-const splits: [string, SplitForTests][] = [
+const splits: [string, CheckSplit][] = [
   ['this thread alone', { helper: false }],
   ['the helper alone', { helper: true, mainChunks: 0 }],
   ['one chunk here, the rest in the helper', { helper: true, mainChunks: 1 }],
