@@ -72,6 +72,7 @@ export async function treeMatchesIndexBytes(bytes: Buffer, root: string, owners:
       here = checkChunks(new IndexLineChecker(root, owners, hasAttrs(bytes)), bytes, bounds, state, helper ? split.mainChunks : undefined);
     } catch (error) {
       Atomics.store(state, CheckSlot.failed, 1);
+      void helper?.worker.terminate();
       throw error;
     }
     if (!here) Atomics.store(state, CheckSlot.failed, 1);
