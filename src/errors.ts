@@ -14,6 +14,7 @@ export type P2VCode =
   | 'P2V_INSTALL' // the package itself is incomplete (e.g. a WebAssembly kernel was not built)
   | 'P2V_USAGE' // bad command-line use
   | 'P2V_BLOCKED' // a member not placed: something already in the tree is in its way
+  | 'P2V_LINK_TARGET' // a hard link not made: its target is not in the tree (never in the image) or is a directory
   | 'P2V_BUSY' // another run is writing the same tree (run-marker.ts)
   | 'P2V_INTERRUPTED'; // the caller stopped the run (its AbortSignal; Ctrl-C, SIGTERM in the CLI)
 

@@ -68,10 +68,11 @@ export interface WriterCounters {
 
 /** Warnings that mean the tree is not all the image says: a member not written or not fully
  *  applied (P2V_IO), a member something in the tree was in the way of (P2V_BLOCKED: a
- *  non-empty directory, a file where a directory must be), an incremental step not applied, a
+ *  non-empty directory, a file where a directory must be), a hard link whose target is missing
+ *  or a directory (P2V_LINK_TARGET: GNU tar and bsdtar fail too), an incremental step not applied, a
  *  source file that changed while it was copied. A run with any of them is incomplete: the CLI
  *  exits non-zero, the index is not sealed. */
-export const incompleteRunCodes: ReadonlySet<string> = new Set(['P2V_IO', 'P2V_BLOCKED', 'P2V_INCREMENTAL', 'P2V_SOURCE_CHANGED']);
+export const incompleteRunCodes: ReadonlySet<string> = new Set(['P2V_IO', 'P2V_BLOCKED', 'P2V_LINK_TARGET', 'P2V_INCREMENTAL', 'P2V_SOURCE_CHANGED']);
 
 export function incompleteMembers(report: { warnings: readonly Warning[] }): number {
   return report.warnings.filter((warning) => incompleteRunCodes.has(warning.code)).length;

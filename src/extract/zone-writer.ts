@@ -623,7 +623,8 @@ export class ZoneWriter {
     const targetPath = this.resolver.abs(targetPhysical);
     const targetStat = lstatOrUndefined(targetPath);
     if (!targetStat || targetStat.isDirectory()) {
-      throw new P2VError('P2V_ENTRY_INVALID', `hard-link target "${displayPath(entry.linkTarget ?? '')}" ${targetStat ? 'is a directory' : 'does not exist'}: skipped`, { severity: 'skipped' });
+      // a member lost (GNU tar and bsdtar exit non-zero too): the run is incomplete
+      throw new P2VError('P2V_LINK_TARGET', `hard-link target "${displayPath(entry.linkTarget ?? '')}" ${targetStat ? 'is a directory' : 'does not exist'}: link not made`, { severity: 'skipped' });
     }
     const path = this.resolver.abs(physical);
     const existing = lstatOrUndefined(path);

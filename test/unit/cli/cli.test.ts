@@ -530,3 +530,27 @@ test('list prints names as their bytes, as cpio -it does (a Latin-1 name is not 
   const long = spawnSync(process.execPath, [bin, 'list', '-v', image]).stdout;
   assert.ok(long.includes(Buffer.concat([Buffer.from(' '), name, Buffer.from('\n')])), 'the long listing too');
 });
+
+test('a hard link whose target is not in the image, or is a directory: the other members land, the run is incomplete (exit 1), as with GNU tar and bsdtar', async (t) => {
+  if (skipOutsideDist(t)) return;
+  const { tarArchive } = await import('../../helpers/tar-writer.js');
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'zonep2v-cli-link-'));
+  t.after(() => fs.rmSync(work, { recursive: true, force: true }));
+  const cases: [string, Parameters<typeof tarArchive>[0]][] = [
+    ['missing', [{ name: 'a', data: 'abc' }, { name: 'b', typeflag: '1', linkname: 'missing' }, { name: 'c', data: 'after' }]],
+    ['directory', [{ name: 'd/', typeflag: '5' }, { name: 'b', typeflag: '1', linkname: 'd' }, { name: 'c', data: 'after' }]],
+  ];
+  for (const [what, members] of cases) {
+    const image = path.join(work, `${what}.tar`);
+    fs.writeFileSync(image, tarArchive(members));
+    const dest = path.join(work, what);
+    const index = path.join(work, `${what}.index`);
+    const result = cli(['extract', image, dest, '--index', index]);
+    assert.equal(result.status, 1, `${what}: ${result.stderr}`);
+    assert.match(result.stderr, /entry "b": hard-link target "(missing|d)" (does not exist|is a directory): link not made/, what);
+    assert.match(result.stderr, /incomplete: 1 member/, what);
+    assert.equal(fs.readFileSync(path.join(dest, 'c'), 'utf8'), 'after', `${what}: the members after it land`);
+    assert.equal(fs.existsSync(path.join(dest, 'b')), false, what);
+    assert.doesNotMatch(fs.readFileSync(index, 'utf8'), /"runSeal"/, `${what}: an incomplete run does not seal the index`);
+  }
+});
