@@ -60,6 +60,16 @@ export class RootResolver {
     for (const dir of this.createdDirs) if (dir.startsWith(prefix)) this.createdDirs.delete(dir);
   }
 
+  /** Is every directory above `physical` (a clean physical path) a real directory now, no
+   *  symlink among them? Looked at afresh, not from the cache: for paths taken from the last
+   *  run's index, where anything may have been put in the meantime. */
+  realDirectoriesAbove(physical: string): boolean {
+    for (let at = physical.indexOf('/'); at > 0; at = physical.indexOf('/', at + 1)) {
+      if (!lstatOrUndefined(this.abs(physical.slice(0, at)))?.isDirectory()) return false;
+    }
+    return true;
+  }
+
   /** The fast path of `parentOf`, without waiting: the logical parent when it is made only of
    *  real directories already checked (no symlink on the way), else undefined. */
   knownParentOf(components: readonly string[]): string | undefined {

@@ -796,7 +796,14 @@ export class ZoneWriter {
       await this.vacate(physical, isDir);
       const existing = lstatOrUndefined(path);
       if (existing) await this.clearPath(physical, existing);
+      // found.path comes from the last run's index: what it names is taken only through real
+      // directories and only if it is still of its kind (link() and rename() do not follow a
+      // last component, but they do follow symlinks on the way - out of the root)
       const from = this.resolver.abs(found.path);
+      const kept = this.resolver.realDirectoriesAbove(found.path) ? lstatOrUndefined(from) : undefined;
+      if (!kept || kept.isDirectory() !== isDir || kept.isSymbolicLink() !== (found.record.type === 'symlink')) {
+        throw new P2VError('P2V_BLOCKED', `the previous level's "${displayPath(found.path)}" is no longer there as the index says (a symlink or another node on the way): not applied`, { severity: 'skipped' });
+      }
       if (isDir) {
         await this.barrier(); // what is in flight below the directory lands before it moves (see vacate)
         fsb.rename(from, path);

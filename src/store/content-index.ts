@@ -132,6 +132,9 @@ export function formatRecord(record: IndexRecord): string {
   return `${line}}`;
 }
 
+/** An empty, "." or ".." component, or a leading "/": not a physical path as a run records it. */
+const uncleanPath = /(^|\/)\.{0,2}(\/|$)/;
+
 export function parseRecord(line: string): IndexRecord | undefined {
   let row: Record<string, unknown>;
   try {
@@ -141,6 +144,11 @@ export function parseRecord(line: string): IndexRecord | undefined {
   }
   const path = decodeBytePath(row, 'path', 'pathBase64');
   if (path === undefined || typeof row.type !== 'string') return undefined;
+  const linkPath = decodeBytePath(row, 'linkPath', 'linkPathBase64');
+  // a member's physical path is relative, made of real names: a record that says otherwise did
+  // not come from a run (an index kept where the zone can write it) and is not followed
+  // anywhere. ('attrs' records keep the image's own name of their member.)
+  if (row.type !== 'attrs' && (uncleanPath.test(path) || (linkPath !== undefined && uncleanPath.test(linkPath)))) return undefined;
   // every key, present or not, in one order: one object shape for all records (an index is read
   // whole, tens of thousands of records, before a re-run can start)
   return {
@@ -157,7 +165,7 @@ export function parseRecord(line: string): IndexRecord | undefined {
     acls: Array.isArray(row.acls) ? (row.acls as AclRecord[]) : undefined,
     inode: typeof row.inode === 'number' ? row.inode : undefined,
     sourceStamp: typeof row.sourceStamp === 'string' ? row.sourceStamp : undefined,
-    linkPath: decodeBytePath(row, 'linkPath', 'linkPathBase64'),
+    linkPath,
     devMajor: typeof row.devMajor === 'number' ? row.devMajor : undefined,
     devMinor: typeof row.devMajor === 'number' ? Number(row.devMinor ?? 0) : undefined,
   };
@@ -218,7 +226,14 @@ export interface IndexFile {
  *  (see the top of this file): a run that completes replaces the file, one that does not leaves
  *  this line behind. */
 export function markApplying(file: string, stamp: DumpStamp): void {
-  fs.appendFileSync(file, `${JSON.stringify({ dumpApplying: stamp })}\n`);
+  // O_NOFOLLOW: not into whatever a symlink put in the index's place points at
+  const { O_WRONLY, O_APPEND, O_NOFOLLOW } = fs.constants;
+  const fd = fs.openSync(file, O_WRONLY | O_APPEND | O_NOFOLLOW);
+  try {
+    fs.writeSync(fd, `${JSON.stringify({ dumpApplying: stamp })}\n`);
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 /** Read an index written earlier, completely. */
@@ -364,7 +379,15 @@ export class IndexWriter {
   ) {
     this.temporary = `${file}.tmp-${process.pid}`;
     removeDeadTemporaries(file);
-    this.fd = fs.openSync(this.temporary, 'w', 0o644);
+    // never through a name someone else put there (an index kept inside the tree: the image may
+    // have planted a symlink under every pid's temporary name); a dead run's file goes first
+    try {
+      fs.unlinkSync(this.temporary);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
+    const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW } = fs.constants;
+    this.fd = fs.openSync(this.temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o644);
     // (an index with 'attrs' records or a path twice is not compared: rewritten as usual)
     this.matching = previous !== undefined && previous.file.exists && previous.file.records.length === previous.byPath.size;
   }
