@@ -22,6 +22,15 @@ function rng(seed: number): () => number {
 }
 
 /** A byte string (latin1 code units 0..255) of mixed kinds. */
+/** A physical path as a run records it: no empty, "." or ".." component (parseRecord drops
+ *  records with those: see the test below). */
+function physicalPath(next: () => number): string {
+  return bytePath(next)
+    .split('/')
+    .map((component) => (component === '' || component === '.' || component === '..' ? `${component}x` : component))
+    .join('/');
+}
+
 function bytePath(next: () => number): string {
   const kind = Math.floor(next() * 4);
   const length = 1 + Math.floor(next() * 30);
@@ -65,7 +74,7 @@ test('formatRecord writes the record as JSON (keys, order, values) and parseReco
   const types = ['file', 'dir', 'symlink', 'hardlink', 'char', 'fifo'] as const;
   for (let i = 0; i < 2000; i++) {
     const record: IndexRecord = {
-      path: bytePath(next),
+      path: physicalPath(next),
       type: types[Math.floor(next() * types.length)]!,
       size: Math.floor(next() * 2 ** 40),
       mode: Math.floor(next() * 0o10000),
@@ -78,7 +87,7 @@ test('formatRecord writes the record as JSON (keys, order, values) and parseReco
       ...(next() < 0.1 ? { acls: [{ type: 'user', id: 5, perm: 6 }] as unknown as IndexRecord['acls'] } : {}),
       ...(next() < 0.2 ? { inode: Math.floor(next() * 2 ** 32) } : {}),
       ...(next() < 0.3 ? { sourceStamp: `${Math.floor(next() * 1e9)}:"${bytePath(next)}` } : {}),
-      ...(next() < 0.2 ? { linkPath: bytePath(next) } : {}),
+      ...(next() < 0.2 ? { linkPath: physicalPath(next) } : {}),
       ...(next() < 0.2 ? { devMajor: Math.floor(next() * 4096), devMinor: Math.floor(next() * 2 ** 20) } : {}),
     };
     const line = formatRecord(record);
@@ -95,6 +104,16 @@ test('formatRecord writes the record as JSON (keys, order, values) and parseReco
     assert.equal(back.linkPath, record.linkPath, `record ${i}: link path bytes`);
     assert.deepEqual([back.devMajor, back.devMinor], [record.devMajor, record.devMinor]);
   }
+});
+
+test('parseRecord drops a member record whose path or link path is not a clean relative path; an attrs record keeps the image\'s name', () => {
+  const line = (fields: Record<string, unknown>) => JSON.stringify({ path: 'a/b', type: 'file', size: 0, mode: '0644', uid: 0, gid: 0, mtimeNs: '0', ...fields });
+  for (const bad of ['../x', 'a/../x', 'a/..', './a', 'a/.', '/a', 'a//b', 'a/', '']) {
+    assert.equal(parseRecord(line({ path: bad })), undefined, `path ${JSON.stringify(bad)}`);
+    assert.equal(parseRecord(line({ type: 'hardlink', linkPath: bad })), undefined, `link path ${JSON.stringify(bad)}`);
+  }
+  for (const good of ['a', 'a/b', '.a', 'a/...', '..a/b..']) assert.equal(parseRecord(line({ path: good }))?.path, good);
+  assert.equal(parseRecord(line({ path: './a', type: 'attrs' }))?.path, './a');
 });
 
 test('IndexWriter leaves an index alone when a run records exactly what it holds, and rewrites it otherwise', async () => {
