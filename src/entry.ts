@@ -63,6 +63,10 @@ export interface Entry {
    *  a stamp equal to the one recorded in the content index means the source has not changed
    *  since the last copy (ctime cannot be set back by users: a stricter quick check than rsync's) */
   sourceStamp?: string;
+  /** directory images: the source file's "dev:ino" as listed; the copy reads only that file
+   *  (one swapped in since - through a directory replaced by a symlink, a device, a FIFO - is
+   *  refused) */
+  sourceIdentity?: string;
   /** dump images: the inode number in the dumped file system (several names of one file share
    *  it); the content index records it so a later incremental dump can be applied */
   inode?: number;

@@ -304,6 +304,7 @@ export class ZoneWriter {
     const tag: FileTag = { entry, physical };
     if (entry.sourcePath !== undefined) {
       op.source = entry.sourcePath;
+      op.sourceIdentity = entry.sourceIdentity;
       // the source's stamp as recorded (its content cannot have changed) and the destination
       // as recorded: settled here, the source is not even opened
       const sourceUnchanged = previous?.sourceStamp !== undefined && previous.sourceStamp === entry.sourceStamp;
@@ -396,6 +397,10 @@ export class ZoneWriter {
         // the disk is full, read-only or failing: every member after this one would fail the
         // same way, and a run that goes on reports success on a tree missing most of its files
         this.stopError ??= new P2VError('P2V_IO', `${result.syscall ?? 'write'} failed: ${result.error}`, { entry: displayPath(entry.path) });
+        return;
+      }
+      if (result.error === 'ESOURCECHANGED') {
+        this.options.warn({ code: 'P2V_SOURCE_CHANGED', message: 'not copied: the source file was replaced while the tree was copied (another file, or not a regular file, where the walk listed it); copy it again', entry: displayPath(entry.path) });
         return;
       }
       this.options.warn({ code: 'P2V_IO', message: `file not written: ${result.syscall ?? 'write'} failed: ${result.error}`, entry: displayPath(entry.path) });

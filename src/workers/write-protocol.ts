@@ -27,6 +27,8 @@ export interface FileOp {
   names?: number;
   /** copy this file (absolute byte path) instead of taking the body from the arena */
   source?: string;
+  /** the source's "dev:ino" as listed: another file found there is not copied (ESOURCECHANGED) */
+  sourceIdentity?: string;
 }
 
 export interface BatchTask {

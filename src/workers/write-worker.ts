@@ -20,6 +20,7 @@ import { addToMeter, workerMeterSlots } from '../stats.js';
 import { pathBytes } from '../entry.js';
 import { SET_ID_BITS, closeQuietly, modeAfterChown, sameMtime, tryChown, utimeValue } from '../extract/fs-bytes.js';
 import { defaultKernels } from '../native/wasm-kernels.js';
+import { sameSource, sourceOpenFlags } from '../formats/dir/source-file.js';
 import { memoryHasher } from '../native/xxh64-kernel.js';
 
 const setup = workerData as WorkerSetup;
@@ -158,12 +159,15 @@ function copyFile(op: FileOp): FileResult {
   // zone-writer.ts placeFile)
   let fd: number;
   try {
-    fd = fs.openSync(bytes(op.source!), O_RDONLY | O_NOFOLLOW);
+    fd = fs.openSync(bytes(op.source!), sourceOpenFlags);
   } catch (error) {
     const e = error as NodeJS.ErrnoException;
     return { status: 'error', hash: '', error: e.code ?? e.message, syscall: 'open (source)' };
   }
   try {
+    // the file the walk listed, not one swapped in since (a directory on the way replaced by a
+    // symlink to elsewhere, a device or a FIFO in its place)
+    if (!sameSource(fs.fstatSync(fd, { bigint: true }), op.sourceIdentity)) return { status: 'error', hash: '', error: 'ESOURCECHANGED', syscall: 'open (source)' };
     if (op.length <= wholeCopyMaxBytes) {
       if (copyBuffer.length < op.length + 1) copyBuffer = Buffer.allocUnsafe(Math.max(op.length + 1, copyBuffer.length * 2));
       // ask for one byte past the announced size, to notice a file that grew; a read that stops

@@ -23,7 +23,7 @@ export interface ListedBatch {
   /** relative byte paths, joined by NUL (no name holds one) */
   paths: string;
   nums: Float64Array;
-  /** one per symlink (target), hard link (first name) and file (source stamp), in record order,
+  /** one per symlink (target), hard link (first name) and file ("identity|stamp"), in record order,
    *  joined by NUL (a symlink target holds no NUL either) */
   texts: string;
   count: number;
@@ -77,6 +77,19 @@ class BatchBuilder {
   }
 }
 
+function sameDirectory(absolute: string, identity: string): boolean {
+  const stat = fs.lstatSync(pathBytes(absolute), { bigint: true, throwIfNoEntry: false });
+  return stat !== undefined && stat.isDirectory() && `${stat.dev}:${stat.ino}` === identity;
+}
+
+/** A directory whose members are not listed: it is still copied (its parent listed it), empty. */
+function warnUnlisted(batch: BatchBuilder, relative: string, error: unknown): void {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'ESOURCECHANGED') {
+    batch.warn({ code: 'P2V_SOURCE_CHANGED', message: 'directory replaced while the tree was copied (not the one listed): its members not copied; copy it again', entry: relative });
+  } else batch.warn({ code: 'P2V_IO', message: `cannot list directory: ${code}`, entry: relative });
+}
+
 /** A source file changed within this long before the walk reached it gets no stamp. */
 const racyMarginMs = 1000;
 
@@ -91,20 +104,26 @@ export function* listTree(root: string, rootDev: bigint, batchSize: number): Gen
   // coarsely, so a second write in the same tick - after we read the file - would leave the
   // stamp as it is, and the next run would trust a copy of the first write ("racy git")
   const racyAfterNs = BigInt(Date.now() - racyMarginMs) * 1_000_000n;
-  // depth-first with an explicit stack of directories still to list (relative byte paths)
-  const pending: string[] = [''];
+  // depth-first with an explicit stack of directories still to list: relative byte path, and
+  // the identity its parent's listing saw ("dev:ino"; the root's is checked by the caller)
+  const pending: [string, string | undefined][] = [['', undefined]];
   while (pending.length > 0) {
-    const relative = pending.pop()!;
+    const [relative, identity] = pending.pop()!;
     const absolute = relative === '' ? root : `${root}/${relative}`;
+    // the directory listed must be the one its parent's listing saw, before and after: one
+    // replaced by a symlink (a live or hostile source) would lead the listing out of the tree
+    const stillThere = () => identity === undefined || sameDirectory(absolute, identity);
     let names: Buffer[];
     try {
+      if (!stillThere()) throw Object.assign(new Error('replaced'), { code: 'ESOURCECHANGED' });
       names = fs.readdirSync(pathBytes(absolute), { encoding: 'buffer' }) as Buffer[];
     } catch (error) {
-      batch.warn({ code: 'P2V_IO', message: `cannot list directory: ${(error as NodeJS.ErrnoException).code}`, entry: relative });
+      warnUnlisted(batch, relative, error);
       continue;
     }
     names.sort(Buffer.compare);
-    const subdirectories: string[] = [];
+    const subdirectories: [string, string][] = [];
+    const children: [string, EntryType, fs.BigIntStats, string | undefined][] = [];
     for (const nameBytes of names) {
       const name = nameBytes.toString('latin1');
       const path = relative === '' ? name : `${relative}/${name}`;
@@ -125,9 +144,15 @@ export function* listTree(root: string, rootDev: bigint, batchSize: number): Gen
       let text: string | undefined;
       let recorded: EntryType = kind;
       if (kind === 'dir') {
-        if (stat.dev === rootDev) subdirectories.push(path); // -xdev
+        if (stat.dev === rootDev) subdirectories.push([path, `${stat.dev}:${stat.ino}`]); // -xdev
       } else if (kind === 'symlink') {
-        text = (fs.readlinkSync(pathBytes(sourcePath), { encoding: 'buffer' }) as Buffer).toString('latin1');
+        try {
+          text = (fs.readlinkSync(pathBytes(sourcePath), { encoding: 'buffer' }) as Buffer).toString('latin1');
+        } catch (error) {
+          // no longer a symlink (a live system): skipped as a member that vanished is
+          batch.warn({ code: 'P2V_IO', message: `skipped: readlink failed: ${(error as NodeJS.ErrnoException).code}`, entry: path });
+          continue;
+        }
       } else if (kind === 'file') {
         const first = stat.nlink > 1n ? links.get(`${stat.dev}:${stat.ino}`) : undefined;
         if (first !== undefined) {
@@ -135,12 +160,21 @@ export function* listTree(root: string, rootDev: bigint, batchSize: number): Gen
           text = first;
         } else {
           if (stat.nlink > 1n) links.set(`${stat.dev}:${stat.ino}`, path);
-          // the source's identity and change time: a stamp equal to the one in the content
-          // index means the file has not changed since it was copied (entry.ts sourceStamp)
-          text = stat.ctimeNs > racyAfterNs ? '' : `${stat.dev}:${stat.ino}:${stat.ctimeNs}:${stat.size}:${stat.mtimeNs}`;
+          // "identity|stamp": the identity the copy must find (entry.ts sourceIdentity); the
+          // stamp - identity and change time - equal to the one in the content index means the
+          // file has not changed since it was copied (entry.ts sourceStamp); none when racy
+          const identity = `${stat.dev}:${stat.ino}`;
+          text = `${identity}|${stat.ctimeNs > racyAfterNs ? '' : `${identity}:${stat.ctimeNs}:${stat.size}:${stat.mtimeNs}`}`;
         }
       }
-      batch.add(path, recorded, stat, text);
+      children.push([path, recorded, stat, text]);
+    }
+    if (!stillThere()) {
+      warnUnlisted(batch, relative, Object.assign(new Error('replaced'), { code: 'ESOURCECHANGED' }));
+      continue;
+    }
+    for (const [path, kind, stat, text] of children) {
+      batch.add(path, kind, stat, text);
       if (batch.full) yield batch.take();
     }
     // pop() takes the last: push in reverse so children come out in name order

@@ -19,6 +19,7 @@ import { splitLinuxDev } from '../common/dev.js';
 import { P2VError } from '../../errors.js';
 import type { Warning } from '../../extract/types.js';
 import { workerExecArgv } from '../../workers/exec-argv.js';
+import { sameSource, sourceOpenFlags } from './source-file.js';
 import { KINDS, RECORD_FIELDS, type ListedBatch } from './tree-lister.js';
 import type { WalkFromWorker, WalkWorkerData } from './walk-protocol.js';
 
@@ -106,19 +107,27 @@ function* entriesOf(batch: ListedBatch, root: string): Generator<Entry> {
     else if (type === 'file') {
       const sourcePath = `${root}/${path}`;
       entry.sourcePath = sourcePath;
-      const stamp = texts[text++]!;
-      if (stamp !== '') entry.sourceStamp = stamp; // none: changed too recently to be trusted
-      entry.body = fileBody(sourcePath);
+      const identityAndStamp = texts[text++]!;
+      const bar = identityAndStamp.indexOf('|');
+      entry.sourceIdentity = identityAndStamp.slice(0, bar);
+      if (bar + 1 < identityAndStamp.length) entry.sourceStamp = identityAndStamp.slice(bar + 1); // none: changed too recently to be trusted
+      entry.body = fileBody(sourcePath, entry.sourceIdentity);
     }
     yield entry;
   }
 }
 
-function fileBody(sourcePath: string): EntryBody {
+function sourceReplaced(sourcePath: string): Error {
+  return Object.assign(new Error(`${sourcePath}: not the file that was listed (replaced while the tree was copied)`), { code: 'ESOURCECHANGED', syscall: 'open (source)' });
+}
+
+function fileBody(sourcePath: string, identity: string): EntryBody {
   return {
     async *chunks() {
-      const handle = await fs.promises.open(bytes(sourcePath), fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+      const handle = await fs.promises.open(bytes(sourcePath), sourceOpenFlags);
       try {
+        const stat = await handle.stat({ bigint: true });
+        if (!sameSource(stat, identity)) throw sourceReplaced(sourcePath);
         for (;;) {
           const buffer = Buffer.allocUnsafe(1024 * 1024);
           const { bytesRead } = await handle.read(buffer, 0, buffer.length, null);

@@ -13,6 +13,7 @@ import type { Entry } from '../../../src/entry.js';
 import type { Warning } from '../../../src/extract/types.js';
 import { ZoneWriter } from '../../../src/extract/zone-writer.js';
 import { resolveLimits } from '../../../src/limits.js';
+import { sh } from '../../helpers/tools.js';
 
 /** A fresh source and root directory for one test, removed after it. */
 function sourceAndRoot(t: TestContext): { source: string; root: string } {
@@ -82,4 +83,42 @@ test('a large source (copied piecewise) that shrank or grew over an identical-lo
   assert.equal(fs.statSync(path.join(root, 'shrank')).size, size - 4096, 'what is there now');
   assert.deepEqual(warnings.filter((w) => w.code === 'P2V_SOURCE_CHANGED').map((w) => w.entry).sort(), ['grew', 'shrank'], JSON.stringify(warnings));
   assert.deepEqual(results, { written: 2, unchanged: 1 });
+});
+
+test('a source replaced since the walk (another file, a FIFO, a directory made a symlink to elsewhere) is not copied: reported, nothing read, no hang', async (t) => {
+  const { source, root } = sourceAndRoot(t);
+  const elsewhere = path.join(path.dirname(source), 'elsewhere');
+  fs.mkdirSync(elsewhere);
+  fs.writeFileSync(path.join(elsewhere, 'secret'), 'HOST SECRET');
+  fs.mkdirSync(path.join(source, 'd'));
+  fs.writeFileSync(path.join(source, 'd', 'secret'), 'listed');
+  for (const name of ['same', 'other', 'fifo']) fs.writeFileSync(path.join(source, name), 'listed');
+  const identity = (file: string) => {
+    const stat = fs.lstatSync(file, { bigint: true });
+    return `${stat.dev}:${stat.ino}`;
+  };
+  const listed = new Map(['same', 'other', 'fifo', 'd/secret'].map((name) => [name, identity(path.join(source, name))]));
+  // the changes after the walk
+  fs.writeFileSync(path.join(source, 'other.new'), 'listed'); // same content, another inode
+  fs.renameSync(path.join(source, 'other.new'), path.join(source, 'other'));
+  fs.rmSync(path.join(source, 'fifo'));
+  sh('mkfifo "$1"', [path.join(source, 'fifo')]);
+  fs.renameSync(path.join(source, 'd'), path.join(source, 'd-moved'));
+  fs.symlinkSync(elsewhere, path.join(source, 'd'));
+  const warnings: Warning[] = [];
+  const writer = new ZoneWriter({ root, stripAbsolute: false, devices: true, limits: resolveLimits(undefined), previous: new Map(), warn: (w) => warnings.push(w) }, { arenaBytes: 64 << 20, umaskZero: true });
+  try {
+    await writer.put({ path: 'd', type: 'dir', mode: 0o755, uid: 0, gid: 0, mtimeNs: 0n, size: 0, offset: 0 });
+    for (const [name, sourceIdentity] of listed) {
+      const entry: Entry = { path: name, type: 'file', mode: 0o644, uid: 0, gid: 0, mtimeNs: 1_600_000_000_000_000_000n, size: 6, offset: 0, sourcePath: path.join(source, name), sourceIdentity };
+      await writer.put(entry);
+    }
+    await writer.finish();
+  } finally {
+    await writer.close();
+  }
+  assert.equal(fs.readFileSync(path.join(root, 'same'), 'utf8'), 'listed');
+  for (const name of ['other', 'fifo', 'd/secret']) assert.equal(fs.existsSync(path.join(root, name)), false, `${name} not copied`);
+  const changed = warnings.filter((w) => w.code === 'P2V_SOURCE_CHANGED').map((w) => w.entry).sort();
+  assert.deepEqual(changed, ['d/secret', 'fifo', 'other'], JSON.stringify(warnings));
 });

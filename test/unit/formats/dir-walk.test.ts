@@ -119,3 +119,29 @@ test('a root that is not a directory is refused before any thread starts', async
     }
   }, /not a directory/);
 });
+
+test('the tree lister lists a directory only if it is still the one its parent listed, before and after: one swapped for a symlink to elsewhere is reported, nothing of elsewhere is listed', async (t) => {
+  const { listTree } = await import('../../../src/formats/dir/tree-lister.js');
+  const base = fs.mkdtempSync(path.join(os.tmpdir(), 'zonep2v-walk-swap-'));
+  t.after(() => fs.rmSync(base, { recursive: true, force: true }));
+  const tree = path.join(base, 'tree');
+  const elsewhere = path.join(base, 'elsewhere');
+  fs.mkdirSync(path.join(tree, 'd'), { recursive: true });
+  fs.writeFileSync(path.join(tree, 'd', 'inside'), 'x');
+  fs.mkdirSync(elsewhere);
+  fs.writeFileSync(path.join(elsewhere, 'shadow'), 'HOST SECRET');
+  const rootDev = fs.statSync(tree, { bigint: true }).dev;
+  const paths: string[] = [];
+  const warnings: { code: string; entry?: string }[] = [];
+  // one record a batch: the walk stops after each, before it lists "d" - which is then swapped
+  for (const batch of listTree(tree, rootDev, 1)) {
+    paths.push(...batch.paths.split('\0').filter((p) => p !== ''));
+    warnings.push(...batch.warnings);
+    if (paths.includes('d') && fs.lstatSync(path.join(tree, 'd')).isDirectory()) {
+      fs.renameSync(path.join(tree, 'd'), path.join(base, 'd-moved'));
+      fs.symlinkSync(elsewhere, path.join(tree, 'd'));
+    }
+  }
+  assert.deepEqual(paths, ['d']);
+  assert.deepEqual(warnings.map((w) => [w.code, w.entry]), [['P2V_SOURCE_CHANGED', 'd']]);
+});
