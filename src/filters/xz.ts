@@ -35,6 +35,11 @@ const headerMagic = xzHeaderMagic;
 const LZMA2_ID = 0x21;
 /** xz's own encoder tops out at 1.5 GiB; anything larger is not a file xz(1) writes. */
 const maxDictBytes = 1536 * 1024 * 1024;
+/** History kept for a block whatever dictionary it declares (memory stays bounded: a block
+ *  declaring 1.5 GiB over 1.4 GB of zeros grew the window to 2.5 GB RSS). 64 MiB is xz -9's
+ *  dictionary, the largest of any preset; a block with a larger one decodes as long as its
+ *  matches reach back no further, and is refused (P2V_LIMIT) at the first that does. */
+export const maxWindowBytes = 64 * 1024 * 1024;
 
 function fail(message: string, offset: number): P2VError {
   return badArchive(message, { layer, offset });
@@ -252,7 +257,7 @@ async function* decodeBlock(
   };
 
   // nothing converts the output afterwards: a sink (block worker) can hold the history itself
-  lzma.startBlock(header.dictSize, header.filters.length === 0);
+  lzma.startBlock(Math.min(header.dictSize, maxWindowBytes), header.filters.length === 0);
   // LZMA2 output so far (the filters keep sizes): a chunk that would pass the declared size is
   // refused at its header, before decoding - the same verdict wherever the block decodes
   let chunkOutput = 0;
@@ -296,6 +301,9 @@ async function* decodeBlock(
       try {
         lzma.decodeLzmaChunk(view, 0, inSize, outSize);
       } catch (error) {
+        if (error instanceof LzmaDataError && header.dictSize > maxWindowBytes && /distance beyond the dictionary/.test(error.message)) {
+          throw new P2VError('P2V_LIMIT', `xz block with a ${Math.round(header.dictSize / 2 ** 20)} MiB dictionary reaches back further than the ${maxWindowBytes / 2 ** 20} MiB kept (xz -9 and below fit): recompress it with a smaller dictionary`, { layer, offset: dataAt + error.at });
+        }
         if (error instanceof LzmaDataError) throw fail(`corrupt LZMA2 data: ${error.message}`, dataAt + error.at);
         throw error;
       }

@@ -11,7 +11,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import * as zlib from 'node:zlib';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -62,4 +63,48 @@ test('peak memory of a 384 MiB image from stdin stays under 300 MB', async (t) =
   assert.ok(peakKb * 1024 < boundBytes, `peak RSS ${(peakKb / 1024).toFixed(0)} MiB, bound ${boundBytes / 1e6} MB`);
   assert.equal(fs.statSync(path.join(work, 'root', 'big')).size, 256 * 1024 * 1024);
   assert.equal(fs.readdirSync(path.join(work, 'root', 'small')).length, 2000);
+});
+
+test('an xz block declaring a 1.5 GiB dictionary over 300 MiB of zeros, and xz -9 (64 MiB): peak memory stays under 300 MB', async (t) => {
+  if (spawnSync('xz', ['--version']).status !== 0) {
+    t.skip('needs xz');
+    return;
+  }
+  const base = fs.existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir();
+  const work = fs.mkdtempSync(path.join(base, 'zonep2v-xz-memory-'));
+  t.after(() => fs.rmSync(work, { recursive: true, force: true }));
+  const probe = path.join(work, 'peak.mjs');
+  fs.writeFileSync(probe, "import fs from 'node:fs';\nprocess.on('exit', () => fs.writeSync(2, `\\npeak-rss-kb=${process.resourceUsage().maxRSS}\\n`));\n");
+  const size = 300 * 1024 * 1024;
+  const cpio = path.join(work, 'image.cpio');
+  const out = fs.openSync(cpio, 'w');
+  fs.writeSync(out, newcHeader('zeros', 0o100644, size, 1));
+  const piece = new Uint8Array(1024 * 1024);
+  for (let i = 0; i < size / piece.length; i++) fs.writeSync(out, piece);
+  fs.writeSync(out, newcHeader('TRAILER!!!', 0, 0, 0));
+  fs.closeSync(out);
+  const compress = (dict: string) => {
+    const made = spawnSync('xz', ['-T1', `--lzma2=preset=0,dict=${dict}`, '-c', cpio], { maxBuffer: 1 << 30 });
+    assert.equal(made.status, 0, String(made.stderr));
+    return made.stdout;
+  };
+  // the block header's LZMA2 dictionary byte made 37 (1.5 GiB, the most xz writes), its CRC32
+  // made again: the stream is still valid, and a window sized by the header would hold 300 MiB
+  const bomb = compress('1MiB');
+  const headerAt = 12;
+  const headerSize = (bomb[headerAt]! + 1) * 4;
+  assert.deepEqual([...bomb.subarray(headerAt + 2, headerAt + 4)], [0x21, 0x01], 'one LZMA2 filter, as xz -T1 writes it');
+  bomb[headerAt + 4] = 37;
+  bomb.writeUInt32LE(zlib.crc32(bomb.subarray(headerAt, headerAt + headerSize - 4)), headerAt + headerSize - 4);
+  for (const [what, image] of [['1.5 GiB dictionary', bomb], ['xz -9 dictionary (64 MiB)', compress('64MiB')]] as const) {
+    const file = path.join(work, 'image.cpio.xz');
+    fs.writeFileSync(file, image);
+    const root = path.join(work, 'root');
+    fs.rmSync(root, { recursive: true, force: true });
+    const run = spawnSync(process.execPath, ['--import', probe, bin, 'extract', '-q', file, root], { encoding: 'utf8' });
+    assert.equal(run.status, 0, `${what}: ${run.stderr}`);
+    const peakKb = Number(/peak-rss-kb=(\d+)/.exec(run.stderr)?.[1]);
+    assert.ok(peakKb * 1024 < boundBytes, `${what}: peak RSS ${(peakKb / 1024).toFixed(0)} MiB, bound ${boundBytes / 1e6} MB`);
+    assert.equal(fs.statSync(path.join(root, 'zeros')).size, size, what);
+  }
 });
