@@ -180,3 +180,26 @@ test('a consumer that stops early stops the workers and the input', { skip: noGz
   }
   assert.ok(returned, 'the input was returned');
 });
+
+test('a corrupt deflate block is named near where it is, not where reading had got to', async () => {
+  const { decodeGzipSerial } = await import('../../../src/filters/gzip/index.js');
+  const { gzipSync } = await import('node:zlib');
+  const next = rng(7);
+  const data = new Uint8Array(3_000_000).map(() => Math.floor(next() * 256));
+  // level 0: stored blocks, each with a LEN/NLEN pair that must be complements
+  const gz = new Uint8Array(gzipSync(data, { level: 0 }));
+  let at = 1_000_000;
+  while (!(gz[at]! ^ gz[at + 2]! ? (gz[at]! ^ gz[at + 2]!) === 0xff && (gz[at + 1]! ^ gz[at + 3]!) === 0xff && (gz[at]! | (gz[at + 1]! << 8)) > 1000 : false)) at++;
+  gz[at + 2]! ^= 1;
+  const corrupted = at + 2;
+  let error: unknown;
+  try {
+    for await (const piece of decodeGzipSerial(chunked(gz, 1 << 20))) void piece;
+  } catch (caught) {
+    error = caught;
+  }
+  assert.ok(error instanceof P2VError, String(error));
+  const offset = error.details.offset!;
+  assert.match(error.message, /invalid stored block lengths/);
+  assert.ok(offset <= corrupted && corrupted - offset < 64 * 1024, `named at ${offset}, corrupt byte ${corrupted}`);
+});
