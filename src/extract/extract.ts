@@ -274,10 +274,10 @@ function directoryIdentity(directory: string): string | undefined {
 
 /**
  * A directory image has no identity that changes with its content: its members, walked afresh
- * (on the walk thread), are compared with the records here (directoryMatchesIndex) while the
- * helper thread of the settled check takes every chunk of the tree check (settled-check.ts);
- * the first side to fail stops the other. A walk that warns (a member vanished, an unknown
- * type) or fails is not a match: the full run deals with it as it would anyway.
+ * (on the walk thread), are compared with the records (directoryMatchesIndex) while the tree is
+ * checked against the index's lines in chunks on this thread, between the walk's batches
+ * (settled-check.ts); the first side to fail stops the other. A walk that warns (a member
+ * vanished, an unknown type) or fails is not a match: the full run deals with it as it would.
  */
 async function directoryAndTreeStillMatch(directory: string, root: string, indexBytes: Buffer, records: () => ReadonlyMap<string, IndexRecord>, owners: boolean, seal: RunSeal, signal: AbortSignal | undefined): Promise<boolean> {
   const abandon = new AbortController();
@@ -288,9 +288,8 @@ async function directoryAndTreeStillMatch(directory: string, root: string, index
   // a stop ends the check as a mismatch would (the caller then sees the signal)
   signal?.addEventListener('abort', fail, { once: true });
   try {
-    // started first: the helper thread comes up while the records are parsed here
-    const tree = treeMatchesIndexBytes(indexBytes, root, owners, seal.root, { mainChunks: 0, abandon: abandon.signal }).then((matches) => matches || fail());
     const { walkDirectory } = await import('../formats/dir/walk.js');
+    const tree = treeMatchesIndexBytes(indexBytes, root, owners, seal.root, { interleave: true, abandon: abandon.signal }).then((matches) => matches || fail());
     let warned = false;
     const walked = directoryMatchesIndex(walkDirectory({ root: directory, warn: () => (warned = true) }), records(), seal, () => abandon.signal.aborted);
     const source = await walked.then((matches) => (matches && !warned) || fail(), fail);

@@ -23,13 +23,10 @@ import { splitLinuxDev } from '../formats/common/dev.js';
 import { fsb, lstatOrUndefined, nsToSeconds, sameMtime } from './fs-bytes.js';
 
 /**
- * The check over an index's lines as they come, in chunks, without a map of all records first:
- * two threads share the lines (settled-check.ts), each with its own checker, so each sees only
- * some records. Where that matters it errs to "no": an 'attrs' record counts only when its
- * member's record is among this checker's lines (with a map of all records, the member's record
- * would hide it), and a record given twice is checked twice; a directory recorded in the other
- * thread's lines is checked here again when members sit in it. A "no" only costs the full run,
- * which is always right.
+ * The check over an index's lines as they come, in chunks (settled-check.ts), without a map of
+ * all records first. An 'attrs' record is passed over when its member has a record (as a map
+ * by path would hide it), else it is a "no"; a record given twice is checked twice (a map would
+ * keep the last). A "no" only costs the full run, which is always right.
  */
 export class IndexLineChecker {
   private readonly links: IndexRecord[] = [];

@@ -1,10 +1,9 @@
 /**
- * The settled check on two threads (src/extract/settled-check.ts): the index's lines are shared
- * in chunks between this thread and a helper thread. Whichever thread takes a chunk, a
- * difference in it must make the answer "no"; an unchanged tree must be "yes" however the
- * chunks fell. `mainChunks` pins how many chunks this thread takes, so the helper's share is
- * known. The tree is big enough for several chunks (3,000+ records, 512 lines a chunk), made by
- * GNU cpio, with a hard link whose name comes chunks after its target's.
+ * The settled check (src/extract/settled-check.ts): the tree against the index's lines, in
+ * chunks, straight through or interleaved with other work of the thread. A difference in any
+ * chunk must make the answer "no", an unchanged tree "yes". The tree is big enough for several
+ * chunks (3,000+ records, 512 lines a chunk), made by GNU cpio, with a hard link whose name
+ * comes chunks after its target's.
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,7 +11,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { extract } from '../../../src/extract/extract.js';
 import { indexTrailer, readIndexBytes } from '../../../src/store/content-index.js';
-import { linesPerChunk, treeMatchesIndexBytes, type CheckSplit } from '../../../src/extract/settled-check.js';
+import { linesPerChunk, treeMatchesIndexBytes, type CheckOptions } from '../../../src/extract/settled-check.js';
 import { cpioWorkDir } from '../../helpers/work-dir.js';
 import { sh } from '../../helpers/tools.js';
 
@@ -41,21 +40,19 @@ async function sealedTree(t: TestContext, withDirectories = true): Promise<{ wor
   return { work, root, index, image };
 }
 
-async function check(root: string, index: string, split: CheckSplit): Promise<boolean> {
+async function check(root: string, index: string, split: CheckOptions): Promise<boolean> {
   const bytes = readIndexBytes(index)!;
   const { seal } = indexTrailer(bytes.toString('utf8'));
   assert.ok(seal, 'the index is sealed');
   return treeMatchesIndexBytes(bytes, root, owners, seal.root, split);
 }
 
-const splits: [string, CheckSplit][] = [
-  ['this thread alone', { helper: false }],
-  ['the helper alone', { helper: true, mainChunks: 0 }],
-  ['one chunk here, the rest in the helper', { helper: true, mainChunks: 1 }],
-  ['as they fall', {}],
+const splits: [string, CheckOptions][] = [
+  ['straight through', {}],
+  ['interleaved', { interleave: true }],
 ];
 
-test('an unchanged tree is settled however the chunks are shared', async (t) => {
+test('an unchanged tree is settled, straight through or interleaved', async (t) => {
   const tree = await sealedTree(t);
   if (!tree) return;
   const lines = fs.readFileSync(tree.index, 'utf8').split('\n').length;
@@ -63,7 +60,7 @@ test('an unchanged tree is settled however the chunks are shared', async (t) => 
   for (const [how, split] of splits) assert.equal(await check(tree.root, tree.index, split), true, how);
 });
 
-test('a difference is found by whichever thread takes its chunk', async (t) => {
+test('a difference in any chunk is found', async (t) => {
   const tree = await sealedTree(t);
   if (!tree) return;
   const changes: [string, (root: string) => void, () => void][] = [];
@@ -123,11 +120,11 @@ test('a difference is found by whichever thread takes its chunk', async (t) => {
     for (const [how, split] of splits) assert.equal(await check(tree.root, tree.index, split), false, `${what}: ${how}`);
     undo();
     restoreDirTimes();
-    assert.equal(await check(tree.root, tree.index, { helper: false }), true, `${what}: undone`);
+    assert.equal(await check(tree.root, tree.index, {}), true, `${what}: undone`);
   }
 });
 
-test('a re-run of the same image is settled on two threads, and a change the helper sees sends it down the full path, which repairs it', async (t) => {
+test('a re-run of the same image is settled, and a change in the last chunk sends it down the full path, which repairs it', async (t) => {
   const tree = await sealedTree(t);
   if (!tree) return;
   const again = await extract({ image: tree.image, dest: tree.root, indexFile: tree.index });
@@ -140,7 +137,7 @@ test('a re-run of the same image is settled on two threads, and a change the hel
   assert.equal(fs.readFileSync(late, 'utf8'), '29/99\n');
 });
 
-test('an image without directory members: a directory it implies that became a symlink is found by either thread', async (t) => {
+test('an image without directory members: a directory it implies that became a symlink is found', async (t) => {
   const tree = await sealedTree(t, false);
   if (!tree) return;
   assert.doesNotMatch(fs.readFileSync(tree.index, 'utf8'), /"type":"dir"/, 'no directory has a record');
