@@ -28,7 +28,9 @@ export interface Limits {
    *  inodes, far beyond any UFS or ext2 file system; a larger c_count is a corrupt header. */
   maxDumpMapBytes: number;
   /** Directory names a dump reader holds to name the files (inode records carry no names, so
-   *  the whole tree is kept until the files come). 512 MiB is several million names. */
+   *  the whole tree is kept until the files come). 64 MiB is millions of names (a Solaris root
+   *  has some 10^5, ~15 bytes each); the heap holds about twice the bytes counted, so 512 MiB
+   *  let a 4.7 MB image take 485 MB before the limit. */
   maxDumpTreeBytes: number;
 }
 
@@ -41,7 +43,7 @@ export const defaultLimits: Readonly<Limits> = Object.freeze({
   maxDecompressionRatio: 100_000,
   maxInflightBytes: 16 * 1024 * 1024,
   maxDumpMapBytes: 64 * 1024 * 1024,
-  maxDumpTreeBytes: 512 * 1024 * 1024,
+  maxDumpTreeBytes: 64 * 1024 * 1024,
 });
 
 export function resolveLimits(overrides: Partial<Limits> | undefined): Limits {

@@ -87,6 +87,7 @@ const KNOWN_SECTIONS = new Set(['identification', 'predeployment', 'postdeployme
 async function readSection(reader: ByteReader, name: string, begin: Line, maxLine: number, keep: boolean): Promise<Line[]> {
   const layer = reader.layer;
   const kept: Line[] = [];
+  let keptBytes = 0;
   for (;;) {
     const line = await readLine(reader, maxLine);
     if (!line || !line.terminated) {
@@ -103,7 +104,15 @@ async function readSection(reader: ByteReader, name: string, begin: Line, maxLin
     if (line.text.startsWith(SECTION_BEGIN)) {
       throw badArchive(`${quote(line.text)} inside section "${name}" (no section_end=${name} before it): corrupt flash archive`, { layer, offset: line.offset });
     }
-    if (keep) kept.push(line);
+    if (keep) {
+      // a real identification section is a few KiB; one of many long lines is held whole
+      // otherwise (500 lines of 1 MB took 616 MB)
+      keptBytes += line.text.length;
+      if (keptBytes > maxLine) {
+        throw new P2VError('P2V_LIMIT', `section "${name}" is longer than ${maxLine} bytes (the metadata limit): not a flash archive's identification`, { layer, offset: line.offset });
+      }
+      kept.push(line);
+    }
   }
 }
 

@@ -360,6 +360,16 @@ test('lines: long lines pass, lines beyond the metadata limit are refused', asyn
   assertFailure(limited, 'line over the limit', 'P2V_LIMIT');
 });
 
+test('an identification section longer in all than the metadata limit is refused (its lines are held), other sections are only read through', async () => {
+  const manyLines = (n: number) => Array.from({ length: n }, (_, i) => `X-pad${i}=${'v'.repeat(1000)}`);
+  const limits = { maxMetaRecordBytes: 64 * 1024 };
+  const held = await read(flar([identification(manyLines(100))], cpioPayload), { limits });
+  const error = assertFailure(held, 'identification over the limit', 'P2V_LIMIT');
+  assert.match(error.message, /section "identification" is longer than 65536 bytes/);
+  assertOk(await read(flar([identification(manyLines(50))], cpioPayload), { limits }), 'identification within the limit');
+  assertOk(await read(flar([identification(), ['X-big', manyLines(500)]], cpioPayload), { limits }), 'a long user-defined section');
+});
+
 test('payload format disagreeing with files_archived_method: read anyway, with a warning', async () => {
   const outcome = await read(flar([identification()], tarPayload)); // says cpio
   assertOk(outcome, 'mismatch');
