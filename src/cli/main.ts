@@ -54,7 +54,8 @@ function printWarnings(warnings: Warning[], quiet: boolean): void {
   if (quiet) return;
   const shown = warnings.slice(0, 20);
   for (const w of shown) process.stderr.write(`zonep2v: warning: ${w.entry ? `entry "${w.entry}": ` : ''}${w.message}\n`);
-  if (warnings.length > shown.length) process.stderr.write(`zonep2v: ... and ${warnings.length - shown.length} more warnings (--json lists all)\n`);
+  const more = warnings.slice(shown.length).reduce((sum, w) => sum + (w.count ?? 1), 0);
+  if (more > 0) process.stderr.write(`zonep2v: ... and ${more} more warnings (--json lists them)\n`);
 }
 
 function summary(report: ExtractReport): string {

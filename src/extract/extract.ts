@@ -16,7 +16,7 @@ import { treeMatchesIndexBytes } from './settled-check.js';
 import { planIncremental } from './incremental.js';
 import { type RunClaim, claimTree, markerPresent } from './run-marker.js';
 import { directoryMatchesIndex } from './index-check.js';
-import { type ExtractOptions, type ExtractReport, type Warning, incompleteMembers } from './types.js';
+import { type ExtractOptions, type ExtractReport, WarningLog, incompleteMembers } from './types.js';
 import { cpuMark, cpuSince, PipelineStats, type StageReport, setActiveStats, workerMeterSlots } from '../stats.js';
 
 const progressIntervalMs = 250;
@@ -58,8 +58,8 @@ export async function extract(options: ExtractOptions): Promise<ExtractReport> {
   const started = performance.now();
   const cpuAtStart = options.stats ? cpuMark() : undefined;
   const limits = resolveLimits(options.limits);
-  const warnings: Warning[] = [];
-  const warn = (warning: Warning) => warnings.push(warning);
+  const warningLog = new WarningLog();
+  const warn = warningLog.add;
   if (options.signal?.aborted) throw interrupted(0, false);
   const source = options.source ?? (await openSource(options.image, options.volumes));
   const imageName = source.name;
@@ -181,6 +181,7 @@ export async function extract(options: ExtractOptions): Promise<ExtractReport> {
     if (writer.copiesStopped > 0) throw writerSignal?.reason ?? interrupted(writer.counters.entries, false);
     if (stamp) index?.setStamp(stamp);
     const rootEntry = writer.rootEntry;
+    const warnings = warningLog.all();
     if (index && imageIdentity !== undefined && incompleteMembers({ warnings }) === 0 && stillTheSameImage(source, imageIdentity)) {
       index.setSeal({ image: imageIdentity, settings, chain: opened.chain, format: opened.format, imageBytes: opened.imageBytes, counters: { ...writer.counters }, warnings: warnings.filter((warning) => warning.code !== 'P2V_RECOVERED'), ...(rootEntry ? { root: rootMetadataOf(rootEntry) } : {}), ...(writer.skippedSpecials.length > 0 ? { skipped: writer.skippedSpecials } : {}) });
     }
@@ -206,7 +207,7 @@ export async function extract(options: ExtractOptions): Promise<ExtractReport> {
     format: opened.format,
     ...writer.counters,
     imageBytes: opened.imageBytes,
-    warnings,
+    warnings: warningLog.all(),
     elapsedMs: performance.now() - started,
     ...(stats ? { stats: statsReport(stats, writer.workerMeter) } : {}),
     ...(cpuAtStart ? { cpu: cpuSince(cpuAtStart) } : {}),

@@ -45,6 +45,29 @@ export interface Warning {
   code: string;
   message: string;
   entry?: string;
+  /** a summary standing for this many warnings of its code that are not listed (WarningLog) */
+  count?: number;
+}
+
+/** Warnings listed one by one, at most; beyond, they are counted per code. A hostile image can
+ *  make one per member (60k members with 4000-byte names held 600 MB of warnings). */
+export const maxListedWarnings = 1000;
+
+/** A run's warnings: the first `maxListedWarnings`, then a count per code. */
+export class WarningLog {
+  private readonly listed: Warning[] = [];
+  private readonly beyond = new Map<string, number>();
+
+  readonly add = (warning: Warning): void => {
+    if (this.listed.length < maxListedWarnings) this.listed.push(warning);
+    else this.beyond.set(warning.code, (this.beyond.get(warning.code) ?? 0) + 1);
+  };
+
+  /** The listed warnings, then one summary per code of those that were only counted. */
+  all(): Warning[] {
+    const summaries = [...this.beyond].map(([code, count]): Warning => ({ code, message: `${count} more warning(s) with this code, not listed`, count }));
+    return [...this.listed, ...summaries];
+  }
 }
 
 /** What the writer counts as it goes (part of the report). */
@@ -75,7 +98,9 @@ export interface WriterCounters {
 export const incompleteRunCodes: ReadonlySet<string> = new Set(['P2V_IO', 'P2V_BLOCKED', 'P2V_LINK_TARGET', 'P2V_INCREMENTAL', 'P2V_SOURCE_CHANGED']);
 
 export function incompleteMembers(report: { warnings: readonly Warning[] }): number {
-  return report.warnings.filter((warning) => incompleteRunCodes.has(warning.code)).length;
+  let members = 0;
+  for (const warning of report.warnings) if (incompleteRunCodes.has(warning.code)) members += warning.count ?? 1;
+  return members;
 }
 
 export interface ExtractReport extends WriterCounters {

@@ -1,0 +1,30 @@
+/**
+ * A run's warnings are listed up to maxListedWarnings, then counted per code (WarningLog): a
+ * hostile image can make one per member. The counts still decide whether the run is complete.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { extract } from '../../../src/extract/extract.js';
+import { incompleteMembers, maxListedWarnings } from '../../../src/extract/types.js';
+import { tarArchive, type TarMember } from '../../helpers/tar-writer.js';
+import { workDir } from '../../helpers/work-dir.js';
+
+test('past the first warnings, the rest are counted per code; the incomplete ones still count', async (t) => {
+  const work = workDir(t, 'warning-log');
+  const refused: TarMember[] = Array.from({ length: maxListedWarnings + 200 }, (_, i) => ({ name: `../up${i}`, data: 'x' }));
+  const lost: TarMember[] = Array.from({ length: 300 }, (_, i) => ({ name: `link${i}`, typeflag: '1', linkname: `missing${i}` }));
+  const image = path.join(work, 'image.tar');
+  fs.writeFileSync(image, tarArchive([...refused, ...lost, { name: 'kept', data: 'kept' }]));
+  const report = await extract({ image, dest: path.join(work, 'root') });
+  const listed = report.warnings.filter((w) => w.count === undefined);
+  const summaries = report.warnings.filter((w) => w.count !== undefined);
+  assert.equal(listed.length, maxListedWarnings);
+  const total = (code: string) => report.warnings.filter((w) => w.code === code).reduce((sum, w) => sum + (w.count ?? 1), 0);
+  assert.equal(total('P2V_LINK_TARGET'), 300, JSON.stringify(summaries));
+  assert.equal(report.warnings.reduce((sum, w) => sum + (w.count ?? 1), 0), refused.length + lost.length);
+  assert.ok(summaries.every((w) => /more warning\(s\) with this code, not listed/.test(w.message)));
+  assert.equal(incompleteMembers(report), 300, 'every lost link counts, listed or not');
+  assert.equal(fs.readFileSync(path.join(work, 'root', 'kept'), 'utf8'), 'kept');
+});
