@@ -328,7 +328,10 @@ class DumpReader {
   /** End of the directory phase: walk the names; the directories to emit, parents first, then
    *  the names an incremental dump does not carry. */
   private directories(next: DumpHeader): Entry[] {
-    const { directories, dangling, loops } = this.tree.resolve((ino) => this.inMap(this.bits, ino));
+    const { directories, dangling, loops, tooLong } = this.tree.resolve((ino) => this.inMap(this.bits, ino), this.limits.maxPathBytes);
+    for (const path of tooLong) {
+      this.context.warn({ code: 'P2V_ENTRY_INVALID', message: `names in this directory (and maybe others) are longer than maxPathBytes (${this.limits.maxPathBytes}): skipped with everything below them`, entry: path });
+    }
     const level0 = this.tape.level === 0 && this.tape.ddate === 0;
     if (!this.tree.directory(ROOT_INO)) {
       if (level0) throw badArchive('the dump holds no root directory (inode 2): not a dump of a file system, or its directories are missing', { layer: this.layer, offset: next.offset });

@@ -602,3 +602,22 @@ test('limits: map size, names held, symlink target, attribute record', async () 
   assertFailure(await readDump(linux.bytes, { limits: { maxLinkTargetBytes: 50 } }), 'maxLinkTargetBytes', 'P2V_LIMIT');
   assertFailure(await readDump(linux.bytes, { limits: { maxMetaRecordBytes: 16 } }), 'maxMetaRecordBytes', 'P2V_LIMIT');
 });
+
+test('limits: a directory chain whose names outgrow maxPathBytes is cut there, with a warning; what is above it is read', async () => {
+  // each directory's whole path is held while the names are walked: a deep chain of long names
+  // grew as the square of its depth (3,000 levels of 250 bytes took 2.4 GB)
+  const depth = 40;
+  const w = new DumpWriter({ family: 'linux', order: 'le' });
+  w.tape();
+  const inodes = Array.from({ length: depth + 1 }, (_, i) => i + 2);
+  w.maps(inodes);
+  for (let i = 2; i < depth + 2; i++) w.directory(i, { mode: 0o40755 }, [['.', i], ['..', i === 2 ? 2 : i - 1], ['d'.repeat(99), i + 1]]);
+  w.directory(depth + 2, { mode: 0o40755 }, [['.', depth + 2], ['..', depth + 1]]);
+  w.end();
+  const outcome = await readDump(w.bytes(), { limits: { maxPathBytes: 1000 } });
+  assert.equal(outcome.error, undefined, String(outcome.error));
+  const dirs = outcome.entries.filter((e) => e.type === 'dir' && e.path !== '.');
+  assert.equal(dirs.length, 10, 'ten levels of 100 bytes fit in 1000');
+  assert.ok(dirs.every((e) => e.path.length <= 1000));
+  assert.ok(outcome.warnings.some((w) => /longer than maxPathBytes \(1000\): skipped with everything below them/.test(w.message)), JSON.stringify(outcome.warnings.map((w) => w.message)));
+});
