@@ -558,9 +558,14 @@ export class ZoneWriter {
   }
 
   private async placeSymlink(entry: Entry, physical: string): Promise<void> {
+    const target = entry.linkTarget ?? '';
+    // no file system holds such a target (symlink(2) takes a C string): a corrupt member, not a
+    // failed write that ends the run
+    if (target.includes('\0') || target === '') {
+      throw new P2VError('P2V_ENTRY_INVALID', `symlink target ${target === '' ? 'is empty' : 'holds a NUL byte'}: skipped`, { severity: 'skipped' });
+    }
     await this.waitFor(physical);
     const path = this.resolver.abs(physical);
-    const target = entry.linkTarget ?? '';
     const existing = lstatOrUndefined(path);
     const seconds = nsToSeconds(entry.mtimeNs);
     const same = existing?.isSymbolicLink() && fsb.readlink(path) === target;

@@ -28,3 +28,28 @@ test('past the first warnings, the rest are counted per code; the incomplete one
   assert.equal(incompleteMembers(report), 300, 'every lost link counts, listed or not');
   assert.equal(fs.readFileSync(path.join(work, 'root', 'kept'), 'utf8'), 'kept');
 });
+
+test('a symlink whose target holds a NUL byte, or is empty, is a skipped member, not the end of the run', async (t) => {
+  const { cpioArchive } = await import('../../helpers/cpio-writer.js');
+  const work = workDir(t, 'nul-symlink');
+  const image = path.join(work, 'image.cpio');
+  fs.writeFileSync(
+    image,
+    cpioArchive(
+      [
+        { name: 'a', type: 'file', data: 'a' },
+        { name: 's1', type: 'symlink', target: 'x\0y' },
+        { name: 's2', type: 'symlink', target: '' },
+        { name: 's3', type: 'symlink', target: 'a' },
+        { name: 'z', type: 'file', data: 'z' },
+      ],
+      { format: 'newc' },
+    ),
+  );
+  const root = path.join(work, 'root');
+  const report = await extract({ image, dest: root });
+  assert.deepEqual(report.warnings.map((w) => [w.code, w.entry]), [['P2V_ENTRY_INVALID', 's1'], ['P2V_ENTRY_INVALID', 's2']]);
+  assert.equal(fs.readlinkSync(path.join(root, 's3')), 'a');
+  assert.equal(fs.readFileSync(path.join(root, 'z'), 'utf8'), 'z');
+  assert.equal(incompleteMembers(report), 0);
+});
