@@ -477,9 +477,22 @@ export class ZoneWriter {
       filled = 0;
     };
     let holes = false;
+    let holeBytes = 0;
     const skipHole = async (length: number) => {
       await ship();
-      for (let left = length; left > 0; left -= zeroPiece.length) hash.update(zeroPiece.subarray(0, Math.min(left, zeroPiece.length)));
+      holeBytes += length;
+      if (holeBytes > this.options.limits.maxSparseHoleBytes) {
+        throw new P2VError('P2V_LIMIT', `sparse file with more than ${this.options.limits.maxSparseHoleBytes} bytes of holes (maxSparseHoleBytes): each is hashed as the zeros it reads as`, { entry: displayPath(entry.path) });
+      }
+      for (let left = length, sinceTurn = 0; left > 0; left -= zeroPiece.length, sinceTurn += zeroPiece.length) {
+        hash.update(zeroPiece.subarray(0, Math.min(left, zeroPiece.length)));
+        // a long hole: let a stop (Ctrl-C, SIGTERM) be heard between gigabytes
+        if (sinceTurn >= 1024 ** 3) {
+          sinceTurn = 0;
+          await new Promise((resolve) => setImmediate(resolve));
+          this.options.signal?.throwIfAborted();
+        }
+      }
       if (fd < 0 && !zeroBytes(compareFd!, position, length)) {
         fd = fsb.open(target, CREATE_NEW, 0o600);
         copyPrefix(compareFd!, fd, position);

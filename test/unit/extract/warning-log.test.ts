@@ -53,3 +53,29 @@ test('a symlink whose target holds a NUL byte, or is empty, is a skipped member,
   assert.equal(fs.readFileSync(path.join(root, 'z'), 'utf8'), 'z');
   assert.equal(incompleteMembers(report), 0);
 });
+
+// (without the limit or without the turns, this test does not end: its timeout fails it)
+test('a sparse file whose holes pass maxSparseHoleBytes fails the run with one error (holes are hashed as their zeros), and a long hole hears a stop', { timeout: 120_000 }, async (t) => {
+  const { paxMember } = await import('../../helpers/tar-writer.js');
+  const work = workDir(t, 'sparse-limit');
+  const image = path.join(work, 'image.tar');
+  const sparse = (size: number) =>
+    tarArchive([
+      paxMember('x', [
+        ['GNU.sparse.size', String(size)],
+        ['GNU.sparse.numblocks', '1'],
+        ['GNU.sparse.map', '0,1'],
+        ['GNU.sparse.name', 'big'],
+      ]),
+      { name: 'GNUSparseFile.0/big', data: 'A' },
+    ]);
+  // 1 PB declared in 2.5 KB: refused at the first hole past the limit, before any hashing of it
+  fs.writeFileSync(image, sparse(1024 ** 5));
+  await assert.rejects(extract({ image, dest: path.join(work, 'root') }), (error: Error & { code?: string }) => error.code === 'P2V_LIMIT' && /maxSparseHoleBytes/.test(error.message));
+  // the limit raised past a hole of a petabyte, and the run stopped while it is hashed: the
+  // stop is heard between gigabytes
+  const controller = new AbortController();
+  const started = extract({ image, dest: path.join(work, 'root2'), signal: controller.signal, limits: { maxSparseHoleBytes: 2 * 1024 ** 5 } });
+  setTimeout(() => controller.abort(), 50);
+  await assert.rejects(started, (error: Error & { code?: string }) => error.code === 'P2V_INTERRUPTED');
+});
