@@ -75,14 +75,15 @@ export async function extract(options: ExtractOptions): Promise<ExtractReport> {
 
   // the same image file, unchanged, into the same tree with the same settings: if the tree is
   // still what the index recorded, a full run would rewrite nothing - check, and stop there
-  const indexText = indexBytes?.toString('utf8');
-  const trailer = indexText !== undefined ? indexTrailer(indexText) : undefined;
+  const trailer = indexBytes !== undefined ? indexTrailer(indexBytes) : undefined;
   const seal = trailer?.seal;
   const imageIdentity = source.identity?.opened ?? (source.directory !== undefined ? directoryIdentity(source.directory) : undefined);
+  // the records, parsed once and only when wanted: a run settled from an image file never does
   let parsed: { indexed: IndexFile; previous: Map<string, IndexRecord> } | undefined;
   const parseIndexOnce = () => {
-    const indexed = indexText !== undefined ? parseIndex(indexText) : undefined;
-    return (parsed ??= { indexed: indexed ?? { records: [], exists: false }, previous: indexByPath(indexed?.records ?? []) });
+    if (parsed) return parsed;
+    const indexed = indexBytes !== undefined ? parseIndex(indexBytes.toString('utf8')) : { records: [], exists: false };
+    return (parsed = { indexed, previous: indexByPath(indexed.records) });
   };
   if (seal && !trailer?.applying && !markerPresent(root) && imageIdentity !== undefined && seal.image === imageIdentity && seal.settings === settings) {
     const checkStarted = performance.now();

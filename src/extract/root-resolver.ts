@@ -62,10 +62,17 @@ export class RootResolver {
 
   /** Is every directory above `physical` (a clean physical path) a real directory now, no
    *  symlink among them? Looked at afresh, not from the cache: for paths taken from the last
-   *  run's index, where anything may have been put in the meantime. */
-  realDirectoriesAbove(physical: string): boolean {
+   *  run's index, where anything may have been put in the meantime. `seen` keeps the answers
+   *  of a batch of such questions asked at one moment (its owner updates what it changes). */
+  realDirectoriesAbove(physical: string, seen?: Map<string, boolean>): boolean {
     for (let at = physical.indexOf('/'); at > 0; at = physical.indexOf('/', at + 1)) {
-      if (!lstatOrUndefined(this.abs(physical.slice(0, at)))?.isDirectory()) return false;
+      const dir = physical.slice(0, at);
+      let real = seen?.get(dir);
+      if (real === undefined) {
+        real = lstatOrUndefined(this.abs(dir))?.isDirectory() ?? false;
+        seen?.set(dir, real);
+      }
+      if (!real) return false;
     }
     return true;
   }

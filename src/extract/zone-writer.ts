@@ -877,17 +877,8 @@ export class ZoneWriter {
     if (complete) {
       const { remove, carry } = plan.settle();
       const realDir = new Map<string, boolean>();
-      const underRealDirs = (physical: string) => {
-        for (let at = physical.indexOf('/'); at > 0; at = physical.indexOf('/', at + 1)) {
-          const dir = physical.slice(0, at);
-          let real = realDir.get(dir);
-          if (real === undefined) realDir.set(dir, (real = lstatOrUndefined(this.resolver.abs(dir))?.isDirectory() ?? false));
-          if (!real) return false;
-        }
-        return true;
-      };
       for (const physical of remove) {
-        if (!underRealDirs(physical)) continue; // replaced by a file or a symlink: nothing of it is left there
+        if (!this.resolver.realDirectoriesAbove(physical, realDir)) continue; // replaced by a file or a symlink: nothing of it is left there
         const path = this.resolver.abs(physical);
         const stat = lstatOrUndefined(path);
         if (!stat) continue;

@@ -39,7 +39,7 @@ const maxDictBytes = 1536 * 1024 * 1024;
  *  declaring 1.5 GiB over 1.4 GB of zeros grew the window to 2.5 GB RSS). 64 MiB is xz -9's
  *  dictionary, the largest of any preset; a block with a larger one decodes as long as its
  *  matches reach back no further, and is refused (P2V_LIMIT) at the first that does. */
-export const maxWindowBytes = 64 * 1024 * 1024;
+const maxWindowBytes = 64 * 1024 * 1024;
 
 function fail(message: string, offset: number): P2VError {
   return badArchive(message, { layer, offset });

@@ -242,52 +242,37 @@ export function readIndexFile(file: string): IndexFile {
   return bytes === undefined ? { records: [], exists: false } : parseIndex(bytes.toString('utf8'));
 }
 
-/** An index file's bytes, in shared memory (a settled check hands them to a second thread,
- *  settled-check.ts); undefined when there is no such file. */
+/** An index file's bytes; undefined when there is no such file. */
 export function readIndexBytes(file: string): Buffer | undefined {
-  let fd: number;
   try {
-    fd = fs.openSync(file, 'r');
+    return fs.readFileSync(file);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw error;
   }
-  try {
-    const size = fs.fstatSync(fd).size;
-    const bytes = Buffer.from(new SharedArrayBuffer(size));
-    let at = 0;
-    while (at < size) {
-      const n = fs.readSync(fd, bytes, at, size - at, at);
-      if (n === 0) break; // shorter than it was a moment ago: what was read is the file
-      at += n;
-    }
-    return bytes.subarray(0, at);
-  } finally {
-    fs.closeSync(fd);
-  }
 }
 
 /**
- * What a settled check needs of an index, found without parsing its records: the seal (the
- * last valid one, as parseIndex takes it) and whether an incremental dump was left being
- * applied. Those lines start a line and hold no newline (JSON escapes it), so they are found
- * by their opening.
+ * What a settled check needs of an index, found without decoding or parsing its records: the
+ * seal (the last valid one, as parseIndex takes it) and whether an incremental dump was left
+ * being applied. Those lines start a line and hold no newline (JSON escapes it), so they are
+ * found by their opening.
  */
-export function indexTrailer(text: string): { seal?: RunSeal; applying: boolean } {
+export function indexTrailer(bytes: Buffer): { seal?: RunSeal; applying: boolean } {
   let seal: RunSeal | undefined;
-  for (let at = text.lastIndexOf('{"runSeal"'); at >= 0 && seal === undefined; at = at === 0 ? -1 : text.lastIndexOf('{"runSeal"', at - 1)) {
-    if (at === 0 || text[at - 1] === '\n') seal = parseSeal(lineAt(text, at));
+  for (let at = bytes.lastIndexOf('{"runSeal"'); at >= 0 && seal === undefined; at = at === 0 ? -1 : bytes.lastIndexOf('{"runSeal"', at - 1)) {
+    if (at === 0 || bytes[at - 1] === 10) seal = parseSeal(lineAt(bytes, at));
   }
   let applying = false;
-  for (let at = text.indexOf('{"dumpApplying"'); at >= 0 && !applying; at = text.indexOf('{"dumpApplying"', at + 1)) {
-    if (at === 0 || text[at - 1] === '\n') applying = parseStamp(lineAt(text, at), 'dumpApplying') !== undefined;
+  for (let at = bytes.indexOf('{"dumpApplying"'); at >= 0 && !applying; at = bytes.indexOf('{"dumpApplying"', at + 1)) {
+    if (at === 0 || bytes[at - 1] === 10) applying = parseStamp(lineAt(bytes, at), 'dumpApplying') !== undefined;
   }
   return { seal, applying };
 }
 
-function lineAt(text: string, start: number): string {
-  const end = text.indexOf('\n', start);
-  return text.slice(start, end < 0 ? text.length : end);
+function lineAt(bytes: Buffer, start: number): string {
+  const end = bytes.indexOf(10, start);
+  return bytes.toString('utf8', start, end < 0 ? bytes.length : end);
 }
 
 /** An index's text, every line. */

@@ -82,6 +82,8 @@ function sameDirectory(absolute: string, identity: string): boolean {
   return stat !== undefined && stat.isDirectory() && `${stat.dev}:${stat.ino}` === identity;
 }
 
+const replaced = () => Object.assign(new Error('replaced'), { code: 'ESOURCECHANGED' });
+
 /** A directory whose members are not listed: it is still copied (its parent listed it), empty. */
 function warnUnlisted(batch: BatchBuilder, relative: string, error: unknown): void {
   const code = (error as NodeJS.ErrnoException).code;
@@ -115,7 +117,7 @@ export function* listTree(root: string, rootDev: bigint, batchSize: number): Gen
     const stillThere = () => identity === undefined || sameDirectory(absolute, identity);
     let names: Buffer[];
     try {
-      if (!stillThere()) throw Object.assign(new Error('replaced'), { code: 'ESOURCECHANGED' });
+      if (!stillThere()) throw replaced();
       names = fs.readdirSync(pathBytes(absolute), { encoding: 'buffer' }) as Buffer[];
     } catch (error) {
       warnUnlisted(batch, relative, error);
@@ -170,7 +172,7 @@ export function* listTree(root: string, rootDev: bigint, batchSize: number): Gen
       children.push([path, recorded, stat, text]);
     }
     if (!stillThere()) {
-      warnUnlisted(batch, relative, Object.assign(new Error('replaced'), { code: 'ESOURCECHANGED' }));
+      warnUnlisted(batch, relative, replaced());
       continue;
     }
     for (const [path, kind, stat, text] of children) {

@@ -329,8 +329,8 @@ class DumpReader {
    *  the names an incremental dump does not carry. */
   private directories(next: DumpHeader): Entry[] {
     const { directories, dangling, loops, tooLong } = this.tree.resolve((ino) => this.inMap(this.bits, ino), this.limits.maxPathBytes);
-    for (const path of tooLong) {
-      this.context.warn({ code: 'P2V_ENTRY_INVALID', message: `names in this directory (and maybe others) are longer than maxPathBytes (${this.limits.maxPathBytes}): skipped with everything below them`, entry: path });
+    if (tooLong !== undefined) {
+      this.context.warn({ code: 'P2V_ENTRY_INVALID', message: `names in this directory (and maybe others) are longer than maxPathBytes (${this.limits.maxPathBytes}): skipped with everything below them`, entry: tooLong });
     }
     const level0 = this.tape.level === 0 && this.tape.ddate === 0;
     if (!this.tree.directory(ROOT_INO)) {

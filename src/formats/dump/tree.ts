@@ -84,15 +84,16 @@ export class NameTree {
    * Walk from the root: directories in an order where a parent comes before its children
    * (depth first, names sorted), and the names of every other inode. `known(ino)` says whether
    * a non-directory inode can be filled from this dump; names of others are returned as dangling.
-   * A name longer than `maxPathBytes` is left out with all below it (`tooLong` counts them):
+   * A name longer than `maxPathBytes` is left out with all below it (`tooLong`: the first
+   * directory where that happened):
    * every directory's whole path is held here, so a deep chain of long names grew as the square
    * of its depth (3,000 levels of 250-byte names: 2.4 GB), and the writer refuses such names.
    */
-  resolve(known: (ino: number) => boolean, maxPathBytes = Infinity): { directories: Array<{ path: string; record: DirectoryRecord }>; dangling: DanglingName[]; loops: string[]; tooLong: string[] } {
+  resolve(known: (ino: number) => boolean, maxPathBytes = Infinity): { directories: Array<{ path: string; record: DirectoryRecord }>; dangling: DanglingName[]; loops: string[]; tooLong?: string } {
     const directories: Array<{ path: string; record: DirectoryRecord }> = [];
     const dangling: DanglingName[] = [];
     const loops: string[] = [];
-    const tooLong: string[] = [];
+    let tooLong: string | undefined;
     const root = this.dirs.get(ROOT_INO);
     if (root) {
       // depth first with an explicit stack: a hostile dump may nest directories very deeply
@@ -108,7 +109,7 @@ export class NameTree {
           if (name === '.' || name === '..') continue;
           const childPath = path === '.' ? name : `${path}/${name}`;
           if (childPath.length > maxPathBytes) {
-            if (tooLong.length === 0) tooLong.push(path); // the first directory it happens in
+            tooLong ??= path;
             continue;
           }
           if (this.dirs.has(child)) {
