@@ -34,6 +34,8 @@ const R_STORED_CRC: i32 = 4;
 const R_CRC: i32 = 5;
 const R_OUT_AT: i32 = 6;
 const R_OUT_LENGTH: i32 = 7;
+const R_EXPANDED_LENGTH: i32 = 8; // -1: the output region holds the block's bytes; else it holds
+// their RLE1 form and this is their length (a block of long runs: see wholeOutputMax)
 
 // ---- limits (as in the twin) ----
 const maxGroups: i32 = 6;
@@ -45,6 +47,10 @@ const tableBits: i32 = 10;
 const tableMask: i32 = (1 << tableBits) - 1;
 const maxRunShift: i32 = 21;
 const maxBlock: i32 = 900000;
+// A block's runs can expand 900 kB of symbols to ~46 MB. Past this many bytes the kernel stops
+// keeping them: it expands through a window of this size for the CRC only and hands back the
+// RLE1 form, which the caller expands piecewise (memory stays bounded with many blocks in flight).
+const wholeOutputMax: i32 = 2 * 1024 * 1024;
 
 // BWT walk (inverse-bwt.ts)
 const segmentFlag: u32 = 0x80000000;
@@ -158,8 +164,8 @@ export function reserve(inputBytes: i32): usize {
   piecesAt = pageNextAt + 4 * <usize>maxPages;
   inputAt = piecesAt + 8 * <usize>maxPages;
   outAt = (inputAt + <usize>inputBytes + 15) & ~15;
-  ensure(outAt + <usize>maxBlock);
-  outCapacity = <i32>((<usize>memory.size() << 16) - outAt);
+  ensure(outAt + <usize>wholeOutputMax);
+  outCapacity = wholeOutputMax;
   if (load<i32>(crcTables + 4) == 0) buildCrcTables();
   return inputAt;
 }
@@ -244,12 +250,10 @@ export function decode(startBit: i32, inputEnd: i32, level: i32): i32 {
   if (blockLength < 0 || overran()) return SHORT;
   if (origPtr >= blockLength) return corrupt(ORIGIN_PAST_BLOCK, bitOffset(), 0);
 
-  const outputLength = undoTransforms(blockLength, origPtr);
+  undoTransforms(blockLength, origPtr);
   setI32(result, R_END_BIT, bitOffset());
   setI32(result, R_STORED_CRC, storedCrc);
-  setI32(result, R_CRC, ~crcUpdate(0xffffffff, outAt, outputLength));
   setI32(result, R_OUT_AT, <i32>outAt);
-  setI32(result, R_OUT_LENGTH, outputLength);
   return OK;
 }
 
@@ -579,10 +583,13 @@ function walkOne(lane: i32): bool {
 
 // ---- RLE1 and CRC ----
 
-function undoTransforms(blockLength: i32, origPtr: i32): i32 {
+/** Sets R_CRC, R_OUT_LENGTH and R_EXPANDED_LENGTH. */
+function undoTransforms(blockLength: i32, origPtr: i32): void {
   link(blockLength);
   const pieceCount = walk(blockLength, origPtr);
   const raw = rawAt;
+  let crc: u32 = 0xffffffff;
+  let flushed = 0; // bytes already folded into crc and dropped from the window
   let o = 0;
   let last = -1;
   let same = 0;
@@ -594,10 +601,12 @@ function undoTransforms(blockLength: i32, origPtr: i32): i32 {
       const byte = <i32>load<u8>(raw + <usize>i);
       if (same == 4) {
         if (byte != 0) {
-          const need = o + byte + (left - (i - from) - 1);
-          if (need > outCapacity) {
-            ensure(outAt + <usize>need);
-            outCapacity = <i32>((<usize>memory.size() << 16) - outAt);
+          // Invariant: o + left <= outCapacity, so plain bytes never overflow. A run that would
+          // break it empties the window into the CRC (never needed for blocks under the cap).
+          if (o + byte + (left - (i - from) - 1) > outCapacity) {
+            crc = crcUpdate(crc, outAt, o);
+            flushed += o;
+            o = 0;
           }
           memory.fill(outAt + <usize>o, <u8>last, <usize>byte);
           o += byte;
@@ -617,7 +626,22 @@ function undoTransforms(blockLength: i32, origPtr: i32): i32 {
     }
     left -= to - from;
   }
-  return o;
+  setI32(result, R_CRC, ~crcUpdate(crc, outAt, o));
+  if (flushed == 0) {
+    setI32(result, R_OUT_LENGTH, o);
+    setI32(result, R_EXPANDED_LENGTH, -1);
+    return;
+  }
+  // The RLE1 form, in block order, where the output was (blockLength <= maxBlock < outCapacity).
+  let w = 0;
+  for (let p = 0; p < pieceCount; p++) {
+    const from = i32At(piecesAt, 2 * p);
+    const to = i32At(piecesAt, 2 * p + 1);
+    memory.copy(outAt + <usize>w, raw + <usize>from, <usize>(to - from));
+    w += to - from;
+  }
+  setI32(result, R_OUT_LENGTH, w);
+  setI32(result, R_EXPANDED_LENGTH, flushed + o);
 }
 
 function buildCrcTables(): void {

@@ -36,7 +36,8 @@ const reasons: Record<number, (detail: number) => string> = {
 };
 
 export interface KernelBlock {
-  output: Uint8Array;
+  data: Uint8Array;
+  expandedLength?: number;
   storedCrc: number;
   computedCrc: number;
   endBit: number;
@@ -60,18 +61,21 @@ export class WasmBzip2Kernel {
     try {
       status = exports.decode(startBit - first * 8, input.length, level);
     } catch (error) {
-      // only a failed memory.grow traps: the block's runs expand past what we can allocate
-      throw new P2VError('P2V_LIMIT', `bzip2 block expands past the memory available (${(error as Error).message})`, {
+      // decode never grows memory (a block of long runs is expanded through a fixed window): a
+      // trap is an out-of-bounds access, a kernel fault on this block; it ends the run, named
+      throw new P2VError('P2V_BAD_ARCHIVE', `bzip2 block: the decoder failed on it (${(error as Error).message})`, {
         layer: 'bzip2',
         offset,
       });
     }
-    const slots = new Int32Array(exports.memory.buffer, exports.resultAt(), 8);
+    const slots = new Int32Array(exports.memory.buffer, exports.resultAt(), 9);
     switch (status) {
       case OK: {
         const outAt = slots[6]!;
-        const output = new Uint8Array(exports.memory.buffer, outAt, slots[7]!).slice();
-        return { output, storedCrc: slots[4]! >>> 0, computedCrc: slots[5]! >>> 0, endBit: slots[3]! + first * 8 };
+        const data = new Uint8Array(exports.memory.buffer, outAt, slots[7]!).slice();
+        const block: KernelBlock = { data, storedCrc: slots[4]! >>> 0, computedCrc: slots[5]! >>> 0, endBit: slots[3]! + first * 8 };
+        if (slots[8]! >= 0) block.expandedLength = slots[8]!; // the RLE1 form of a block of long runs
+        return block;
       }
       case SHORT:
         return null;

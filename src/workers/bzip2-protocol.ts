@@ -21,8 +21,9 @@ export interface BlockTask {
 
 /** Every result also says how long the worker was busy on it (ms), for --stats. */
 export type BlockResult = { busyMs?: number } & (
-  /** decoded; `endBit` is relative to the task's `data` */
-  | { kind: 'ok'; output: Uint8Array; storedCrc: number; computedCrc: number; endBit: number }
+  /** decoded (as block-decoder.ts DecodedBlock: `data` is the RLE1 form when `expandedLength`
+   *  is set); `endBit` is relative to the task's input */
+  | { kind: 'ok'; data: Uint8Array; expandedLength?: number; storedCrc: number; computedCrc: number; endBit: number }
   /** the block goes on past the input (the boundary after it was a false magic, or input is short) */
   | { kind: 'short' }
   /** corrupt or unsupported: a P2VError to rebuild on the main thread */

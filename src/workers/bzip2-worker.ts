@@ -1,6 +1,6 @@
 /**
  * bzip2 block worker (piscina): decodes one block per task with the same pure block decoder
- * the serial driver uses, and answers with the bytes (transferred, not copied) and both CRCs.
+ * the serial driver uses, and answers with the bytes, or the RLE1 form of a block of long runs (transferred, not copied) and both CRCs.
  * The driver (filters/bzip2/parallel.ts) checks CRCs and the block's end, in order.
  */
 import { Piscina } from 'piscina';
@@ -24,6 +24,6 @@ export default function run(task: BlockTask): unknown {
   }
   // Transfer the output's buffer (decodeBlock allocates it exactly for this block).
   // piscina's Transferable protocol (its symbols are typed as plain `symbol`, hence the cast).
-  const movable = { [Piscina.transferableSymbol]: [result.output.buffer], [Piscina.valueSymbol]: result };
+  const movable = { [Piscina.transferableSymbol]: [result.data.buffer], [Piscina.valueSymbol]: result };
   return Piscina.move(movable as unknown as Parameters<typeof Piscina.move>[0]);
 }

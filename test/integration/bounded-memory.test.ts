@@ -12,6 +12,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
+import * as crypto from 'node:crypto';
 import * as zlib from 'node:zlib';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -106,5 +107,53 @@ test('an xz block declaring a 1.5 GiB dictionary over 300 MiB of zeros, and xz -
     const peakKb = Number(/peak-rss-kb=(\d+)/.exec(run.stderr)?.[1]);
     assert.ok(peakKb * 1024 < boundBytes, `${what}: peak RSS ${(peakKb / 1024).toFixed(0)} MiB, bound ${boundBytes / 1e6} MB`);
     assert.equal(fs.statSync(path.join(root, 'zeros')).size, size, what);
+  }
+});
+
+test('bzip2 blocks of long runs (46 MB each from 900 kB of symbols), decoded in parallel: peak memory stays under 300 MB', async (t) => {
+  if (spawnSync('bzip2', ['--help']).status !== 0) {
+    t.skip('needs bzip2');
+    return;
+  }
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'zonep2v-bzip2-memory-'));
+  t.after(() => fs.rmSync(work, { recursive: true, force: true }));
+  const probe = path.join(work, 'peak.mjs');
+  fs.writeFileSync(probe, "import fs from 'node:fs';\nprocess.on('exit', () => fs.writeSync(2, `\\npeak-rss-kb=${process.resourceUsage().maxRSS}\\n`));\n");
+  const bzip2 = (data: Uint8Array) => {
+    const made = spawnSync('bzip2', ['-9', '-c'], { input: data, maxBuffer: 1 << 30 });
+    assert.equal(made.status, 0, String(made.stderr));
+    return made.stdout;
+  };
+  // A newc image as concatenated bzip2 streams (a valid bzip2 file): 5 MiB of random bytes, so
+  // that the input is large enough for the parallel decoder, then one stream holding exactly one
+  // -9 block of zeros (180,000 runs of 259), repeated: each block expands to 46.6 MB.
+  const randomBytes = crypto.randomBytes(5 * 1024 * 1024);
+  const zeroBlock = 180_000 * 259;
+  const repeats = 10;
+  const image = path.join(work, 'image.cpio.bz2');
+  fs.writeFileSync(image, Buffer.concat([
+    bzip2(Buffer.concat([newcHeader('random', 0o100644, randomBytes.length, 1), randomBytes, newcHeader('zeros', 0o100644, zeroBlock * repeats, 2)])),
+    ...Array<Buffer>(repeats).fill(bzip2(new Uint8Array(zeroBlock))),
+    bzip2(newcHeader('TRAILER!!!', 0, 0, 0)),
+  ]));
+  const root = path.join(work, 'root');
+  const run = spawnSync(process.execPath, ['--import', probe, bin, 'extract', '-q', image, root], {
+    encoding: 'utf8',
+    env: { ...process.env, ZONEP2V_BZIP2_THREADS: '2' },
+  });
+  assert.equal(run.status, 0, run.stderr);
+  const peakKb = Number(/peak-rss-kb=(\d+)/.exec(run.stderr)?.[1]);
+  t.diagnostic(`peak RSS ${(peakKb / 1024).toFixed(0)} MiB`);
+  assert.ok(peakKb * 1024 < boundBytes, `peak RSS ${(peakKb / 1024).toFixed(0)} MiB, bound ${boundBytes / 1e6} MB`);
+  assert.ok(fs.readFileSync(path.join(root, 'random')).equals(randomBytes));
+  const zeros = fs.openSync(path.join(root, 'zeros'), 'r');
+  try {
+    assert.equal(fs.fstatSync(zeros).size, zeroBlock * repeats);
+    const piece = Buffer.alloc(4 * 1024 * 1024);
+    for (let at = 0, n; (n = fs.readSync(zeros, piece, 0, piece.length, at)) > 0; at += n) {
+      assert.ok(piece.subarray(0, n).every((byte) => byte === 0), `zeros at ${at}`);
+    }
+  } finally {
+    fs.closeSync(zeros);
   }
 });

@@ -32,13 +32,24 @@ import { BwtScratch } from './inverse-bwt.js';
 import { WasmBzip2Kernel } from '../../native/bzip2-kernel.js';
 import { type KernelChoice, defaultKernels } from '../../native/wasm-kernels.js';
 
+/**
+ * A block's runs can expand its 900 kB of symbols to ~46 MB. Past this many bytes the decoder
+ * does not keep them: it expands through a window of this size for the CRC only and returns the
+ * RLE1 form (at most 900 kB), which `blockPieces` expands piecewise when the bytes are consumed.
+ * With several blocks decoded ahead (parallel.ts) memory stays bounded whatever the runs.
+ */
+export const wholeOutputMax = 2 * 1024 * 1024;
+
 /** What one block decodes to. */
 export interface DecodedBlock {
-  /** the block's bytes, freshly allocated (safe to keep or transfer) */
-  output: Uint8Array;
+  /** the block's bytes, or their RLE1 form when `expandedLength` is set; freshly allocated
+   *  (safe to keep or transfer). Read the bytes with `blockPieces`. */
+  data: Uint8Array;
+  /** set when `data` is the RLE1 form: the length of the block's bytes */
+  expandedLength?: number;
   /** CRC stored in the block header */
   storedCrc: number;
-  /** CRC of `output`; the caller compares and folds it into the stream CRC */
+  /** CRC of the block's bytes; the caller compares and folds it into the stream CRC */
   computedCrc: number;
   /** bit offset in `data` just after the block's end-of-block symbol */
   endBit: number;
@@ -98,7 +109,7 @@ export class BlockWorkspace {
   reserve(level: number): void {
     const need = level * 100_000;
     if (this.tt.length < need) this.tt = new Uint32Array(need);
-    if (this.out.length < need) this.out = new Uint8Array(need);
+    if (this.out.length < wholeOutputMax) this.out = new Uint8Array(wholeOutputMax);
   }
 }
 
@@ -214,10 +225,7 @@ function decode(reader: BitReader, level: number, ws: BlockWorkspace, offset: nu
   if (blockLength < 0 || reader.overran) return null;
   if (origPtr >= blockLength) throw corrupt('BWT origin pointer beyond the block', reader);
 
-  const outputLength = undoTransforms(ws, blockLength, origPtr);
-  const output = ws.out.slice(0, outputLength);
-  const computedCrc = crc32Final(crc32Update(crc32Initial, output));
-  return { output, storedCrc, computedCrc, endBit: reader.bitOffset };
+  return { ...undoTransforms(ws, blockLength, origPtr), storedCrc, endBit: reader.bitOffset };
 }
 
 function corrupt(message: string, reader: BitReader): BlockCorrupt {
@@ -395,23 +403,25 @@ function decodeSymbols(
 }
 
 /**
- * Inverse BWT (inverse-bwt.ts), then undo RLE1 over the pieces it returns, in order. Writes into
- * ws.out (grown if runs expand past it); returns the length.
+ * Inverse BWT (inverse-bwt.ts), then undo RLE1 over the pieces it returns, in order, into ws.out
+ * (wholeOutputMax bytes). A block whose runs go past that is expanded through ws.out for its
+ * CRC only, and its RLE1 form is returned instead of its bytes.
  * HOT: one pass over the block's bytes.
  */
-function undoTransforms(ws: BlockWorkspace, blockLength: number, origPtr: number): number {
+function undoTransforms(ws: BlockWorkspace, blockLength: number, origPtr: number): Pick<DecodedBlock, 'data' | 'expandedLength' | 'computedCrc'> {
   BwtScratch.link(ws.tt, ws.counts, blockLength);
   const bwt = ws.bwt;
   const pieceCount = bwt.walk(ws.tt, blockLength, origPtr);
   const raw = bwt.raw;
   const pieces = bwt.pieces;
 
-  let out = ws.out;
+  const out = ws.out;
+  let crc = crc32Initial;
+  let flushed = 0; // bytes already folded into crc and dropped from out
   let o = 0;
   let last = -1; // previous byte of the current run, -1 after a run count
   let same = 0; // how many times `last` was just repeated (a 4th is followed by a count)
   let left = blockLength; // bytes of raw not yet read
-  // Invariant: out.length >= o + left, so plain bytes never overflow.
   for (let p = 0; p < pieceCount; p++) {
     const from = pieces[2 * p]!;
     const to = pieces[2 * p + 1]!;
@@ -419,8 +429,13 @@ function undoTransforms(ws: BlockWorkspace, blockLength: number, origPtr: number
       const byte = raw[i]!;
       if (same === 4) {
         if (byte !== 0) {
-          const need = o + byte + (left - (i - from) - 1);
-          if (need > out.length) out = grow(ws, o, need);
+          // Invariant: o + left <= out.length, so plain bytes never overflow. A run that would
+          // break it empties out into the CRC (never needed for blocks under the cap).
+          if (o + byte + (left - (i - from) - 1) > out.length) {
+            crc = crc32Update(crc, out, 0, o);
+            flushed += o;
+            o = 0;
+          }
           out.fill(last, o, o + byte);
           o += byte;
         }
@@ -438,12 +453,13 @@ function undoTransforms(ws: BlockWorkspace, blockLength: number, origPtr: number
     }
     left -= to - from;
   }
-  return o;
-}
-
-function grow(ws: BlockWorkspace, used: number, need: number): Uint8Array {
-  const out = new Uint8Array(Math.max(need, ws.out.length * 2));
-  out.set(ws.out.subarray(0, used));
-  ws.out = out;
-  return out;
+  const computedCrc = crc32Final(crc32Update(crc, out, 0, o));
+  if (flushed === 0) return { data: out.slice(0, o), computedCrc };
+  const data = new Uint8Array(blockLength);
+  let w = 0;
+  for (let p = 0; p < pieceCount; p++) {
+    data.set(raw.subarray(pieces[2 * p]!, pieces[2 * p + 1]!), w);
+    w += pieces[2 * p + 1]! - pieces[2 * p]!;
+  }
+  return { data, expandedLength: flushed + o, computedCrc };
 }

@@ -40,6 +40,7 @@ import { activeStats } from '../../stats.js';
 import { lookAhead } from '../../io/replay.js';
 import { BitReader } from './bit-reader.js';
 import { combineStreamCrc } from './crc32.js';
+import { blockPieces } from './rle1.js';
 import {
   InputWindow,
   blockMagic,
@@ -286,8 +287,10 @@ class ParallelDriver {
         }
         streamCrc = combineStreamCrc(streamCrc, block.computedCrc);
         magicBit = block.endBit;
-        await this.topUp(); // keep the workers busy while the consumer handles this block
-        yield block.output;
+        for (const piece of blockPieces(block)) {
+          await this.topUp(); // keep the workers busy while the consumer handles this block
+          yield piece;
+        }
       }
     }
   }
@@ -389,7 +392,7 @@ class ParallelDriver {
     const stats = activeStats();
     if (stats) {
       task.result.then((result) => {
-        stats.addWorkerTime('decode bzip2 blocks (workers)', result.busyMs ?? 0, result.kind === 'ok' ? result.output.length : 0);
+        stats.addWorkerTime('decode bzip2 blocks (workers)', result.busyMs ?? 0, result.kind === 'ok' ? (result.expandedLength ?? result.data.length) : 0);
       }, () => undefined);
     }
     this.running.add(task.result);

@@ -23,6 +23,7 @@
 import { badArchive } from '../../errors.js';
 import { BitReader } from './bit-reader.js';
 import { BlockWorkspace, decodeBlock } from './block-decoder.js';
+import { blockPieces } from './rle1.js';
 import { combineStreamCrc } from './crc32.js';
 import { InputWindow } from '../../io/input-window.js';
 
@@ -175,7 +176,7 @@ export async function* decodeBzip2(input: AsyncIterable<Uint8Array>): AsyncGener
             }
             streamCrc = combineStreamCrc(streamCrc, block.computedCrc);
             bit = block.endBit;
-            yield block.output;
+            yield* blockPieces(block);
             break;
           }
           if (source.ended) {

@@ -9,7 +9,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { P2VError } from '../../../src/errors.js';
-import { BlockWorkspace, type DecodedBlock, decodeBlock } from '../../../src/filters/bzip2/block-decoder.js';
+import { BlockWorkspace, type DecodedBlock, decodeBlock, wholeOutputMax } from '../../../src/filters/bzip2/block-decoder.js';
+import { blockPieces, rle1PieceBytes } from '../../../src/filters/bzip2/rle1.js';
 import { decodeBzip2 } from '../../../src/filters/bzip2/stream.js';
 import type { KernelChoice } from '../../../src/native/wasm-kernels.js';
 import { bzip2, chunked, flipBit, hasTool, mixedBytes, randomBytes, rng, runsBytes, textBytes } from '../../helpers/bzip2-data.js';
@@ -39,9 +40,9 @@ function bothAgree(data: Uint8Array, startBit: number, level: number, what: stri
   const wasm = decodeWith('wasm', data, startBit, level, end);
   const ts = decodeWith('ts', data, startBit, level, end);
   if ('block' in wasm && 'block' in ts && wasm.block && ts.block) {
-    const { output: a, ...restA } = wasm.block;
-    const { output: b, ...restB } = ts.block;
-    assert.deepEqual(restA, restB, `${what}: CRCs and end bit`);
+    const { data: a, ...restA } = wasm.block;
+    const { data: b, ...restB } = ts.block;
+    assert.deepEqual(restA, restB, `${what}: CRCs, end bit, expanded length`);
     assert.ok(Buffer.from(a).equals(Buffer.from(b)), `${what}: output`);
   } else {
     assert.deepEqual(wasm, ts, `${what}: same verdict`);
@@ -79,11 +80,23 @@ const inputs: [string, Uint8Array][] = [
   ['periodic (abc)^k', new Uint8Array(300_000).map((_, i) => 97 + (i % 3))],
   ['one byte x 2 MB', new Uint8Array(2_000_000).fill(7)],
   ['mixed 1.3 MB', mixedBytes(1_300_000, 4)],
+  // blocks whose runs expand past wholeOutputMax: returned in RLE1 form, expanded by blockPieces
+  ['one byte x 30 MB', new Uint8Array(30_000_000).fill(0)],
+  ['runs of 200 kB between text', runsBetweenText(30, 200_000)],
 ];
+
+/** Text with `count` runs of `runBytes` equal bytes between its pieces: window flushes land at
+ *  many places in a run and between runs. */
+function runsBetweenText(count: number, runBytes: number): Uint8Array {
+  const parts: Uint8Array[] = [];
+  for (let i = 0; i < count; i++) parts.push(textBytes(3_000 + i * 7, 20 + i), new Uint8Array(runBytes + i * 13).fill(i));
+  return Buffer.concat(parts);
+}
 
 test('bzip2 kernels: every block of real bzip2 -1/-5/-9 output decodes the same in both twins', slow, (t) => {
   if (!hasBzip2) return t.skip(noBzip2);
   let blocks = 0;
+  let runForm = 0;
   for (const level of [1, 5, 9]) {
     for (const [name, data] of inputs) {
       const stream = bzip2(data, level);
@@ -92,13 +105,23 @@ test('bzip2 kernels: every block of real bzip2 -1/-5/-9 output decodes the same 
         const outcome = bothAgree(stream, startBit, level, `-${level} ${name} block at bit ${startBit}`);
         assert.ok('block' in outcome && outcome.block);
         assert.equal(outcome.block.computedCrc, outcome.block.storedCrc, 'CRC');
-        parts.push(outcome.block.output);
+        const { block } = outcome;
+        if (block.expandedLength !== undefined) {
+          runForm++;
+          assert.ok(block.data.length <= level * 100_000, 'the RLE1 form is at most a block of symbols');
+          assert.ok(block.expandedLength > wholeOutputMax, 'only a block past the cap is returned in RLE1 form');
+        }
+        for (const piece of blockPieces(block)) {
+          assert.ok(piece.length <= Math.max(wholeOutputMax, rle1PieceBytes), 'pieces are bounded');
+          parts.push(piece);
+        }
         blocks++;
       }
       assert.ok(Buffer.concat(parts).equals(Buffer.from(data)), `-${level} ${name}: blocks rebuild the input`);
     }
   }
-  t.diagnostic(`${blocks} blocks`);
+  assert.ok(runForm > 0, 'some blocks came back in RLE1 form');
+  t.diagnostic(`${blocks} blocks, ${runForm} in RLE1 form`);
 });
 
 test('bzip2 kernels: a block cut short anywhere gives the same verdict in both twins', slow, (t) => {
