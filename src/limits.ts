@@ -36,6 +36,13 @@ export interface Limits {
    *  zeros it reads as (~4 GB/s): a 10 KB tar declaring a 1 PB sparse file meant 70 hours of
    *  hashing. 1 TiB is ~4 minutes, beyond any file of a Solaris root. */
   maxSparseHoleBytes: number;
+  /** Names the cpio reader keeps to make hard links (formats/cpio/links.ts): each group's data
+   *  name, and newc names waiting for their group's data. 8 MiB counted (the live heap, measured)
+   *  is 25k-70k names; RSS grows by several times that with the garbage between collections
+   *  (300k odc groups of 190-byte names, always over budget: 32 MiB peaked at 306 MB, 16 MiB at
+   *  286 MB, no tracker at 192 MB). A Solaris root has a few thousand hard-link groups, most
+   *  complete (forgotten first). */
+  maxLinkTrackerBytes: number;
 }
 
 export const defaultLimits: Readonly<Limits> = Object.freeze({
@@ -49,6 +56,7 @@ export const defaultLimits: Readonly<Limits> = Object.freeze({
   maxDumpMapBytes: 64 * 1024 * 1024,
   maxDumpTreeBytes: 64 * 1024 * 1024,
   maxSparseHoleBytes: 1024 ** 4,
+  maxLinkTrackerBytes: 8 * 1024 * 1024,
 });
 
 export function resolveLimits(overrides: Partial<Limits> | undefined): Limits {

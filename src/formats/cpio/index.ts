@@ -70,7 +70,7 @@ interface MemberHead {
  * link) - about a tenth of the process' CPU.
  */
 async function* readCpio(reader: ByteReader, context: FormatContext): AsyncGenerator<Entry> {
-  const state: CpioState = { links: new HardLinkTracker(), pendingAcls: undefined, pendingXattr: undefined };
+  const state: CpioState = { links: new HardLinkTracker(context.limits.maxLinkTrackerBytes, (warning) => context.warn(warning)), pendingAcls: undefined, pendingXattr: undefined };
   let body: CpioBody | undefined; // the previous member's, maybe left unread by the consumer
   let pad = 0; // the previous member's data padding, skipped with the next header
   for (;;) {

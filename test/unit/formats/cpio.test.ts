@@ -616,6 +616,82 @@ test('GNU cpio: hard-link layout per format (newc/crc data on the last name, odc
   }
 });
 
+/** A hand-made odc member (data on every member of a link group). */
+function odcMember(name: string, ino: number, nlink: number, data: string): Buffer {
+  const o = (n: number, width: number) => n.toString(8).padStart(width, '0');
+  const header = `070707${o(1, 6)}${o(ino, 6)}${o(0o100644, 6)}${o(0, 6)}${o(0, 6)}${o(nlink, 6)}${o(0, 6)}${o(1_000_000_000, 11)}${o(name.length + 1, 6)}${o(data.length, 11)}`;
+  return Buffer.concat([text(header), text(`${name}\0`), text(data)]);
+}
+
+test('hard-link tracker budget: complete groups are forgotten silently, GNU cpio archives read the same with a tiny budget', async (t) => {
+  // 200 groups of two names each, one after the other (as GNU cpio writes them): each group is
+  // complete when its second name is read, so a budget of two groups forgets them without loss
+  const budget = { maxLinkTrackerBytes: 600 };
+  const newc = newcArchive(Array.from({ length: 200 }, (_, i) => [
+    { name: `n${i}a`, ino: 100 + i, nlink: 2 },
+    { name: `n${i}b`, ino: 100 + i, nlink: 2, data: `body ${i}\n` },
+  ]).flat());
+  const odc = Buffer.concat([...Array.from({ length: 200 }, (_, i) => [odcMember(`o${i}a`, 100 + i, 2, `body ${i}\n`), odcMember(`o${i}b`, 100 + i, 2, `body ${i}\n`)]).flat(), odcTrailer()]);
+  for (const [what, archive] of [['newc', newc], ['odc', odc]] as const) {
+    const small = await readArchive(archive, { limits: budget });
+    assertOk(small, what);
+    assert.deepEqual(small.warnings, [], `${what}: no warning`);
+    assert.deepEqual(canonical(small.entries), canonical((await readArchive(archive)).entries), `${what}: same as with the default budget`);
+    assert.equal(small.entries.filter((e) => e.type === 'hardlink').length, 200, `${what}: every group linked`);
+  }
+  if (skipWithoutCpio(t)) return;
+  const { archives, tree } = gnuArchives()!;
+  for (const format of gnuFormats) {
+    const outcome = await readArchive(archives.get(format)!, { limits: { maxLinkTrackerBytes: 1000 } });
+    assertOk(outcome, format);
+    assert.deepEqual(outcome.warnings, [], `${format}: no warnings`);
+    assert.deepEqual(canonical(outcome.entries), tree, `GNU cpio -H ${format} with a 1000-byte tracker equals the tree`);
+  }
+});
+
+test('hard-link tracker budget: open odc groups past it lose their link, not their data (one warning)', async () => {
+  // 200 first names of groups whose second names all come at the end, newest group first
+  const odc = Buffer.concat([
+    ...Array.from({ length: 200 }, (_, i) => odcMember(`o${i}a`, 100 + i, 2, `body ${i}\n`)),
+    ...Array.from({ length: 200 }, (_, i) => odcMember(`o${199 - i}b`, 299 - i, 2, `body ${199 - i}\n`)),
+    odcTrailer(),
+  ]);
+  const outcome = await readArchive(odc, { limits: { maxLinkTrackerBytes: 2000 } });
+  assertOk(outcome, 'odc');
+  assert.equal(outcome.warnings.length, 1, JSON.stringify(outcome.warnings));
+  assert.equal(outcome.warnings[0]!.code, 'P2V_LIMIT');
+  const files = outcome.entries.filter((e) => e.type === 'file');
+  const links = outcome.entries.filter((e) => e.type === 'hardlink');
+  assert.ok(links.length > 0 && links.length < 200, `the last groups stay linked (${links.length})`);
+  assert.equal(files.length + links.length, 400);
+  // every name still reads as its body: a file of its own, or a link to the right group
+  const byPath = new Map(outcome.entries.map((e) => [e.path, e]));
+  for (let i = 0; i < 200; i++) {
+    const second = byPath.get(`o${i}b`)!;
+    if (second.type === 'hardlink') assert.equal(second.linkTarget, `o${i}a`);
+    else assert.equal(second.body?.toString(), `body ${i}\n`);
+  }
+});
+
+test('hard-link tracker budget: newc names waiting for their data past it end the run with P2V_LIMIT and an offset', async () => {
+  const members = Array.from({ length: 200 }, (_, i) => ({ name: `w${i}`, ino: 100 + i, nlink: 2 }));
+  const archive = newcArchive([...members, ...members.map((m) => ({ ...m, name: `${m.name}-data`, data: 'x' }))]);
+  const outcome = await readArchive(archive, { limits: { maxLinkTrackerBytes: 2000 } });
+  const error = assertP2VFailure(outcome, 'held names', archive.length, ['P2V_LIMIT']);
+  assert.match(error.message, /waiting for their group's data/);
+  assert.ok(error.details.offset! > 0 && error.details.offset! < 200 * 120, `offset ${error.details.offset} names the member that crossed the limit`);
+  // newc groups with data on an earlier name and more names to come cannot be forgotten either
+  // (their later names carry no data): the same error, not an empty file
+  const early = newcArchive([
+    ...members.map((m) => ({ ...m, data: 'x' })),
+    ...members.map((m) => ({ ...m, name: `${m.name}-later` })),
+  ]);
+  assertP2VFailure(await readArchive(early, { limits: { maxLinkTrackerBytes: 2000 } }), 'open newc groups', early.length, ['P2V_LIMIT']);
+  const ok = await readArchive(early);
+  assertOk(ok, 'default budget');
+  assert.equal(ok.entries.filter((e) => e.type === 'hardlink').length, 200);
+});
+
 test('afio: a real 070727 header (uid above odc range) reads like odc', async (t) => {
   if (!haveTool('afio')) return t.skip('afio not installed');
   if (!(typeof process.getuid === 'function' && process.getuid() === 0)) return t.skip('needs root to chown to uid 300000');
