@@ -43,6 +43,11 @@ export interface Limits {
    *  286 MB, no tracker at 192 MB). A Solaris root has a few thousand hard-link groups, most
    *  complete (forgotten first). */
   maxLinkTrackerBytes: number;
+  /** Extended attributes held to be set at the end of the run (extract/xattrs.ts: values,
+   *  names and paths, counted). Values come from the image: without a bound a hostile one made
+   *  the run hold them all (1.26 GB). A system root has few user attributes; past this they are
+   *  kept in the content index only, with a warning. */
+  maxXattrPlanBytes: number;
 }
 
 export const defaultLimits: Readonly<Limits> = Object.freeze({
@@ -57,6 +62,7 @@ export const defaultLimits: Readonly<Limits> = Object.freeze({
   maxDumpTreeBytes: 64 * 1024 * 1024,
   maxSparseHoleBytes: 1024 ** 4,
   maxLinkTrackerBytes: 8 * 1024 * 1024,
+  maxXattrPlanBytes: 16 * 1024 * 1024,
 });
 
 export function resolveLimits(overrides: Partial<Limits> | undefined): Limits {

@@ -49,6 +49,8 @@ interface OpenBatch<Tag> {
   tags: Tag[];
   region: Region;
   used: number;
+  /** bytes the tags hold beyond the bodies (extended attribute values), bounded like the bodies */
+  held: number;
   /** settles after every file's result was handled */
   done: Promise<void>;
   settle: { resolve: () => void; reject: (error: unknown) => void };
@@ -82,23 +84,31 @@ export class WritePool<Tag> {
     });
   }
 
-  /** True when a small file of `size` bytes can be added now without waiting for room. */
-  hasRoomFor(size: number): boolean {
+  /** True when a small file of `size` bytes, whose tag holds `held` more bytes until its result
+   *  (writeless metadata such as extended attributes), can be added now without waiting. */
+  hasRoomFor(size: number, held = 0): boolean {
     const batch = this.batch;
-    return batch !== undefined && batch.used + size + alignmentSlack <= batch.region.length && batch.ops.length < batchMaxFiles;
+    return (
+      batch !== undefined &&
+      batch.used + size + alignmentSlack <= batch.region.length &&
+      batch.ops.length < batchMaxFiles &&
+      (held === 0 || batch.held === 0 || batch.held + held <= batchBytes)
+    );
   }
 
-  /** Make room for a small file of `size` bytes (flushing a full batch, waiting for the ring). */
-  async makeRoom(size: number): Promise<void> {
+  /** Make room for a small file (flushing a full batch, waiting for the ring). */
+  async makeRoom(size: number, held = 0): Promise<void> {
     this.rethrow();
-    if (this.batch && !this.hasRoomFor(size)) this.flush();
+    if (this.batch && !this.hasRoomFor(size, held)) this.flush();
     this.batch ??= await this.openBatch();
   }
 
-  /** Add a small file whose whole body is at hand; call only after `hasRoomFor`/`makeRoom`.
-   *  `op.start` is filled in here. Returns the batch's completion (shared by its files). */
-  addSmall(op: FileOp, body: Uint8Array, tag: Tag): Promise<void> {
+  /** Add a small file whose whole body is at hand; call only after `hasRoomFor`/`makeRoom`
+   *  with the same sizes. `op.start` is filled in here. Returns the batch's completion (shared
+   *  by its files). */
+  addSmall(op: FileOp, body: Uint8Array, tag: Tag, held = 0): Promise<void> {
     const batch = this.batch!;
+    batch.held += held;
     const free = batch.region.start + batch.used;
     // the body lands at the same offset modulo 8 as it has in its own buffer: V8 copies into
     // shared memory word by word only when both sides are equally aligned, otherwise byte by
@@ -112,9 +122,10 @@ export class WritePool<Tag> {
   }
 
   /** Same for a body that arrives in pieces (it spans input chunks). */
-  async addSmallStreamed(op: FileOp, chunks: AsyncIterable<Uint8Array>, tag: Tag): Promise<Promise<void>[]> {
-    await this.makeRoom(op.length);
+  async addSmallStreamed(op: FileOp, chunks: AsyncIterable<Uint8Array>, tag: Tag, held = 0): Promise<Promise<void>[]> {
+    await this.makeRoom(op.length, held);
     const batch = this.batch!;
+    batch.held += held;
     op.start = batch.region.start + batch.used;
     for await (const piece of chunks) {
       this.arena.bytes.set(piece, batch.region.start + batch.used);
@@ -127,24 +138,30 @@ export class WritePool<Tag> {
 
   /** Queue a file-to-file copy (directory images): the worker reads `op.source` itself. Large
    *  copies close their batch so one big file does not hold up the small ones queued with it. */
-  async addCopy(op: FileOp, tag: Tag): Promise<Promise<void>[]> {
+  async addCopy(op: FileOp, tag: Tag, held = 0): Promise<Promise<void>[]> {
     this.rethrow();
-    if (this.batch && this.batch.ops.length >= batchMaxFiles) this.flush();
+    if (this.batch && !this.copyFits(held)) this.flush();
     this.batch ??= await this.openBatch();
-    return [this.queueCopy(op, tag)];
+    return [this.queueCopy(op, tag, held)];
   }
 
   /** The same without waiting, when the open batch has room (the hot path of a re-copy, where
    *  most files turn out unchanged: no promise per file). Returns the batch's completion, or
    *  undefined when the caller must use `addCopy`. */
-  tryAddCopy(op: FileOp, tag: Tag): Promise<void> | undefined {
+  tryAddCopy(op: FileOp, tag: Tag, held = 0): Promise<void> | undefined {
     this.rethrow();
-    if (!this.batch || this.batch.ops.length >= batchMaxFiles) return undefined;
-    return this.queueCopy(op, tag);
+    if (!this.batch || !this.copyFits(held)) return undefined;
+    return this.queueCopy(op, tag, held);
   }
 
-  private queueCopy(op: FileOp, tag: Tag): Promise<void> {
+  private copyFits(held: number): boolean {
     const batch = this.batch!;
+    return batch.ops.length < batchMaxFiles && (held === 0 || batch.held === 0 || batch.held + held <= batchBytes);
+  }
+
+  private queueCopy(op: FileOp, tag: Tag, held: number): Promise<void> {
+    const batch = this.batch!;
+    batch.held += held;
     batch.ops.push(op);
     batch.tags.push(tag);
     if (op.length > smallFileMaxBytes) this.flush();
@@ -205,7 +222,7 @@ export class WritePool<Tag> {
     let settle!: OpenBatch<Tag>['settle'];
     const done = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
     done.catch(() => undefined); // failures surface through `failure`
-    return { ops: [], tags: [], region, used: 0, settle, done };
+    return { ops: [], tags: [], region, used: 0, held: 0, settle, done };
   }
 
   /** Room in the ring; the time spent waiting for it (workers behind) shows in --stats. */

@@ -49,6 +49,7 @@
 import { spawn } from 'node:child_process';
 import { displayPath } from '../entry.js';
 import { lstatOrUndefined } from './fs-bytes.js';
+import { defaultLimits } from '../limits.js';
 import type { Warning } from './types.js';
 
 /** Linux namespaces (xattr(7)); a name starting with one of these is a Linux name. */
@@ -57,6 +58,8 @@ const LINUX_NAMESPACES = ['user.', 'trusted.', 'security.', 'system.'];
 const SOLARIS_SYSTEM = new Set(['SUNWattr_ro', 'SUNWattr_rw']);
 /** XATTR_NAME_MAX */
 const MAX_NAME_BYTES = 255;
+/** XATTR_SIZE_MAX: Linux refuses a larger value (E2BIG) on every file system */
+const MAX_VALUE_BYTES = 65536;
 /** One setfattr process takes this many bytes of dump at most (many thousand files). */
 const BATCH_BYTES = 4 * 1024 * 1024;
 
@@ -92,51 +95,158 @@ export interface XattrApplyOptions {
   command?: string;
 }
 
+/** The plan keeps paths as a tree of components, so that forgetting a removed directory costs
+ *  what was planned below it, not a scan of the whole plan (a scan per removal made an image of
+ *  many attributes and many replaced directories quadratic: 63 s). */
+interface PlanNode {
+  children?: Map<string, PlanNode>;
+  /** Linux name → value, for the node at this path */
+  names?: Map<string, Uint8Array>;
+  /** bytes counted for the node itself, and for its names */
+  own: number;
+  namesBytes: number;
+}
+
+/** Bytes counted per tree node and per attribute beyond their characters (objects, map slots). */
+const nodeCost = 96;
+const attributeCost = 64;
+
 export class XattrPlan {
-  /** physical path → Linux name → value: what will be set at the end */
-  private readonly planned = new Map<string, Map<string, Uint8Array>>();
+  private readonly root: PlanNode = { own: nodeCost, namesBytes: 0 };
+  /** nodes with names planned */
+  private planned = 0;
+  /** bytes counted over the tree (maxBytes bounds it) */
+  private bytes = nodeCost;
+  /** attributes left out because the plan was full */
+  private overBudget = 0;
   /** attributes that are only recorded: how many, and the first few names for the summary */
   private recordOnly = 0;
   private readonly recordOnlyNames = new Set<string>();
 
+  /** @param maxBytes what the plan may hold until the end of the run (limits.ts) */
+  constructor(private readonly maxBytes = defaultLimits.maxXattrPlanBytes) {}
+
   get size(): number {
-    return this.planned.size;
+    return this.planned;
   }
 
   /** A new node now stands at `physical`: its attributes replace anything planned there. */
   replace(physical: string, xattrs: Map<string, Uint8Array> | undefined): void {
-    this.planned.delete(physical);
+    const node = this.find(physical);
+    if (node) this.dropNames(node);
     if (xattrs !== undefined) this.add(physical, xattrs);
   }
 
   /** More attributes for the node at `physical` (a directory listed again, an 'attrs' entry). */
   add(physical: string, xattrs: Map<string, Uint8Array>): void {
-    let names = this.planned.get(physical);
+    let node: PlanNode | undefined;
     for (const [name, value] of xattrs) {
-      const linux = linuxXattrName(name);
+      const linux = value.length > MAX_VALUE_BYTES ? undefined : linuxXattrName(name);
       if (linux === undefined) {
         this.recordOnly++;
         if (this.recordOnlyNames.size < 6) this.recordOnlyNames.add(name);
         continue;
       }
-      if (!names) this.planned.set(physical, (names = new Map()));
-      names.set(linux, value);
+      node ??= this.make(physical);
+      const old = node?.names?.get(linux);
+      const cost = attributeCost + linux.length + value.length - (old === undefined ? 0 : attributeCost + linux.length + old.length);
+      if (node === undefined || this.bytes + cost > this.maxBytes) {
+        this.overBudget++;
+        continue;
+      }
+      if (!node.names) {
+        node.names = new Map();
+        this.planned++;
+      }
+      // a value of its own: a view would keep the reader's whole chunk alive until the end
+      node.names.set(linux, value.byteLength === value.buffer.byteLength ? value : value.slice());
+      node.namesBytes += cost;
+      this.bytes += cost;
     }
   }
 
   /** The node at `physical` was removed (with everything below it, when it was a directory). */
   forget(physical: string, tree: boolean): void {
-    if (this.planned.size === 0) return;
-    this.planned.delete(physical);
-    if (!tree) return;
-    const prefix = physical === '' ? '' : `${physical}/`;
-    for (const key of this.planned.keys()) if (key.startsWith(prefix)) this.planned.delete(key);
+    if (this.planned === 0) return;
+    if (!tree) {
+      const node = this.find(physical);
+      if (node) this.dropNames(node);
+      return;
+    }
+    if (physical === '') {
+      this.dropTree(this.root);
+      this.root.children = undefined;
+      return;
+    }
+    const cut = physical.lastIndexOf('/');
+    const parent = cut < 0 ? this.root : this.find(physical.slice(0, cut));
+    const name = physical.slice(cut + 1);
+    const node = parent?.children?.get(name);
+    if (!node) return;
+    parent!.children!.delete(name);
+    this.dropTree(node);
+    this.bytes -= node.own;
+  }
+
+  /** The node for `physical`, made (with the ones above it) when missing; undefined when the
+   *  plan has no room for it. */
+  private make(physical: string): PlanNode | undefined {
+    let node = this.root;
+    if (physical === '') return node;
+    for (const part of physical.split('/')) {
+      let child = node.children?.get(part);
+      if (!child) {
+        const cost = nodeCost + part.length;
+        if (this.bytes + cost > this.maxBytes) return undefined;
+        child = { own: cost, namesBytes: 0 };
+        this.bytes += cost;
+        (node.children ??= new Map()).set(part, child);
+      }
+      node = child;
+    }
+    return node;
+  }
+
+  private find(physical: string): PlanNode | undefined {
+    let node: PlanNode | undefined = this.root;
+    if (physical === '') return node;
+    for (const part of physical.split('/')) {
+      node = node.children?.get(part);
+      if (!node) return undefined;
+    }
+    return node;
+  }
+
+  private dropNames(node: PlanNode): void {
+    if (!node.names) return;
+    node.names = undefined;
+    this.planned--;
+    this.bytes -= node.namesBytes;
+    node.namesBytes = 0;
+  }
+
+  /** Everything below `node`, and its names, leave the plan (its own cost stays with it). */
+  private dropTree(node: PlanNode): void {
+    this.dropNames(node);
+    if (!node.children) return;
+    for (const child of node.children.values()) {
+      this.dropTree(child);
+      this.bytes -= child.own;
+    }
+    node.children = undefined;
   }
 
   /** Set what was planned; everything that goes wrong becomes a warning. */
   async apply(abs: (physical: string) => string, warn: (warning: Warning) => void, options: XattrApplyOptions = {}): Promise<void> {
     this.summariseRecordOnly(warn);
-    if (this.planned.size === 0) return;
+    if (this.overBudget > 0) {
+      warn({
+        code: 'P2V_LIMIT',
+        message: `${this.overBudget} extended attribute(s) beyond the ${this.maxBytes} bytes the run holds to set at its end are kept in the content index only`,
+      });
+      this.overBudget = 0;
+    }
+    if (this.planned === 0) return;
     const command = options.command ?? 'setfattr';
 
     // re-check every path: real directories on the way, a regular file or directory at the end
@@ -153,7 +263,7 @@ export class XattrPlan {
     let batch: (typeof batches)[number] | undefined;
     let notSettable = 0;
     let attributes = 0;
-    for (const [physical, names] of this.planned) {
+    for (const [physical, names] of this.entries()) {
       const parts = physical === '' ? [] : physical.split('/');
       let ancestor = '';
       let safe = true;
@@ -182,7 +292,7 @@ export class XattrPlan {
       batch.byErrorPath.set(errorQuote(path), physical);
       attributes += names.size;
     }
-    this.planned.clear();
+    this.forget('', true);
     if (notSettable > 0) {
       warn({ code: 'P2V_XATTRS', message: `${notSettable} extended attribute(s) belong to symlinks or special files (Linux gives those no user attributes) or to members no longer there: kept in the content index only` });
     }
@@ -234,13 +344,20 @@ export class XattrPlan {
     }
   }
 
+  /** What is planned, path by path (depth first, in the order the paths came). */
+  private *entries(node = this.root, physical = ''): Generator<[string, Map<string, Uint8Array>]> {
+    if (node.names) yield [physical, node.names];
+    if (!node.children) return;
+    for (const [part, child] of node.children) yield* this.entries(child, physical === '' ? part : `${physical}/${part}`);
+  }
+
   /** One warning for all attributes that are only recorded. */
   private summariseRecordOnly(warn: (warning: Warning) => void): void {
     if (this.recordOnly === 0) return;
     const names = [...this.recordOnlyNames].slice(0, 5).map((n) => displayPath(n));
     warn({
       code: 'P2V_XATTRS',
-      message: `${this.recordOnly} extended attribute(s) are kept in the content index only (only user.* attributes are set on Linux; Solaris system attributes mean nothing here): ${names.join(', ')}${this.recordOnlyNames.size > names.length ? ', …' : ''}`,
+      message: `${this.recordOnly} extended attribute(s) are kept in the content index only (only user.* attributes of at most 64 KiB are set on Linux; Solaris system attributes mean nothing here): ${names.join(', ')}${this.recordOnlyNames.size > names.length ? ', …' : ''}`,
     });
     this.recordOnly = 0;
     this.recordOnlyNames.clear();

@@ -93,7 +93,7 @@ export class ZoneWriter {
   private readonly resolver: RootResolver;
   private readonly dirs = new DirFixups();
   /** extended attributes to set at the end, by physical path */
-  private readonly xattrs = new XattrPlan();
+  private readonly xattrs: XattrPlan;
   private readonly pending = new Map<string, Promise<unknown>>();
   /** device nodes and FIFOs waiting to be made together, by physical path */
   private readonly queuedNodes = new Map<string, Entry>();
@@ -114,6 +114,7 @@ export class ZoneWriter {
   }
 
   constructor(private readonly options: WriterOptions, poolOptions: PoolOptions) {
+    this.xattrs = new XattrPlan(options.limits.maxXattrPlanBytes);
     this.pool = new WritePool<FileTag>(poolOptions.jobs, poolOptions.arenaBytes, poolOptions.umaskZero, (tag, result, batchDone) => this.fileDone(tag, result, batchDone));
     if (options.signal?.aborted) this.pool.stop();
     else options.signal?.addEventListener('abort', () => this.pool.stop(), { once: true });
@@ -302,6 +303,8 @@ export class ZoneWriter {
     const names = previous?.type === 'file' ? this.recordedNames(physical) : undefined;
     if (names !== undefined) op.names = names;
     const tag: FileTag = { entry, physical };
+    // the tag keeps the entry until the file's result: its attribute values count like a body
+    const held = entry.xattrs === undefined ? 0 : xattrBytes(entry.xattrs);
     if (entry.sourcePath !== undefined) {
       op.source = entry.sourcePath;
       op.sourceIdentity = entry.sourceIdentity;
@@ -312,12 +315,12 @@ export class ZoneWriter {
         this.fileDone(tag, { status: 'unchanged', hash: previous.hash }, undefined);
         return undefined;
       }
-      const queued = this.pool.tryAddCopy(op, tag);
+      const queued = this.pool.tryAddCopy(op, tag, held);
       if (queued) {
         this.pendingUntil(physical, queued);
         return undefined;
       }
-      return this.pool.addCopy(op, tag).then(([done]) => this.pendingUntil(physical, done!));
+      return this.pool.addCopy(op, tag, held).then(([done]) => this.pendingUntil(physical, done!));
     }
     if (entry.size > smallFileMaxBytes) {
       // a sparse body (pieces) leaves its holes unwritten
@@ -329,12 +332,12 @@ export class ZoneWriter {
     // the hot path: body already in memory, room in the open batch → no promise at all
     const whole = entry.size === 0 ? empty : entry.body?.whole?.();
     if (whole && previous?.hash !== undefined && this.unchangedByIndex(op, previous, physical, whole, tag)) return undefined;
-    if (whole && this.pool.hasRoomFor(entry.size)) {
-      this.pendingUntil(physical, this.pool.addSmall(op, whole, tag));
+    if (whole && this.pool.hasRoomFor(entry.size, held)) {
+      this.pendingUntil(physical, this.pool.addSmall(op, whole, tag, held));
       return undefined;
     }
-    if (whole) return this.pool.makeRoom(entry.size).then(() => this.pendingUntil(physical, this.pool.addSmall(op, whole, tag)));
-    return this.pool.addSmallStreamed(op, entry.body!.chunks(), tag).then(([done]) => this.pendingUntil(physical, done!));
+    if (whole) return this.pool.makeRoom(entry.size, held).then(() => this.pendingUntil(physical, this.pool.addSmall(op, whole, tag, held)));
+    return this.pool.addSmallStreamed(op, entry.body!.chunks(), tag, held).then(([done]) => this.pendingUntil(physical, done!));
   }
 
   /**
@@ -1039,6 +1042,13 @@ function sameNode(stat: fs.Stats, entry: Entry): boolean {
 }
 
 async function* emptyChunks(): AsyncGenerator<Uint8Array> {}
+
+/** Bytes of an entry's extended attributes (names and values). */
+function xattrBytes(xattrs: Map<string, Uint8Array>): number {
+  let bytes = 0;
+  for (const [name, value] of xattrs) bytes += name.length + value.length;
+  return bytes;
+}
 
 /** xattrs as the content index keeps them: name → base64 value. */
 function base64Values(xattrs: Map<string, Uint8Array>): Record<string, string> {

@@ -61,6 +61,44 @@ test('replace / add / forget', () => {
   assert.equal(plan.size, 1);
 });
 
+test('budget: attributes past it are left out (one P2V_LIMIT warning at apply), forgetting a tree gives its room back', async (t) => {
+  const { root } = work(t);
+  const plan = new XattrPlan(12_000);
+  const big = new Uint8Array(1000).fill(0x61);
+  for (let i = 0; i < 15; i++) plan.add(`d/f${i}`, new Map([['user.v', big]]));
+  const full = plan.size;
+  assert.ok(full > 5 && full < 15, `${full} of 15 planned`);
+  plan.add('other', new Map([['user.v', big]]));
+  assert.equal(plan.size, full, 'nothing more fits');
+  // a value over 64 KiB (XATTR_SIZE_MAX) is never planned: Linux refuses it on every file system
+  const plan2 = new XattrPlan();
+  plan2.add('huge', new Map([['user.v', new Uint8Array(65537)]]));
+  plan2.add('max', new Map([['user.v', new Uint8Array(65536)]]));
+  assert.equal(plan2.size, 1);
+  plan.forget('d', true);
+  assert.equal(plan.size, 0);
+  for (let i = 0; i < full; i++) plan.add(`e/f${i}`, new Map([['user.v', big]]));
+  assert.equal(plan.size, full, 'the room of the forgotten tree is back');
+  const warnings: Warning[] = [];
+  await plan.apply((p) => `${root}/${p}`, (w) => warnings.push(w), { command: 'zonep2v-no-such-setfattr' });
+  const limit = warnings.filter((w) => w.code === 'P2V_LIMIT');
+  assert.equal(limit.length, 1, JSON.stringify(warnings));
+  assert.match(limit[0]!.message, new RegExp(`^${15 - full + 1} extended attribute\\(s\\) beyond the 12000 bytes`));
+});
+
+test('forget: a tree leaves the rest alone at every depth', () => {
+  const plan = new XattrPlan();
+  for (const p of ['a', 'a/b', 'a/b/c', 'a/bc', 'ab', 'x/a/b']) plan.add(p, attrs(['user.k', p]));
+  plan.forget('a/b', true);
+  assert.equal(plan.size, 4); // a, a/bc, ab, x/a/b
+  plan.forget('a/bc', false);
+  plan.forget('x/a', true);
+  assert.equal(plan.size, 2);
+  plan.forget('nothing/here', true);
+  plan.forget('', true);
+  assert.equal(plan.size, 0);
+});
+
 function work(t: TestContext): { root: string; outside: string } {
   const base = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'zonep2v-xattrs-unit-')));
   t.after(() => fs.rmSync(base, { recursive: true, force: true }));
