@@ -260,3 +260,47 @@ test('a cached directory replaced by a symlink to the outside cannot be used to 
   assert.ok(fs.lstatSync(f.at('outside')).isDirectory());
   assert.deepEqual(listTree(f.outside), ['secret']);
 });
+
+test('forget(): deep subtrees go with their directory, whichever way they were learned; siblings stay', async (t) => {
+  const f = makeRoot(t);
+  fs.mkdirSync(f.at('a/b/c/d'), { recursive: true });
+  fs.mkdirSync(f.at('a/bc'), { recursive: true });
+  fs.mkdirSync(f.at('ab'));
+  await f.resolver.parentOf(['a', 'b', 'c', 'd', 'x'], false, 'a/b/c/d/x');
+  await f.resolver.parentOf(['a', 'bc', 'x'], false, 'a/bc/x');
+  await f.resolver.parentOf(['ab', 'x'], false, 'ab/x');
+  f.resolver.noteDir('a/b/made', true);
+  assert.ok(f.resolver.createdThisRun('a/b/made'));
+  f.resolver.forget('a/b');
+  for (const gone of ['a/b', 'a/b/c', 'a/b/c/d', 'a/b/made']) assert.equal(f.resolver.isKnownDir(gone), false, gone);
+  assert.equal(f.resolver.createdThisRun('a/b/made'), false);
+  for (const kept of ['a', 'a/bc', 'ab', '']) assert.ok(f.resolver.isKnownDir(kept), kept);
+  // learned again after the forget, and forgotten again with its new parent
+  await f.resolver.parentOf(['a', 'b', 'c', 'x'], false, 'a/b/c/x');
+  assert.ok(f.resolver.isKnownDir('a/b/c'));
+  f.resolver.forget('a');
+  for (const gone of ['a', 'a/b', 'a/b/c', 'a/bc']) assert.equal(f.resolver.isKnownDir(gone), false, gone);
+  assert.ok(f.resolver.isKnownDir('ab'));
+});
+
+test('a walk through symlinks is bounded in components, not only in hops; ordinary chains resolve', async (t) => {
+  const f = makeRoot(t);
+  fs.mkdirSync(f.at('d'));
+  // 3 links of 4,001 components each: within 40 hops, but 12,000 components to walk per member
+  const pad = '/.'.repeat(2000);
+  fs.symlinkSync(`d${pad}`, f.at('l2'));
+  fs.symlinkSync(`l2${pad}`, f.at('l1'));
+  fs.symlinkSync(`l1${pad}`, f.at('l0'));
+  const error = await refusal(f.resolver.parentOf(['l0', 'x'], true, 'l0/x'));
+  assert.equal(error.code, 'P2V_ENTRY_INVALID');
+  assert.equal(error.severity, 'skipped');
+  assert.match(error.message, /more than 4096 path components/);
+  assert.equal(await f.resolver.parentOf(['l2', 'x'], true, 'l2/x'), 'd', 'one such link is fine');
+  // a system root's kind of chain: relative, "..", absolute, a few hops
+  fs.mkdirSync(f.at('usr/lib/64'), { recursive: true });
+  fs.symlinkSync('../usr/lib', f.at('d/lib'));
+  fs.symlinkSync('/d/lib/./64', f.at('lib64'));
+  fs.symlinkSync('lib64/../64', f.at('m'));
+  assert.equal(await f.resolver.parentOf(['m', 'x'], true, 'm/x'), 'usr/lib/64');
+  assert.equal(await f.resolver.parentOf(['lib64', '..', '..', '..', '..', 'usr', 'x'], true, 'lib64/../../../../usr/x'), 'usr');
+});
