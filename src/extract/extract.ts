@@ -11,7 +11,8 @@ import { openSource } from '../io/open-source.js';
 import { abortableSource } from '../io/abortable-source.js';
 import { resolveLimits } from '../limits.js';
 import type { DumpLevel, DumpStamp } from '../formats/format.js';
-import { type IndexFile, type IndexRecord, IndexWriter, type RootMetadata, type RunSeal, indexByPath, indexTrailer, markApplying, parseIndex, readIndexBytes } from '../store/content-index.js';
+import { IndexWriter, type RootMetadata, type RunSeal, indexTrailer, markApplying, readIndexBytes } from '../store/content-index.js';
+import { type RecordLookup, RecordedIndex } from '../store/recorded-index.js';
 import { treeMatchesIndexBytes } from './settled-check.js';
 import { planIncremental } from './incremental.js';
 import { type RunClaim, claimTree, markerPresent } from './run-marker.js';
@@ -78,16 +79,13 @@ export async function extract(options: ExtractOptions): Promise<ExtractReport> {
   const trailer = indexBytes !== undefined ? indexTrailer(indexBytes) : undefined;
   const seal = trailer?.seal;
   const imageIdentity = source.identity?.opened ?? (source.directory !== undefined ? directoryIdentity(source.directory) : undefined);
-  // the records, parsed once and only when wanted: a run settled from an image file never does
-  let parsed: { indexed: IndexFile; previous: Map<string, IndexRecord> } | undefined;
-  const parseIndexOnce = () => {
-    if (parsed) return parsed;
-    const indexed = indexBytes !== undefined ? parseIndex(indexBytes.toString('utf8')) : { records: [], exists: false };
-    return (parsed = { indexed, previous: indexByPath(indexed.records) });
-  };
+  // the records' lines, found once and only when wanted (a run settled from an image file never
+  // does); each record is parsed when it is asked for (recorded-index.ts)
+  let recorded: RecordedIndex | undefined;
+  const readIndexOnce = () => (recorded ??= new RecordedIndex(indexBytes));
   if (seal && !trailer?.applying && !markerPresent(root) && imageIdentity !== undefined && seal.image === imageIdentity && seal.settings === settings) {
     const checkStarted = performance.now();
-    const settled = source.directory === undefined ? await treeMatchesIndexBytes(indexBytes!, root, owners, seal.root) : await directoryAndTreeStillMatch(source.directory, root, indexBytes!, () => parseIndexOnce().previous, owners, seal, options.signal);
+    const settled = source.directory === undefined ? await treeMatchesIndexBytes(indexBytes!, root, owners, seal.root) : await directoryAndTreeStillMatch(source.directory, root, indexBytes!, readIndexOnce, owners, seal, options.signal);
     if (options.signal?.aborted) {
       await source.close?.();
       throw interrupted(0, false);
@@ -97,8 +95,8 @@ export async function extract(options: ExtractOptions): Promise<ExtractReport> {
       return settledReport(seal, imageName, options.dest, started, options.stats ? performance.now() - checkStarted : undefined);
     }
   }
-  const { indexed: indexFile, previous } = parseIndexOnce();
-  const indexed = options.indexFile ? indexFile : undefined;
+  const previous = readIndexOnce();
+  const indexed = options.indexFile ? previous : undefined;
   // loaded only now: the writer (and its worker pool, hashing kernel) and the format layers are
   // ~25 ms of module loading (main.js import 45 -> 21 ms) that a run settled by the index above never needs
   const [{ ZoneWriter }, { openImage }] = await Promise.all([import('./zone-writer.js'), import('../image.js')]);
@@ -113,7 +111,7 @@ export async function extract(options: ExtractOptions): Promise<ExtractReport> {
   if (claim.removed > 0) {
     warn({ code: 'P2V_RECOVERED', message: `removed ${claim.removed} temporary name(s) left in the tree by a run that was killed` });
   }
-  const index = options.indexFile ? new IndexWriter(options.indexFile, indexed && { file: indexed, byPath: previous }) : undefined;
+  const index = options.indexFile ? new IndexWriter(options.indexFile, indexed) : undefined;
 
   // umask 0 while we write, so files are created with their final mode (one fchmod less per
   // file) and implied directories get exactly 0755; restored when done
@@ -281,7 +279,7 @@ function directoryIdentity(directory: string): string | undefined {
  * (settled-check.ts); the first side to fail stops the other. A walk that warns (a member
  * vanished, an unknown type) or fails is not a match: the full run deals with it as it would.
  */
-async function directoryAndTreeStillMatch(directory: string, root: string, indexBytes: Buffer, records: () => ReadonlyMap<string, IndexRecord>, owners: boolean, seal: RunSeal, signal: AbortSignal | undefined): Promise<boolean> {
+async function directoryAndTreeStillMatch(directory: string, root: string, indexBytes: Buffer, records: () => RecordLookup, owners: boolean, seal: RunSeal, signal: AbortSignal | undefined): Promise<boolean> {
   const abandon = new AbortController();
   const fail = () => {
     abandon.abort();

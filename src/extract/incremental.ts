@@ -27,7 +27,8 @@
 import { randomBytes } from 'node:crypto';
 import { P2VError } from '../errors.js';
 import type { DumpLevel } from '../formats/format.js';
-import type { IndexFile, IndexRecord } from '../store/content-index.js';
+import type { IndexRecord } from '../store/content-index.js';
+import type { RecordedIndex } from '../store/recorded-index.js';
 
 type Placement = { how: 'dump' } | { how: 'same' | 'moved'; inode: number };
 
@@ -39,7 +40,7 @@ const when = (seconds: number) => new Date(seconds * 1000).toISOString();
  * without an index, with an index that records no dump, or relative to another dump than the
  * one the tree holds.
  */
-export function planIncremental(level: DumpLevel, indexPath: string | undefined, index: IndexFile | undefined): IncrementalPlan | undefined {
+export function planIncremental(level: DumpLevel, indexPath: string | undefined, index: RecordedIndex | undefined): IncrementalPlan | undefined {
   if (level.level === 0 && level.previousDate === 0) return undefined;
   const what = `a level ${level.level} dump (of ${when(level.date)}, relative to the dump of ${when(level.previousDate)})`;
   if (indexPath === undefined || index === undefined) {
@@ -60,7 +61,7 @@ export function planIncremental(level: DumpLevel, indexPath: string | undefined,
       `${what} does not follow the tree's last dump (level ${stamp.level} of ${when(stamp.date)}, from ${indexPath}): apply the levels in the order they were taken, each relative to the one applied before (as restore -r)`,
     );
   }
-  return new IncrementalPlan(index.records, level);
+  return new IncrementalPlan(index.allRecords(), level);
 }
 
 export class IncrementalPlan {

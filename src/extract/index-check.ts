@@ -20,6 +20,7 @@ import type * as fs from 'node:fs';
 import type { Entry } from '../entry.js';
 import { type IndexRecord, type RootMetadata, type RunSeal, parseRecord } from '../store/content-index.js';
 import { splitLinuxDev } from '../formats/common/dev.js';
+import type { RecordLookup } from '../store/recorded-index.js';
 import { fsb, lstatOrUndefined, nsToSeconds, sameMtime } from './fs-bytes.js';
 
 /**
@@ -155,7 +156,7 @@ function nodeMatches(stat: fs.Stats, record: IndexRecord, owners: boolean, abs: 
  * the seal's `root`, and special files the sealing run did not make (the seal's `skipped`) have
  * no record.
  */
-export async function directoryMatchesIndex(walked: AsyncIterable<Entry>, records: ReadonlyMap<string, IndexRecord>, seal: Pick<RunSeal, 'root' | 'skipped'>, stop: () => boolean = () => false): Promise<boolean> {
+export async function directoryMatchesIndex(walked: AsyncIterable<Entry>, records: Pick<RecordLookup, 'get' | 'size'>, seal: Pick<RunSeal, 'root' | 'skipped'>, stop: () => boolean = () => false): Promise<boolean> {
   const skipped = new Set((seal.skipped ?? []).map((item) => `${item.type}\0${item.path}`));
   let members = 0;
   for await (const entry of walked) {

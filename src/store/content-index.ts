@@ -28,6 +28,7 @@ import path from 'node:path';
 import type { AclRecord, EntryType } from '../entry.js';
 import type { DumpStamp } from '../formats/format.js';
 import type { Warning, WriterCounters } from '../extract/types.js';
+import type { RecordedIndex } from './recorded-index.js';
 
 export interface IndexRecord {
   path: string;
@@ -275,6 +276,20 @@ function lineAt(bytes: Buffer, start: number): string {
   return bytes.toString('utf8', start, end < 0 ? bytes.length : end);
 }
 
+/** For the lazy reader (recorded-index.ts): the same tests as parseIndex and parseRecord. */
+export const indexLine = {
+  uncleanPath,
+  /** a stamp, seal or "applying" line, as parseIndex takes them; undefined for anything else */
+  special(line: string): { stamp?: DumpStamp; seal?: RunSeal; applying?: DumpStamp } | undefined {
+    const stamp = parseStamp(line);
+    if (stamp) return { stamp };
+    const seal = parseSeal(line);
+    if (seal) return { seal };
+    const applying = parseStamp(line, 'dumpApplying');
+    return applying ? { applying } : undefined;
+  },
+};
+
 /** An index's text, every line. */
 export function parseIndex(text: string): IndexFile {
   const out: IndexFile = { records: [], exists: true };
@@ -354,13 +369,14 @@ export class IndexWriter {
   private seal: RunSeal | undefined;
   /** still recording exactly the previous index, in some order */
   private matching: boolean;
-  private readonly matched: IndexRecord[] = [];
-  private readonly matchedPaths = new Set<string>();
+  /** the previous index's lines matched so far (numbers, recorded-index.ts), and a mark each */
+  private readonly matched: number[] = [];
+  private matchedLines = new Set<number>();
 
-  /** `previous`: the index file as read before the run, and its records by path. */
+  /** `previous`: the index file as read before the run. */
   constructor(
     private readonly file: string,
-    private readonly previous?: { file: IndexFile; byPath: ReadonlyMap<string, IndexRecord> },
+    private readonly previous?: RecordedIndex,
   ) {
     this.temporary = `${file}.tmp-${process.pid}`;
     removeDeadTemporaries(file);
@@ -374,15 +390,17 @@ export class IndexWriter {
     const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW } = fs.constants;
     this.fd = fs.openSync(this.temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o644);
     // (an index with 'attrs' records or a path twice is not compared: rewritten as usual)
-    this.matching = previous !== undefined && previous.file.exists && previous.file.records.length === previous.byPath.size;
+    this.matching = previous !== undefined && previous.exists && previous.recordCount === previous.size;
   }
 
   add(record: IndexRecord): void {
     if (this.matching) {
-      const before = this.previous!.byPath.get(record.path);
-      if (before !== undefined && !this.matchedPaths.has(record.path) && sameRecord(record, before)) {
-        this.matched.push(before);
-        this.matchedPaths.add(record.path);
+      const previous = this.previous!;
+      const line = previous.lineNumberOf(record.path);
+      const before = line === undefined || this.matchedLines.has(line) ? undefined : previous.get(record.path);
+      if (before !== undefined && sameRecord(record, before)) {
+        this.matched.push(line!);
+        this.matchedLines.add(line!);
         return;
       }
       this.stopMatching();
@@ -393,9 +411,9 @@ export class IndexWriter {
   /** The run differs from the previous index: write what matched so far, as read. */
   private stopMatching(): void {
     this.matching = false;
-    for (const record of this.matched) this.push(record.line ?? formatRecord(record));
+    for (const line of this.matched) this.push(this.previous!.lineText(line));
     this.matched.length = 0;
-    this.matchedPaths.clear();
+    this.matchedLines = new Set();
   }
 
   private push(text: string): void {
@@ -425,8 +443,8 @@ export class IndexWriter {
   async commit(): Promise<void> {
     const stampLine = this.stamp ? JSON.stringify({ dumpApplied: this.stamp }) : undefined;
     const sealLine = this.seal ? JSON.stringify({ runSeal: this.seal }) : undefined;
-    const previous = this.previous?.file;
-    if (this.matching && !previous!.applying && this.matchedPaths.size === this.previous!.byPath.size && stampLine === previous!.stampLine && sealLine === previous!.sealLine) {
+    const previous = this.previous;
+    if (this.matching && !previous!.applying && this.matchedLines.size === previous!.size && stampLine === previous!.stampLine && sealLine === previous!.sealLine) {
       // the same records, stamp and seal: the index on disk already says all of it
       await this.abandon();
       return;

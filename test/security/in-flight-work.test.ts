@@ -15,6 +15,7 @@ import type { Entry, EntryBody } from '../../src/entry.js';
 import { IncrementalPlan } from '../../src/extract/incremental.js';
 import type { Warning } from '../../src/extract/types.js';
 import { ZoneWriter } from '../../src/extract/zone-writer.js';
+import { MapLookup } from '../../src/store/recorded-index.js';
 import { resolveLimits } from '../../src/limits.js';
 import type { IndexRecord } from '../../src/store/content-index.js';
 import { withSandbox } from '../helpers/sentinel.js';
@@ -37,7 +38,7 @@ async function applyIncremental(root: string, entries: Entry[]): Promise<Warning
   fs.mkdirSync(path.join(root, 'X'));
   const warnings: Warning[] = [];
   const writer = new ZoneWriter(
-    { root, stripAbsolute: false, devices: true, limits: resolveLimits(undefined), previous: new Map(), record: () => {}, warn: (w) => warnings.push(w) },
+    { root, stripAbsolute: false, devices: true, limits: resolveLimits(undefined), previous: new MapLookup(), record: () => {}, warn: (w) => warnings.push(w) },
     { arenaBytes: 64 << 20, umaskZero: true },
   );
   writer.applyIncremental(new IncrementalPlan([dirRecord('', 2), dirRecord('X', 5)], { level: 1, date: 2, previousDate: 1, inUse: () => true, dumped: () => true }));
@@ -96,7 +97,7 @@ const xattrsUsable = (() => {
 test('attributes planned for a hard link after it was deferred survive the late link', { skip: xattrsUsable ? false : 'no user xattrs here (setfattr, or the file system)' }, async () => {
   await withSandbox('in-flight-attrs', async (box) => {
     const warnings: Warning[] = [];
-    const writer = new ZoneWriter({ root: box.root, stripAbsolute: false, devices: true, limits: resolveLimits(undefined), previous: new Map(), warn: (w) => warnings.push(w) }, { arenaBytes: 64 << 20, umaskZero: true });
+    const writer = new ZoneWriter({ root: box.root, stripAbsolute: false, devices: true, limits: resolveLimits(undefined), previous: new MapLookup(), warn: (w) => warnings.push(w) }, { arenaBytes: 64 << 20, umaskZero: true });
     try {
       for (const e of [
         entry({ path: 'L', type: 'symlink', linkTarget: 'old', mode: 0o777 }),

@@ -12,6 +12,7 @@ import * as path from 'node:path';
 import type { Entry } from '../../../src/entry.js';
 import type { Warning } from '../../../src/extract/types.js';
 import { ZoneWriter } from '../../../src/extract/zone-writer.js';
+import { MapLookup } from '../../../src/store/recorded-index.js';
 import { resolveLimits } from '../../../src/limits.js';
 import { sh } from '../../helpers/tools.js';
 
@@ -37,7 +38,7 @@ test('a copied source that grew or shrank since the walk is reported; one as wal
   ];
   for (const [name, content] of files) fs.writeFileSync(path.join(source, name), content);
   const warnings: Warning[] = [];
-  const writer = new ZoneWriter({ root, stripAbsolute: false, devices: true, limits: resolveLimits(undefined), previous: new Map(), warn: (w) => warnings.push(w) }, { arenaBytes: 64 << 20, umaskZero: true });
+  const writer = new ZoneWriter({ root, stripAbsolute: false, devices: true, limits: resolveLimits(undefined), previous: new MapLookup(), warn: (w) => warnings.push(w) }, { arenaBytes: 64 << 20, umaskZero: true });
   try {
     for (const [name, , size] of files) {
       const entry: Entry = { path: name, type: 'file', mode: 0o644, uid: 0, gid: 0, mtimeNs: 1_600_000_000_000_000_000n, size, offset: 0, sourcePath: path.join(source, name), sourceStamp: 'x' };
@@ -67,7 +68,7 @@ test('a large source (copied piecewise) that shrank or grew over an identical-lo
   fs.writeFileSync(path.join(source, 'grew'), Buffer.concat([walked, Buffer.from('tail')]));
   fs.writeFileSync(path.join(source, 'same'), walked);
   const warnings: Warning[] = [];
-  const writer = new ZoneWriter({ root, stripAbsolute: false, devices: true, limits: resolveLimits(undefined), previous: new Map(), warn: (w) => warnings.push(w) }, { arenaBytes: 64 << 20, umaskZero: true });
+  const writer = new ZoneWriter({ root, stripAbsolute: false, devices: true, limits: resolveLimits(undefined), previous: new MapLookup(), warn: (w) => warnings.push(w) }, { arenaBytes: 64 << 20, umaskZero: true });
   const results: Record<string, number> = {};
   try {
     for (const name of ['shrank', 'grew', 'same']) {
@@ -106,7 +107,7 @@ test('a source replaced since the walk (another file, a FIFO, a directory made a
   fs.renameSync(path.join(source, 'd'), path.join(source, 'd-moved'));
   fs.symlinkSync(elsewhere, path.join(source, 'd'));
   const warnings: Warning[] = [];
-  const writer = new ZoneWriter({ root, stripAbsolute: false, devices: true, limits: resolveLimits(undefined), previous: new Map(), warn: (w) => warnings.push(w) }, { arenaBytes: 64 << 20, umaskZero: true });
+  const writer = new ZoneWriter({ root, stripAbsolute: false, devices: true, limits: resolveLimits(undefined), previous: new MapLookup(), warn: (w) => warnings.push(w) }, { arenaBytes: 64 << 20, umaskZero: true });
   try {
     await writer.put({ path: 'd', type: 'dir', mode: 0o755, uid: 0, gid: 0, mtimeNs: 0n, size: 0, offset: 0 });
     for (const [name, sourceIdentity] of listed) {

@@ -9,7 +9,8 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { type IndexRecord, IndexWriter, formatRecord, indexByPath, parseRecord, readIndexFile } from '../../../src/store/content-index.js';
+import { type IndexRecord, IndexWriter, formatRecord, parseRecord, readIndexBytes, readIndexFile } from '../../../src/store/content-index.js';
+import { RecordedIndex } from '../../../src/store/recorded-index.js';
 
 function rng(seed: number): () => number {
   let a = seed >>> 0;
@@ -132,8 +133,7 @@ test('IndexWriter leaves an index alone when a run records exactly what it holds
       sourceStamp: `1:${i}:2:3:4`,
     }));
     const writeAll = async (list: IndexRecord[]) => {
-      const before = readIndexFile(file);
-      const writer = new IndexWriter(file, { file: before, byPath: indexByPath(before.records) });
+      const writer = new IndexWriter(file, new RecordedIndex(readIndexBytes(file)));
       for (const record of list) writer.add({ ...record });
       await writer.commit();
     };
