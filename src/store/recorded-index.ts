@@ -66,7 +66,7 @@ export class RecordedIndex implements RecordLookup {
   /** where each record line starts, in file order */
   private readonly starts: number[] = [];
   /** path → the number (in `starts`) of the line that holds its record */
-  private readonly byPath = new Map<string, number>();
+  private readonly byPath = new LineTable((line, path) => this.lineHoldsPath(line, path));
   /** lines of hard-link records */
   private readonly linkLines: number[] = [];
   /** parsed records kept for a second look: two generations, the older dropped whole when the
@@ -154,7 +154,7 @@ export class RecordedIndex implements RecordLookup {
     const quick = quickPathAndType(bytes, start, end);
     if (quick !== undefined) {
       const record = quick.type === 'attrs' || !indexLine.uncleanPath.test(quick.path) ? quick : undefined;
-      if (record !== undefined) this.addLine(start, record.path, record.type);
+      if (record !== undefined) this.addLine(start, record.path, record.type, true);
       return;
     }
     const text = bytes.toString('utf8', start, end);
@@ -171,18 +171,91 @@ export class RecordedIndex implements RecordLookup {
       return;
     }
     const record = parseRecord(text);
-    if (record !== undefined) this.addLine(start, record.path, record.type);
+    if (record !== undefined) this.addLine(start, record.path, record.type, false);
   }
 
-  private addLine(start: number, path: string, type: string): void {
+  /** Does record line `line` hold `path` verbatim (`{"path":"<path>"`)? */
+  private lineHoldsPath(line: number, path: string): boolean {
+    const bytes = this.bytes!;
+    const at = this.starts[line]! + pathOpening.length;
+    if (at + path.length >= bytes.length || bytes[at + path.length] !== 0x22) return false;
+    for (let i = 0; i < path.length; i++) if (bytes[at + i] !== path.charCodeAt(i)) return false;
+    return true;
+  }
+
+  private addLine(start: number, path: string, type: string, verbatim: boolean): void {
     const line = this.starts.length;
     this.starts.push(start);
     this.recordCount++;
     if (type === 'hardlink') this.linkLines.push(line);
     // as indexByPath: an 'attrs' record does not hide its member's; any other record replaces
     if (type === 'attrs' && this.byPath.has(path)) return;
-    this.byPath.set(path, line);
+    this.byPath.set(path, line, verbatim);
   }
+}
+
+/**
+ * Path → line number, without a string per path: a line that holds its path verbatim (ASCII,
+ * no escape: nearly all) is found by a 30-bit hash of the path and confirmed against the line's
+ * bytes; the others are kept by their path. (A string and a map slot per path were 42 MB of a
+ * 300k-record index; numbers only, ~10 MB.)
+ */
+class LineTable {
+  private readonly byHash = new Map<number, number | number[]>();
+  private readonly exact = new Map<string, number>();
+  size = 0;
+
+  constructor(private readonly holds: (line: number, path: string) => boolean) {}
+
+  has(path: string): boolean {
+    return this.get(path) !== undefined;
+  }
+
+  get(path: string): number | undefined {
+    const exact = this.exact.get(path);
+    if (exact !== undefined) return exact;
+    const found = this.byHash.get(pathHash(path));
+    if (found === undefined) return undefined;
+    if (typeof found === 'number') return this.holds(found, path) ? found : undefined;
+    return found.find((line) => this.holds(line, path));
+  }
+
+  /** `path`'s record is now on `line` (which holds the path verbatim or not). */
+  set(path: string, line: number, verbatim: boolean): void {
+    const hash = pathHash(path);
+    if (this.delete(path, hash)) this.size--;
+    this.size++;
+    if (!verbatim) {
+      this.exact.set(path, line);
+      return;
+    }
+    const found = this.byHash.get(hash);
+    if (found === undefined) this.byHash.set(hash, line);
+    else if (typeof found === 'number') this.byHash.set(hash, [found, line]);
+    else found.push(line);
+  }
+
+  private delete(path: string, hash: number): boolean {
+    if (this.exact.size > 0 && this.exact.delete(path)) return true;
+    const found = this.byHash.get(hash);
+    if (found === undefined) return false;
+    if (typeof found === 'number') {
+      if (!this.holds(found, path)) return false;
+      this.byHash.delete(hash);
+      return true;
+    }
+    const at = found.findIndex((line) => this.holds(line, path));
+    if (at < 0) return false;
+    found.splice(at, 1);
+    return true;
+  }
+}
+
+/** FNV-1a over the path's bytes (a byte string), 30 bits: a small integer as a map key. */
+function pathHash(path: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < path.length; i++) hash = Math.imul(hash ^ path.charCodeAt(i), 0x01000193);
+  return hash & 0x3fffffff;
 }
 
 /** `{"path":"<ASCII, no escape>","type":"<type>"…` read from the bytes; undefined for any other
