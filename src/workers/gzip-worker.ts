@@ -29,7 +29,9 @@ function decodeSegment(task: SegmentTask): SegmentResult {
     const member = decodeMember(data, at, task.maxOutputBytes - total);
     if (member === 'short') return final ? { kind: 'error', message: 'unexpected end of file', offset: offset + data.length } : { kind: 'short' };
     if (member === 'big') return { kind: 'big' };
-    if ('error' in member) return { kind: 'error', message: member.error, offset: offset + member.at };
+    // the members before a bad one are handed on first (as the serial decoder does): the driver
+    // comes back to the bad one as a segment of its own, and then it is the error
+    if ('error' in member) return outputs.length > 0 ? { kind: 'ok', outputs, segmentBytes: at, padded: false } : { kind: 'error', message: member.error, offset: offset + member.at };
     outputs.push(member.output);
     total += member.output.length;
     at = member.end;

@@ -203,3 +203,28 @@ test('a corrupt deflate block is named near where it is, not where reading had g
   assert.match(error.message, /invalid stored block lengths/);
   assert.ok(offset <= corrupted && corrupted - offset < 64 * 1024, `named at ${offset}, corrupt byte ${corrupted}`);
 });
+
+test('garbage after the last member: every byte before it is handed on, then the error at its offset', { skip: noGzip, ...timeout }, async () => {
+  // one member (the serial decoder) and many (the parallel one); zlib's gunzip lost the output of
+  // the write in which it met the garbage, i.e. the end of the archive
+  const data = mixedBytes(3_000_000, 9);
+  for (const [what, stream] of [
+    ['one member', run('gzip', ['-1', '-n', '-c'], data)],
+    ['members', gzipMembers(data, () => 300_000).stream],
+  ] as const) {
+    for (const options of [{ threads: 1 }, eager]) {
+      const parts: Uint8Array[] = [];
+      let error: unknown;
+      try {
+        for await (const piece of decodeGzip(chunked(Buffer.concat([stream, Buffer.from('stray bytes\n')]), 100_000), options)) parts.push(Buffer.from(piece));
+      } catch (caught) {
+        error = caught;
+      }
+      const label = `${what}, ${options.threads === 1 ? 'serial' : 'parallel'}`;
+      assert.ok(Buffer.concat(parts).equals(Buffer.from(data)), `${label}: all ${data.length} bytes before the error (got ${Buffer.concat(parts).length})`);
+      assert.ok(error instanceof P2VError, `${label}: ${String(error)}`);
+      assert.equal(error.details.offset, stream.length, label);
+      assert.match(error.message, /incorrect header check/);
+    }
+  }
+});
