@@ -30,6 +30,18 @@ function newcHeader(name: string, mode: number, size: number, ino: number): Buff
   return Buffer.from(head.padEnd(Math.ceil(head.length / 4) * 4, '\0'), 'latin1');
 }
 
+/** A module that, imported first (`node --import`), reports the peak resident set of the whole
+ *  process (KB) on stderr as it exits; `peakKb` reads it back. */
+function writePeakProbe(work: string): string {
+  const probe = path.join(work, 'peak.mjs');
+  fs.writeFileSync(probe, "import fs from 'node:fs';\nprocess.on('exit', () => fs.writeSync(2, `\\npeak-rss-kb=${process.resourceUsage().maxRSS}\\n`));\n");
+  return probe;
+}
+
+function peakKb(stderr: string): number {
+  return Number(/peak-rss-kb=(\d+)/.exec(stderr)?.[1]);
+}
+
 /** Write `data` to `stream`, waiting for it to drain when its buffer is full. */
 async function send(stream: NodeJS.WritableStream, data: Uint8Array): Promise<void> {
   if (!stream.write(data)) await new Promise((resolve) => stream.once('drain', resolve));
@@ -39,9 +51,7 @@ test('peak memory of a 384 MiB image from stdin stays under 300 MB', async (t) =
   const base = fs.existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir();
   const work = fs.mkdtempSync(path.join(base, 'zonep2v-memory-'));
   t.after(() => fs.rmSync(work, { recursive: true, force: true }));
-  // reports the peak resident set of the whole process (KB) as it exits
-  const probe = path.join(work, 'peak.mjs');
-  fs.writeFileSync(probe, "import fs from 'node:fs';\nprocess.on('exit', () => fs.writeSync(2, `\\npeak-rss-kb=${process.resourceUsage().maxRSS}\\n`));\n");
+  const probe = writePeakProbe(work);
   const child = spawn(process.execPath, ['--import', probe, bin, 'extract', '-', path.join(work, 'root')], { stdio: ['pipe', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
@@ -60,9 +70,9 @@ test('peak memory of a 384 MiB image from stdin stays under 300 MB', async (t) =
   child.stdin.end();
 
   assert.equal(await exited, 0, stderr);
-  const peakKb = Number(/peak-rss-kb=(\d+)/.exec(stderr)?.[1]);
-  assert.ok(peakKb > 0, `the probe reported: ${stderr}`);
-  assert.ok(peakKb * 1024 < boundBytes, `peak RSS ${(peakKb / 1024).toFixed(0)} MiB, bound ${boundBytes / 1e6} MB`);
+  const peak = peakKb(stderr);
+  assert.ok(peak > 0, `the probe reported: ${stderr}`);
+  assert.ok(peak * 1024 < boundBytes, `peak RSS ${(peak / 1024).toFixed(0)} MiB, bound ${boundBytes / 1e6} MB`);
   assert.equal(fs.statSync(path.join(work, 'root', 'big')).size, 256 * 1024 * 1024);
   assert.equal(fs.readdirSync(path.join(work, 'root', 'small')).length, 2000);
 });
@@ -75,8 +85,7 @@ test('an xz block declaring a 1.5 GiB dictionary over 300 MiB of zeros, and xz -
   const base = fs.existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir();
   const work = fs.mkdtempSync(path.join(base, 'zonep2v-xz-memory-'));
   t.after(() => fs.rmSync(work, { recursive: true, force: true }));
-  const probe = path.join(work, 'peak.mjs');
-  fs.writeFileSync(probe, "import fs from 'node:fs';\nprocess.on('exit', () => fs.writeSync(2, `\\npeak-rss-kb=${process.resourceUsage().maxRSS}\\n`));\n");
+  const probe = writePeakProbe(work);
   const size = 300 * 1024 * 1024;
   const cpio = path.join(work, 'image.cpio');
   const out = fs.openSync(cpio, 'w');
@@ -105,8 +114,8 @@ test('an xz block declaring a 1.5 GiB dictionary over 300 MiB of zeros, and xz -
     fs.rmSync(root, { recursive: true, force: true });
     const run = spawnSync(process.execPath, ['--import', probe, bin, 'extract', '-q', file, root], { encoding: 'utf8' });
     assert.equal(run.status, 0, `${what}: ${run.stderr}`);
-    const peakKb = Number(/peak-rss-kb=(\d+)/.exec(run.stderr)?.[1]);
-    assert.ok(peakKb * 1024 < boundBytes, `${what}: peak RSS ${(peakKb / 1024).toFixed(0)} MiB, bound ${boundBytes / 1e6} MB`);
+    const peak = peakKb(run.stderr);
+    assert.ok(peak * 1024 < boundBytes, `${what}: peak RSS ${(peak / 1024).toFixed(0)} MiB, bound ${boundBytes / 1e6} MB`);
     assert.equal(fs.statSync(path.join(root, 'zeros')).size, size, what);
   }
 });
@@ -118,8 +127,7 @@ test('bzip2 blocks of long runs (46 MB each from 900 kB of symbols), decoded in 
   }
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'zonep2v-bzip2-memory-'));
   t.after(() => fs.rmSync(work, { recursive: true, force: true }));
-  const probe = path.join(work, 'peak.mjs');
-  fs.writeFileSync(probe, "import fs from 'node:fs';\nprocess.on('exit', () => fs.writeSync(2, `\\npeak-rss-kb=${process.resourceUsage().maxRSS}\\n`));\n");
+  const probe = writePeakProbe(work);
   const bzip2 = (data: Uint8Array) => {
     const made = spawnSync('bzip2', ['-9', '-c'], { input: data, maxBuffer: 1 << 30 });
     assert.equal(made.status, 0, String(made.stderr));
@@ -143,9 +151,9 @@ test('bzip2 blocks of long runs (46 MB each from 900 kB of symbols), decoded in 
     env: { ...process.env, ZONEP2V_BZIP2_THREADS: '2' },
   });
   assert.equal(run.status, 0, run.stderr);
-  const peakKb = Number(/peak-rss-kb=(\d+)/.exec(run.stderr)?.[1]);
-  t.diagnostic(`peak RSS ${(peakKb / 1024).toFixed(0)} MiB`);
-  assert.ok(peakKb * 1024 < boundBytes, `peak RSS ${(peakKb / 1024).toFixed(0)} MiB, bound ${boundBytes / 1e6} MB`);
+  const peak = peakKb(run.stderr);
+  t.diagnostic(`peak RSS ${(peak / 1024).toFixed(0)} MiB`);
+  assert.ok(peak * 1024 < boundBytes, `peak RSS ${(peak / 1024).toFixed(0)} MiB, bound ${boundBytes / 1e6} MB`);
   assert.ok(fs.readFileSync(path.join(root, 'random')).equals(randomBytes));
   const zeros = fs.openSync(path.join(root, 'zeros'), 'r');
   try {
@@ -163,8 +171,7 @@ test('extended attributes: 4,000 values of 64,000 bytes to set and 300 of 700 kB
   const base = fs.existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir();
   const work = fs.mkdtempSync(path.join(base, 'zonep2v-xattr-memory-'));
   t.after(() => fs.rmSync(work, { recursive: true, force: true }));
-  const probe = path.join(work, 'peak.mjs');
-  fs.writeFileSync(probe, "import fs from 'node:fs';\nprocess.on('exit', () => fs.writeSync(2, `\\npeak-rss-kb=${process.resourceUsage().maxRSS}\\n`));\n");
+  const probe = writePeakProbe(work);
   // setfattr is not needed: the plan is held (and bounded) whether or not it can be applied
   const child = spawn(process.execPath, ['--import', probe, bin, 'extract', '-q', '-', path.join(work, 'root')], { stdio: ['pipe', 'ignore', 'pipe'] });
   let stderr = '';
@@ -185,9 +192,9 @@ test('extended attributes: 4,000 values of 64,000 bytes to set and 300 of 700 kB
   // 1 when the file system refuses some values (ENOSPC on ext4, ENOTSUP on older tmpfs): warnings
   assert.ok(status === 0 || status === 1, stderr);
   assert.doesNotMatch(stderr, /zonep2v: (?!warning|incomplete)/, 'no error');
-  const peakKb = Number(/peak-rss-kb=(\d+)/.exec(stderr)?.[1]);
-  t.diagnostic(`peak RSS ${(peakKb / 1024).toFixed(0)} MiB`);
-  assert.ok(peakKb * 1024 < boundBytes, `peak RSS ${(peakKb / 1024).toFixed(0)} MiB, bound ${boundBytes / 1e6} MB`);
+  const peak = peakKb(stderr);
+  t.diagnostic(`peak RSS ${(peak / 1024).toFixed(0)} MiB`);
+  assert.ok(peak * 1024 < boundBytes, `peak RSS ${(peak / 1024).toFixed(0)} MiB, bound ${boundBytes / 1e6} MB`);
   assert.equal(fs.readdirSync(path.join(work, 'root', 'set')).length, 4000);
   assert.equal(fs.readdirSync(path.join(work, 'root', 'record')).length, 300);
 });
