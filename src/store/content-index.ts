@@ -290,7 +290,8 @@ export const indexLine = {
   },
 };
 
-/** An index's text, every line. */
+/** An index's text, every line, parsed whole (runs read an index lazily: recorded-index.ts;
+ *  this is its reference, and what tests read an index back with). */
 export function parseIndex(text: string): IndexFile {
   const out: IndexFile = { records: [], exists: true };
   for (const line of text.split('\n')) {
@@ -315,11 +316,6 @@ export function parseIndex(text: string): IndexFile {
     }
   }
   return out;
-}
-
-/** Load an index written earlier: physical path → record. Missing file = empty index. */
-export function loadIndex(file: string): Map<string, IndexRecord> {
-  return indexByPath(readIndexFile(file).records);
 }
 
 /** physical path → record; an 'attrs' record does not hide its member's */
