@@ -22,8 +22,10 @@ export function maybeMemberStart(bytes: Uint8Array, at: number): boolean {
 /** Length of the member header at `at`: a number, 'short' when `bytes` ends inside it, or an
  *  error message in zlib's words (what the serial decoder would report). */
 export function memberHeaderLength(bytes: Uint8Array, at: number): number | 'short' | { error: string } {
+  // the magic first, as far as it has arrived: a stray byte or two after the last member is
+  // garbage, not a header cut short
+  if ((bytes.length > at && bytes[at] !== 0x1f) || (bytes.length > at + 1 && bytes[at + 1] !== 0x8b)) return { error: 'incorrect header check' };
   if (bytes.length - at < fixedHeaderBytes) return 'short';
-  if (bytes[at] !== 0x1f || bytes[at + 1] !== 0x8b) return { error: 'incorrect header check' };
   if (bytes[at + 2] !== 0x08) return { error: 'unknown compression method' };
   const flags = bytes[at + 3]!;
   if (flags & reservedFlags) return { error: 'unknown header flags set' };
