@@ -40,6 +40,12 @@ export interface Pending<T> {
   done: Promise<T>;
 }
 
+/** Room for `held` more bytes of tags in `batch` (a file with more than a batch's worth goes
+ *  into a batch of its own rather than never). */
+function heldFits(batch: { held: number }, held: number): boolean {
+  return held === 0 || batch.held === 0 || batch.held + held <= batchBytes;
+}
+
 /** Called once per file when its batch is done (one callback per file, no promise per file:
  *  tens of thousands of promises were a measurable share of the main thread's time). */
 export type ResultHandler<Tag> = (tag: Tag, result: FileResult, batchDone: Promise<void>) => void;
@@ -92,7 +98,7 @@ export class WritePool<Tag> {
       batch !== undefined &&
       batch.used + size + alignmentSlack <= batch.region.length &&
       batch.ops.length < batchMaxFiles &&
-      (held === 0 || batch.held === 0 || batch.held + held <= batchBytes)
+      heldFits(batch, held)
     );
   }
 
@@ -156,7 +162,7 @@ export class WritePool<Tag> {
 
   private copyFits(held: number): boolean {
     const batch = this.batch!;
-    return batch.ops.length < batchMaxFiles && (held === 0 || batch.held === 0 || batch.held + held <= batchBytes);
+    return batch.ops.length < batchMaxFiles && heldFits(batch, held);
   }
 
   private queueCopy(op: FileOp, tag: Tag, held: number): Promise<void> {

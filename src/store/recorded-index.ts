@@ -7,7 +7,7 @@
  * text kept alive by the lines cut from it) on top of its 56 MB of bytes, and an unsettled
  * re-run of that image peaked at 476 MB. Here the bytes and one string and number per path are
  * kept. A re-run asks for each record about twice (the writer, then the index writer comparing
- * what it records): the last few hundred parsed records are kept for the second time.
+ * what it records): the last 1-2 thousand parsed records are kept for the second time.
  *
  * What is the same as parsing it whole (parseIndex + indexByPath in content-index.ts): the same
  * records are found under the same paths (an 'attrs' record does not hide its member's, a later
@@ -83,10 +83,6 @@ export class RecordedIndex implements RecordLookup {
     return this.byPath.size;
   }
 
-  has(path: string): boolean {
-    return this.byPath.has(path);
-  }
-
   get(path: string): IndexRecord | undefined {
     const cached = this.recent.get(path) ?? this.older.get(path);
     if (cached !== undefined) return cached;
@@ -115,11 +111,13 @@ export class RecordedIndex implements RecordLookup {
   }
 
   linkNames(): ReadonlyMap<string, number> {
-    const current = this.linkLines.filter((line) => {
+    // the hard-link records that stand for their path (not replaced by a later record)
+    const current: IndexRecord[] = [];
+    for (const line of this.linkLines) {
       const record = this.parseLine(line);
-      return record !== undefined && this.byPath.get(record.path) === line;
-    });
-    return countLinkNames(current.map((line) => this.parseLine(line)!));
+      if (record !== undefined && this.byPath.get(record.path) === line) current.push(record);
+    }
+    return countLinkNames(current);
   }
 
   /** Every record in file order, parsed (incremental dumps plan over all of them). */

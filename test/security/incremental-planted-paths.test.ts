@@ -74,17 +74,23 @@ function renamedDirectoryDumps(dir: string): { l0: string; l1: string } {
   return { l0: write(path.join(dir, 'l0.dump'), w0), l1: write(path.join(dir, 'l1.dump'), w1) };
 }
 
-test('a renamed, unchanged file is not hard-linked from outside through a directory replaced by a symlink between the levels', async (t) => {
-  const box = sandbox(t, 'inc-link');
-  const dumps = renamedFileDumps(box.base);
+/** Level 0 with --index, then the directory `name` moved aside and a symlink to the outside put
+ *  in its place, then level 1: the outside must be unchanged. Returns level 1's report. */
+async function plantedBetweenLevels(t: TestContext, box: Sandbox, dumps: { l0: string; l1: string }, name: string) {
   const index = path.join(workDir(t, 'inc-index'), 'index'); // not beside the root: it changes
   await extract({ image: dumps.l0, dest: box.root, indexFile: index });
-  // between the levels: a -> the outside directory, which holds a "secret" as a/ did
-  fs.renameSync(path.join(box.root, 'a'), path.join(box.root, 'a-moved'));
-  fs.symlinkSync(box.outside, path.join(box.root, 'a'));
+  fs.renameSync(path.join(box.root, name), path.join(box.root, `${name}-moved`));
+  fs.symlinkSync(box.outside, path.join(box.root, name));
   box.resnapshot();
   const report = await extract({ image: dumps.l1, dest: box.root, indexFile: index });
   box.assertUnchanged('level 1');
+  return report;
+}
+
+test('a renamed, unchanged file is not hard-linked from outside through a directory replaced by a symlink between the levels', async (t) => {
+  const box = sandbox(t, 'inc-link');
+  // between the levels: a -> the outside directory, which holds a "secret" as a/ did
+  const report = await plantedBetweenLevels(t, box, renamedFileDumps(box.base), 'a');
   const b = fs.lstatSync(path.join(box.root, 'b'), { throwIfNoEntry: false });
   assert.ok(!b || b.ino !== fs.statSync(box.secret).ino, 'b is not the outside file');
   assert.ok(report.warnings.some((w) => w.code === 'P2V_BLOCKED' && /a\/secret/.test(w.message)), JSON.stringify(report.warnings));
@@ -92,14 +98,7 @@ test('a renamed, unchanged file is not hard-linked from outside through a direct
 
 test('a renamed, unchanged directory is not moved in from outside through a symlink planted between the levels', async (t) => {
   const box = sandbox(t, 'inc-move');
-  const dumps = renamedDirectoryDumps(box.base);
-  const index = path.join(workDir(t, 'inc-index'), 'index'); // not beside the root: it changes
-  await extract({ image: dumps.l0, dest: box.root, indexFile: index });
-  fs.renameSync(path.join(box.root, 'x'), path.join(box.root, 'x-moved'));
-  fs.symlinkSync(box.outside, path.join(box.root, 'x'));
-  box.resnapshot();
-  const report = await extract({ image: dumps.l1, dest: box.root, indexFile: index });
-  box.assertUnchanged('level 1');
+  const report = await plantedBetweenLevels(t, box, renamedDirectoryDumps(box.base), 'x');
   assert.ok(report.warnings.some((w) => w.code === 'P2V_BLOCKED'), JSON.stringify(report.warnings));
 });
 

@@ -71,7 +71,7 @@ export class HardLinkTracker {
         this.waiting.set(key, held);
         this.bytes += recordCost + key.length;
       }
-      held.push(stripped(entry));
+      held.push(entry); // (an empty member: it has no body to keep alive)
       this.bytes += recordCost + entry.path.length;
       this.keepWithinBudget(entry, variant);
       return { kind: 'hold' };
@@ -156,12 +156,6 @@ export class HardLinkTracker {
     }
     return any;
   }
-}
-
-/** A held member keeps only what its link needs (no body; the object is made again). */
-function stripped(entry: Entry): Entry {
-  const { body: _body, ...rest } = entry;
-  return rest;
 }
 
 function linkEntry(entry: Entry, target: string): Entry {
