@@ -9,6 +9,9 @@
  * opens them and ships 1 MiB pieces that any worker writes at their offset (workers share the
  * process' file descriptors).
  *
+ * Priority. The workers lower their own threads' priority (workers/thread-priority.ts): the
+ * main thread is the critical path, and the ring lets the writers lag behind it.
+ *
  * Backpressure. The ring is the only place file data waits; when it is full the parser waits
  * for the oldest task to finish, so memory stays bounded whatever the image size, and the
  * decompressor is slowed to the disk's pace.
@@ -22,6 +25,7 @@ import { Piscina } from 'piscina';
 import type { FileOp, FileResult, WorkerSetup, WriteTask } from '../workers/write-protocol.js';
 import { Arena, type Region } from './arena.js';
 import { workerExecArgv } from '../workers/exec-argv.js';
+import { writerNiceIncrement } from '../workers/thread-priority.js';
 import { activeStats, newWorkerMeter } from '../stats.js';
 
 /** Files up to this size travel whole in a batch; bigger ones are written piecewise. */
@@ -79,7 +83,7 @@ export class WritePool<Tag> {
   constructor(jobs: number | undefined, arenaBytes: number, umaskZero: boolean, private readonly onResult: ResultHandler<Tag>) {
     this.threads = Math.max(1, jobs ?? Math.min(os.availableParallelism(), maxDefaultWriters));
     this.arena = new Arena(Math.max(arenaBytes, 2 * batchBytes));
-    const setup: WorkerSetup = { arena: this.arena.memory, umaskZero, meter: this.meter.buffer as SharedArrayBuffer, stop: this.stopFlag.buffer as SharedArrayBuffer };
+    const setup: WorkerSetup = { arena: this.arena.memory, umaskZero, meter: this.meter.buffer as SharedArrayBuffer, stop: this.stopFlag.buffer as SharedArrayBuffer, nice: writerNiceIncrement() };
     this.piscina = new Piscina({
       filename: new URL('../workers/write-worker.js', import.meta.url).href,
       minThreads: this.threads,

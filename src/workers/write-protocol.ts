@@ -57,6 +57,8 @@ export interface WorkerSetup {
   meter: SharedArrayBuffer;
   /** one Int32 the writer sets to 1 when the run is stopped: a long copy gives up between pieces */
   stop: SharedArrayBuffer;
+  /** added to the worker thread's nice value at start (thread-priority.ts), 0 for none */
+  nice: number;
 }
 
 export type WriteTask = BatchTask | PwriteTask;

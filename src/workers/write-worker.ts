@@ -22,8 +22,11 @@ import { SET_ID_BITS, closeQuietly, modeAfterChown, sameMtime, tryChown, utimeVa
 import { defaultKernels } from '../native/wasm-kernels.js';
 import { sameSource, sourceOpenFlags } from '../formats/dir/source-file.js';
 import { memoryHasher } from '../native/xxh64-kernel.js';
+import { lowerThisThreadPriority } from './thread-priority.js';
 
 const setup = workerData as WorkerSetup;
+// the main thread parses and is the critical path; the ring lets writers lag (thread-priority.ts)
+lowerThisThreadPriority(setup.nice);
 const arena = new Uint8Array(setup.arena.buffer);
 // bodies in the ring are hashed where they lie (the xxh64 kernel shares the ring's memory);
 // ZONEP2V_KERNELS=ts takes its twin, xxhash-wasm over a copy
