@@ -185,6 +185,11 @@ class ParallelDriver {
       minThreads: threads,
       maxThreads: threads,
       idleTimeout: 1000,
+      // a worker gets its next block while it decodes this one: piscina otherwise hands it over
+      // only when the main thread has taken the last result, and the main thread is busy parsing
+      // (106 MB bzip2 -9 of the 256 MiB corpus, `list`, 2 cores, 7 alternating runs: median
+      // 6.05 -> 5.77 s)
+      concurrentTasksPerWorker: 2,
       execArgv: workerExecArgv,
     });
     this.renewWake();
