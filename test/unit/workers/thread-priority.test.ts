@@ -55,6 +55,7 @@ test('the write pool runs its workers niced by ZONEP2V_WRITER_NICE (10 by defaul
     if (setting === undefined) delete process.env.ZONEP2V_WRITER_NICE;
     else process.env.ZONEP2V_WRITER_NICE = setting;
     const before = threadNices().filter((nice) => nice === mainNice + increment).length;
+    const threadsBefore = threadNices().length;
     const pool = new WritePool<string>(2, 4 * 1024 * 1024, false, () => undefined);
     try {
       // one file through the pool: both workers have started by the time it is written
@@ -64,9 +65,16 @@ test('the write pool runs its workers niced by ZONEP2V_WRITER_NICE (10 by defaul
       pool.addSmall(op, body, 'tag');
       await pool.drain();
       assert.equal(fs.readFileSync(path.join(dir, `f${increment}`), 'utf8'), `written with nice ${setting}\n`);
-      const niced = threadNices().filter((nice) => nice === mainNice + increment).length - before;
-      if (increment === 0) assert.ok(threadNices().every((nice) => nice === mainNice), `no thread niced: ${threadNices()}`);
-      else assert.equal(niced, 2, `two writer threads at nice ${mainNice + increment}: ${threadNices()}`);
+      // the workers start on their own schedule (the one that wrote the file may be the only
+      // one up yet): wait, for at most 10 s, until both threads exist and have run their start
+      const niced = () => threadNices().filter((nice) => nice === mainNice + increment).length - before;
+      const deadline = Date.now() + 10_000;
+      const threads = threadsBefore + 2;
+      while ((threadNices().length < threads || (increment > 0 && niced() < 2)) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+      if (increment === 0) {
+        await new Promise((resolve) => setTimeout(resolve, 200)); // (time to have lowered itself, if it were to)
+        assert.ok(threadNices().every((nice) => nice === mainNice), `no thread niced: ${threadNices()}`);
+      } else assert.equal(niced(), 2, `two writer threads at nice ${mainNice + increment}: ${threadNices()}`);
     } finally {
       await pool.close();
     }
