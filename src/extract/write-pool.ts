@@ -89,6 +89,10 @@ export class WritePool<Tag> {
       minThreads: this.threads,
       maxThreads: this.threads,
       idleTimeout: 60_000,
+      // a worker gets its next batch while it writes this one: piscina otherwise hands it over
+      // only once the main thread has taken the last result, between its runs of parsing
+      // (256 MiB corpus, fresh ext4, 6 alternating runs: median 1.53 -> 1.45 s; tmpfs the same)
+      concurrentTasksPerWorker: 2,
       workerData: setup,
       execArgv: workerExecArgv,
     });
