@@ -8,8 +8,9 @@
  * libuv's pool), the scheduler otherwise shares each core equally, and the main thread spent a
  * third of its time runnable but waiting for a CPU (--stats). Niced writers give it the core
  * first and take what it leaves; with a core each, nothing changes.
- * Measured on the 256 MiB corpus (2 cores, 7 alternating runs, median wall): tmpfs 1.44 -> 1.36 s,
- * fresh ext4 1.68 -> 1.56 s (5 runs).
+ * Measured on the 256 MiB corpus (2 cores, alternating runs, median wall, ZONEP2V_WRITER_NICE=0
+ * against 10): fresh ext4 1.68 -> 1.56 s (5 runs), and again later 1.58 -> 1.50 s (6 runs);
+ * tmpfs 1.44 -> 1.36 s (7 runs), though a later A/B against the commit before showed none.
  *
  * Linux only: there setpriority(PRIO_PROCESS, tid) applies to that one thread (a documented
  * departure from POSIX, where it is the whole process), and /proc/thread-self names the thread.
