@@ -26,7 +26,7 @@ export function writerNiceIncrement(): number {
 }
 
 /** The calling thread's kernel id, when the system says (Linux). */
-export function currentThreadId(): number | undefined {
+function currentThreadId(): number | undefined {
   try {
     const id = Number(readlinkSync('/proc/thread-self').split('/').pop());
     return Number.isInteger(id) && id > 0 ? id : undefined;
