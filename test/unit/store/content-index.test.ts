@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { type IndexRecord, IndexWriter, formatRecord, parseRecord, readIndexBytes, readIndexFile } from '../../../src/store/content-index.js';
+import { type IndexRecord, IndexWriter, formatRecord, parseRecord, parseRecordAsJson, readIndexBytes, readIndexFile } from '../../../src/store/content-index.js';
 import { RecordedIndex } from '../../../src/store/recorded-index.js';
 
 function rng(seed: number): () => number {
@@ -104,6 +104,69 @@ test('formatRecord writes the record as JSON (keys, order, values) and parseReco
     assert.equal(back.mode, record.mode);
     assert.equal(back.linkPath, record.linkPath, `record ${i}: link path bytes`);
     assert.deepEqual([back.devMajor, back.devMinor], [record.devMajor, record.devMinor]);
+  }
+});
+
+test('parseRecord reads the common lines without JSON.parse and makes exactly the record JSON.parse would', () => {
+  const next = rng(7);
+  const ascii = () => {
+    let s = '';
+    const length = 1 + Math.floor(next() * 20);
+    for (let i = 0; i < length; i++) s += String.fromCharCode(0x20 + Math.floor(next() * 95)); // printable, quote and backslash too
+    return s;
+  };
+  const lines: string[] = [];
+  for (let i = 0; i < 3000; i++) {
+    const type = (['file', 'dir', 'symlink', 'hardlink'] as const)[Math.floor(next() * 4)]!;
+    const record: IndexRecord = {
+      path: next() < 0.9 ? ascii().replace(/^\/+/, 'a') : physicalPath(next),
+      type,
+      size: next() < 0.2 ? 0 : Math.floor(next() * 2 ** 53),
+      mode: Math.floor(next() * 0o10000),
+      uid: next() < 0.3 ? 0 : Math.floor(next() * 2 ** 32),
+      gid: next() < 0.3 ? 0 : Math.floor(next() * 2 ** 32),
+      mtimeNs: BigInt(Math.floor((next() - 0.3) * 2 ** 40)) * (next() < 0.5 ? 1_000_000_000n : 1n),
+      ...(type === 'file' && next() < 0.9 ? { hash: Math.floor(next() * 2 ** 52).toString(16).padStart(16, '0') } : {}),
+      ...(type === 'symlink' || next() < 0.05 ? { linkTarget: next() < 0.9 ? ascii() : bytePath(next) } : {}),
+      ...(type === 'hardlink' ? { linkPath: physicalPath(next) } : {}),
+      ...(next() < 0.03 ? { inode: 7 } : {}),
+    };
+    lines.push(formatRecord(record));
+  }
+  // lines no run writes, near the common shape: numbers JSON refuses or reads otherwise, keys
+  // repeated or out of order, spaces, unclean paths, an empty hash
+  const base = '{"path":"usr/bin/ls","type":"file","size":5,"mode":"0755","uid":0,"gid":3,"mtimeNs":"1000000000","xxh64":"00ff"}';
+  const variants = [
+    base,
+    base.replace('"size":5', '"size":05'),
+    base.replace('"size":5', '"size":5e0'),
+    base.replace('"size":5', '"size":-5'),
+    base.replace('"uid":0', '"uid":00'),
+    base.replace('"mode":"0755"', '"mode":"755"'),
+    base.replace('"mode":"0755"', '"mode":"00"'),
+    base.replace('"mtimeNs":"1000000000"', '"mtimeNs":"-0"'),
+    base.replace('"mtimeNs":"1000000000"', '"mtimeNs":"0001"'),
+    base.replace('"mtimeNs":"1000000000"', '"mtimeNs":1000000000'),
+    base.replace('"xxh64":"00ff"', '"xxh64":""'),
+    base.replace('"xxh64":"00ff"', '"xxh64":"00FF"'),
+    base.replace('}', ',"size":6}'),
+    base.replace('"path":"usr/bin/ls"', '"path": "usr/bin/ls"'),
+    base.replace('usr/bin/ls', '../ls'),
+    base.replace('usr/bin/ls', 'usr//ls'),
+    base.replace('usr/bin/ls', '/usr'),
+    base.replace('usr/bin/ls', 'usr/.'),
+    base.replace('usr/bin/ls', ''),
+    base.replace('usr/bin/ls', 'usr/b\\u0069n'),
+    base.replace('"type":"file"', '"type":"attrs"'),
+    base.replace('"type":"file"', '"type":"fifo"'),
+    `${base} `,
+    `{"type":"file",${base.slice(1).replace('"type":"file",', '')}`,
+    base.replace('}', ',"linkTarget":"x"}'),
+    base.replace('"xxh64":"00ff"', '"linkTarget":"a b"'),
+  ];
+  for (const line of [...lines, ...variants]) {
+    assert.deepEqual(parseRecord(line), parseRecordAsJson(line), line);
+    assert.deepEqual(Object.keys(parseRecord(line) ?? {}), Object.keys(parseRecordAsJson(line) ?? {}), `${line}: one shape`);
   }
 });
 
