@@ -69,7 +69,9 @@ function summary(report: ExtractReport): string {
       ? report.format === 'dir'
         ? ' (every source member as the index records it, and the tree too: nothing copied)'
         : ' (image unchanged since the index was written, tree as the index records it: image not read)'
-      : '')
+      : report.trustedByIndex
+        ? ` (image unchanged since the index was written: ${report.trustedByIndex} members found as the index records them, their data not compared)`
+        : '')
   );
 }
 

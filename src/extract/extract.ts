@@ -13,7 +13,8 @@ import { resolveLimits } from '../limits.js';
 import type { DumpLevel, DumpStamp } from '../formats/format.js';
 import { IndexWriter, type RootMetadata, type RunSeal, indexTrailer, markApplying, readIndexBytes } from '../store/content-index.js';
 import { type RecordLookup, RecordedIndex } from '../store/recorded-index.js';
-import { treeMatchesIndexBytes } from './settled-check.js';
+import { compareTreeWithIndex, treeMatchesIndexBytes } from './settled-check.js';
+import { TrustedRecords } from './partial-trust.js';
 import { planIncremental } from './incremental.js';
 import { type RunClaim, claimTree, markerPresent } from './run-marker.js';
 import { directoryMatchesIndex } from './index-check.js';
@@ -83,9 +84,18 @@ export async function extract(options: ExtractOptions): Promise<ExtractReport> {
   // does); each record is parsed when it is asked for (recorded-index.ts)
   let recorded: RecordedIndex | undefined;
   const readIndexOnce = () => (recorded ??= new RecordedIndex(indexBytes));
+  // members that differ from their records, when the rest may be trusted (partial-trust.ts)
+  let differing: Set<string> | undefined;
   if (seal && !trailer?.applying && !markerPresent(root) && imageIdentity !== undefined && seal.image === imageIdentity && seal.settings === settings) {
     const checkStarted = performance.now();
-    const settled = source.directory === undefined ? await treeMatchesIndexBytes(indexBytes!, root, owners, seal.root) : await directoryAndTreeStillMatch(source.directory, root, indexBytes!, readIndexOnce, owners, seal, options.signal);
+    let settled: boolean;
+    if (source.directory === undefined) {
+      const comparison = await compareTreeWithIndex(indexBytes!, root, owners, seal.root, differingLimit(indexBytes!));
+      settled = comparison.settled;
+      if (plainSeal(seal)) differing = comparison.differing;
+    } else {
+      settled = await directoryAndTreeStillMatch(source.directory, root, indexBytes!, readIndexOnce, owners, seal, options.signal);
+    }
     if (options.signal?.aborted) {
       await source.close?.();
       throw interrupted(0, false);
@@ -97,6 +107,8 @@ export async function extract(options: ExtractOptions): Promise<ExtractReport> {
   }
   const previous = readIndexOnce();
   const indexed = options.indexFile ? previous : undefined;
+  // (a path recorded twice takes its final state from its last member only: no trust then)
+  const trusted = differing !== undefined && previous.recordCount === previous.size ? new TrustedRecords(differing, previous.currentLinks()) : undefined;
   // loaded only now: the writer (and its worker pool, hashing kernel) and the format layers are
   // ~25 ms of module loading (main.js import 45 -> 21 ms) that a run settled by the index above never needs
   const [{ ZoneWriter }, { openImage }] = await Promise.all([import('./zone-writer.js'), import('../image.js')]);
@@ -132,6 +144,7 @@ export async function extract(options: ExtractOptions): Promise<ExtractReport> {
         warn,
         signal: writerSignal,
         writesSettled: () => claim.release(),
+        trusted,
       },
       { jobs: options.jobs, arenaBytes: limits.maxInflightBytes, umaskZero: true },
     );
@@ -208,6 +221,7 @@ export async function extract(options: ExtractOptions): Promise<ExtractReport> {
     imageBytes: opened.imageBytes,
     warnings: warningLog.all(),
     elapsedMs: performance.now() - started,
+    ...(writer.trustedMembers > 0 ? { trustedByIndex: writer.trustedMembers } : {}),
     ...(stats ? { stats: statsReport(stats, writer.workerMeter) } : {}),
     ...(cpuAtStart ? { cpu: cpuSince(cpuAtStart) } : {}),
   };
@@ -297,6 +311,19 @@ async function directoryAndTreeStillMatch(directory: string, root: string, index
   } finally {
     signal?.removeEventListener('abort', fail);
   }
+}
+
+/** How many differing members the tree check notes before it gives up and nothing is trusted:
+ *  about one member in seven (an index line is ~150 bytes), at least 1024. Past that, noting
+ *  saves less than the check costs (a tree emptied since: every member missing). */
+function differingLimit(indexBytes: Buffer): number {
+  return Math.max(1024, Math.ceil(indexBytes.length / 1024));
+}
+
+/** A sealing run whose members may be trusted one by one: it warned of nothing but of not
+ *  being root (partial-trust.ts; a member it could not place, say, has no record to go by). */
+function plainSeal(seal: RunSeal): boolean {
+  return seal.warnings.every((warning) => warning.code === 'P2V_NOT_ROOT');
 }
 
 /** The report of a run settled by the index: what the sealing run found in the image, all of it

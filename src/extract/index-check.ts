@@ -28,6 +28,10 @@ import { fsb, lstatOrUndefined, nsToSeconds, sameMtime } from './fs-bytes.js';
  * all records first. An 'attrs' record is passed over when its member has a record (as a map
  * by path would hide it), else it is a "no"; a record given twice is checked twice (a map would
  * keep the last). A "no" only costs the full run, which is always right.
+ *
+ * With `differing` the check goes on past a "no": each member that is not as recorded is noted
+ * there (and a directory a member sits in that is not one), up to `differingLimit` of them,
+ * after which the check gives up (see partial-trust.ts for what a re-run makes of the list).
  */
 export class IndexLineChecker {
   private readonly links: IndexRecord[] = [];
@@ -44,6 +48,9 @@ export class IndexLineChecker {
     private readonly root: string,
     private readonly owners: boolean,
     hasAttrs: boolean,
+    /** where to note the members that differ, going on (undefined: stop at the first) */
+    readonly differing?: Set<string>,
+    private readonly differingLimit = Infinity,
   ) {
     if (hasAttrs) this.members = new Set();
   }
@@ -52,10 +59,17 @@ export class IndexLineChecker {
     return physical === '' ? this.root : `${this.root}/${physical}`;
   }
 
+  /** `path` is not as recorded: go on (it is noted) or stop here (false). */
+  private differs(path: string): boolean {
+    if (this.differing === undefined || this.differing.size >= this.differingLimit) return false;
+    this.differing.add(path);
+    return true;
+  }
+
   /** Check the records among `text`'s lines (others are skipped, as parseIndex skips them);
-   *  false at the first that does not match. Throws what lstat throws beyond ENOENT. */
+   *  false at the first that does not match (with `differing`: once too many did not). Throws
+   *  what lstat throws beyond ENOENT, unless differences are noted (the member differs then). */
   checkLines(text: string): boolean {
-    const abs = (physical: string) => this.abs(physical);
     for (const line of text.split('\n')) {
       if (line === '') continue;
       const record = parseRecord(line);
@@ -80,26 +94,54 @@ export class IndexLineChecker {
         this.links.push(record);
         continue;
       }
-      const stat = lstatOrUndefined(abs(path));
-      if (!stat || !nodeMatches(stat, record, this.owners, abs)) return false;
+      const matches = this.differing === undefined ? this.matches(record) : this.matchesOrNot(record);
+      if (!matches) {
+        if (this.differs(path)) continue;
+        return false;
+      }
       if (record.type === 'dir') this.dirs.add(path);
     }
     return true;
+  }
+
+  private matches(record: IndexRecord): boolean {
+    const stat = lstatOrUndefined(this.abs(record.path));
+    return stat !== undefined && nodeMatches(stat, record, this.owners, (physical) => this.abs(physical));
+  }
+
+  /** As `matches`, with a failed lstat (ENOTDIR where a directory became a file, EACCES) a
+   *  "differs" rather than the end of the check. */
+  private matchesOrNot(record: IndexRecord): boolean {
+    try {
+      return this.matches(record);
+    } catch {
+      return false;
+    }
   }
 
   /** After the last chunk: hard links, 'attrs' records, and the directories members sit in. */
   finish(): boolean {
     for (const link of this.links) {
       // the target's inode as it is now: the target itself was checked as a record
-      const stat = lstatOrUndefined(this.abs(link.path));
-      const target = link.linkPath === undefined ? undefined : lstatOrUndefined(this.abs(link.linkPath))?.ino;
-      if (!stat?.isFile() || target === undefined || stat.ino !== target) return false;
+      const stat = this.lstatQuietly(link.path);
+      const target = link.linkPath === undefined ? undefined : this.lstatQuietly(link.linkPath)?.ino;
+      if ((!stat?.isFile() || target === undefined || stat.ino !== target) && !this.differs(link.path)) return false;
     }
+    // (an attribute is never checked: with differences noted, the caller trusts no member)
     for (const path of this.attrs) if (!this.members?.has(path)) return false;
     for (const dir of this.parents) {
-      if (!this.dirs.has(dir) && !lstatOrUndefined(this.abs(dir))?.isDirectory()) return false;
+      if (!this.dirs.has(dir) && !this.lstatQuietly(dir)?.isDirectory() && !this.differs(dir)) return false;
     }
     return true;
+  }
+
+  private lstatQuietly(physical: string): fs.Stats | undefined {
+    if (this.differing === undefined) return lstatOrUndefined(this.abs(physical));
+    try {
+      return lstatOrUndefined(this.abs(physical));
+    } catch {
+      return undefined;
+    }
   }
 }
 

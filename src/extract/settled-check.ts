@@ -31,18 +31,45 @@ function hasAttrs(bytes: Buffer): boolean {
 export async function treeMatchesIndexBytes(bytes: Buffer, root: string, owners: boolean, rootMetadata: RootMetadata | undefined, options: CheckOptions = {}): Promise<boolean> {
   try {
     if (rootMetadata && !rootMatches(root, rootMetadata, owners)) return false;
-    const checker = new IndexLineChecker(root, owners, hasAttrs(bytes));
-    for (let start = 0; start < bytes.length; ) {
-      if (options.abandon?.aborted) return false;
-      const end = chunkEnd(bytes, start);
-      if (!checker.checkLines(bytes.toString('utf8', start, end))) return false;
-      start = end;
-      if (options.interleave) await new Promise((resolve) => setImmediate(resolve));
-    }
-    return checker.finish();
+    return await checkAllLines(bytes, new IndexLineChecker(root, owners, hasAttrs(bytes)), options);
   } catch {
     return false; // ENOTDIR where a directory became a file, EACCES: "no" - the full run deals with it
   }
+}
+
+/** How the tree compares with the index, member by member (compareTreeWithIndex). */
+export interface TreeComparison {
+  /** every member as recorded, the root too: a full run would change nothing */
+  settled: boolean;
+  /** the members (physical paths) not as recorded, and directories members sit in that are not
+   *  directories; undefined when they were too many, or the index has attributes (which are
+   *  never checked), so that no member can be trusted */
+  differing?: Set<string>;
+}
+
+/**
+ * The tree against the index, noting what differs instead of stopping at it: a re-run of the
+ * same image can then trust the rest (partial-trust.ts). Past `differingLimit` differences the
+ * check stops, and nothing is trusted: the full run is as cheap as noting more.
+ */
+export async function compareTreeWithIndex(bytes: Buffer, root: string, owners: boolean, rootMetadata: RootMetadata | undefined, differingLimit: number): Promise<TreeComparison> {
+  const rootAsRecorded = rootMetadata === undefined || rootMatches(root, rootMetadata, owners);
+  const attrs = hasAttrs(bytes);
+  const checker = new IndexLineChecker(root, owners, attrs, new Set(), differingLimit);
+  if (!(await checkAllLines(bytes, checker, {}))) return { settled: false };
+  const differing = checker.differing!;
+  return { settled: rootAsRecorded && differing.size === 0, differing: attrs ? undefined : differing };
+}
+
+async function checkAllLines(bytes: Buffer, checker: IndexLineChecker, options: CheckOptions): Promise<boolean> {
+  for (let start = 0; start < bytes.length; ) {
+    if (options.abandon?.aborted) return false;
+    const end = chunkEnd(bytes, start);
+    if (!checker.checkLines(bytes.toString('utf8', start, end))) return false;
+    start = end;
+    if (options.interleave) await new Promise((resolve) => setImmediate(resolve));
+  }
+  return checker.finish();
 }
 
 /** Where the chunk starting at `start` ends: after its `linesPerChunk`-th line, or the end. */

@@ -115,6 +115,10 @@ export interface ExtractReport extends WriterCounters {
   /** true when the image was not read at all: the same image file, unchanged, had gone into this
    *  tree with the same settings, and the tree still matched the index (extract.ts) */
   settledByIndex?: boolean;
+  /** a re-run of the same image into a tree that differed from the index in places: how many
+   *  members were found as recorded and passed over on their records, their data not even
+   *  compared (partial-trust.ts) */
+  trustedByIndex?: number;
   /** per-stage busy time, bytes and items (with `stats: true`) */
   stats?: StageReport[];
   /** CPU used by the run (with `stats: true`) */

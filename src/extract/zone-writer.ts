@@ -27,7 +27,7 @@ import type { Entry } from '../entry.js';
 import { displayPath, pathBytes } from '../entry.js';
 import { P2VError, errnoCode, isP2VError, ioError } from '../errors.js';
 import type { Limits } from '../limits.js';
-import type { IndexRecord, SkippedSpecial } from '../store/content-index.js';
+import { type IndexRecord, type SkippedSpecial, sameRecord } from '../store/content-index.js';
 import type { RecordLookup } from '../store/recorded-index.js';
 import type { FileOp, FileResult } from '../workers/write-protocol.js';
 import { DirFixups } from './dir-fixups.js';
@@ -41,6 +41,7 @@ import type { Warning, WriterCounters } from './types.js';
 import { splitLinuxDev } from '../formats/common/dev.js';
 import { smallFileMaxBytes, WritePool, type Pending } from './write-pool.js';
 import { XattrPlan } from './xattrs.js';
+import { type TrustedRecords, trustableType } from './partial-trust.js';
 
 export interface WriterOptions {
   /** absolute root, byte string */
@@ -60,6 +61,9 @@ export interface WriterOptions {
    *  directories get their metadata (run-marker.ts: the marker's removal must not be the last
    *  change to the root's mtime) */
   writesSettled?: () => void;
+  /** members that may be passed over on their record in `previous` (a re-run of the same image
+   *  into a tree that differs from its index in a few places: partial-trust.ts) */
+  trusted?: TrustedRecords;
 }
 
 export type { WriterCounters } from './types.js';
@@ -238,6 +242,7 @@ export class ZoneWriter {
 
   private placeIn(entry: Entry, parent: string, name: string): Promise<void> | undefined {
     const physical = parent === '' ? name : `${parent}/${name}`;
+    if (this.options.trusted !== undefined && this.passOver(entry, physical)) return undefined;
     if (this.incremental && entry.type !== 'unchanged' && entry.type !== 'socket') {
       const vacating = this.vacate(physical, entry.type === 'dir');
       if (vacating) {
@@ -249,6 +254,43 @@ export class ZoneWriter {
       this.incremental.noteDump(physical, entry.type === 'dir');
     }
     return this.placeTyped(entry, parent, name, physical);
+  }
+
+  /** members passed over on their record (passOver) */
+  trustedMembers = 0;
+
+  /**
+   * A member the tree check found as recorded, in a re-run of the same image (partial-trust.ts):
+   * counted and recorded as its record stands, and its data, if any, left unread. Only when the
+   * member is exactly what made the record (the same record would be built from it: type, size,
+   * mode, owner, mtime, link target), a last guard against trusting the wrong record.
+   */
+  private passOver(entry: Entry, physical: string): boolean {
+    if (this.incremental !== undefined || !trustableType(entry) || !this.options.trusted!.trusts(physical)) return false;
+    const previous = this.options.previous.get(physical);
+    if (previous === undefined || (entry.type === 'file' && previous.hash === undefined)) return false;
+    const extra = entry.type === 'hardlink' ? { hash: previous.hash, size: previous.size, linkPath: previous.linkPath } : { hash: previous.hash };
+    if (!sameRecord(this.recordOf(entry, physical, extra), previous)) return false;
+    switch (entry.type) {
+      case 'file':
+        this.counters.files++;
+        this.counters.dataBytes += entry.size;
+        this.counters.unchanged++;
+        this.noteHash(physical, previous.hash!); // for a later hard link's record
+        break;
+      case 'dir':
+        this.resolver.noteDir(physical);
+        this.counters.dirs++;
+        break;
+      case 'symlink':
+        this.counters.symlinks++;
+        break;
+      default:
+        this.counters.hardlinks++;
+    }
+    this.options.record?.(previous);
+    this.trustedMembers++;
+    return true;
   }
 
   private placeTyped(entry: Entry, parent: string, name: string, physical: string): Promise<void> | undefined {

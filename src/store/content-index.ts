@@ -515,7 +515,7 @@ export class IndexWriter {
 
 /** Would `a` be written as the line `b` was read from? Records with xattrs or ACLs are never
  *  taken as the same (compared field by field they would need a deep compare; they are rare). */
-function sameRecord(a: IndexRecord, b: IndexRecord): boolean {
+export function sameRecord(a: IndexRecord, b: IndexRecord): boolean {
   return (
     b.line !== undefined &&
     a.path === b.path &&

@@ -111,13 +111,17 @@ export class RecordedIndex implements RecordLookup {
   }
 
   linkNames(): ReadonlyMap<string, number> {
-    // the hard-link records that stand for their path (not replaced by a later record)
+    return countLinkNames(this.currentLinks());
+  }
+
+  /** The hard-link records that stand for their path (not replaced by a later record). */
+  currentLinks(): IndexRecord[] {
     const current: IndexRecord[] = [];
     for (const line of this.linkLines) {
       const record = this.parseLine(line);
       if (record !== undefined && this.byPath.get(record.path) === line) current.push(record);
     }
-    return countLinkNames(current);
+    return current;
   }
 
   /** Every record in file order, parsed (incremental dumps plan over all of them). */

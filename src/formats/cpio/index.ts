@@ -122,6 +122,8 @@ function isSideEntry(head: MemberHead): boolean {
  * always), else a promise from `readHeadSlowly`, which gives the same result or error.
  */
 function nextHead(reader: ByteReader, context: FormatContext, body: CpioBody | undefined, pad: number): MemberHead | Promise<MemberHead> {
+  // a body the consumer left whole (a member a re-run passed over): skipped here when buffered
+  if (body !== undefined && !body.done) body.whole();
   if (body === undefined || body.done) {
     const magic = reader.peekBuffered(pad + 6);
     const variant = magic === undefined ? undefined : sniffVariant(magic.subarray(pad));

@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { extract } from '../../../src/extract/extract.js';
 import { indexTrailer, readIndexBytes } from '../../../src/store/content-index.js';
-import { linesPerChunk, treeMatchesIndexBytes, type CheckOptions } from '../../../src/extract/settled-check.js';
+import { compareTreeWithIndex, linesPerChunk, treeMatchesIndexBytes, type CheckOptions, type TreeComparison } from '../../../src/extract/settled-check.js';
 import { cpioWorkDir } from '../../helpers/work-dir.js';
 import { sh } from '../../helpers/tools.js';
 
@@ -47,6 +47,14 @@ async function check(root: string, index: string, split: CheckOptions): Promise<
   return treeMatchesIndexBytes(bytes, root, owners, seal.root, split);
 }
 
+/** The comparison that notes what differs (a re-run's partial trust), up to `limit` members. */
+async function compare(root: string, index: string, limit = Infinity): Promise<TreeComparison> {
+  const bytes = readIndexBytes(index)!;
+  return compareTreeWithIndex(bytes, root, owners, indexTrailer(bytes).seal!.root, limit);
+}
+
+const sorted = (set: Set<string> | undefined) => (set === undefined ? undefined : [...set].sort());
+
 const splits: [string, CheckOptions][] = [
   ['straight through', {}],
   ['interleaved', { interleave: true }],
@@ -63,14 +71,15 @@ test('an unchanged tree is settled, straight through or interleaved', async (t) 
 test('a difference in any chunk is found', async (t) => {
   const tree = await sealedTree(t);
   if (!tree) return;
-  const changes: [string, (root: string) => void, () => void][] = [];
+  // what changed, how, how to undo it, and the members that then differ
+  const changes: [string, (root: string) => void, () => void, string[]][] = [];
   const late = path.join(tree.root, 'd28', 'f050');
   const early = path.join(tree.root, 'd00', 'f002');
   const stamp = (file: string) => fs.statSync(file).mtime;
   const lateTime = stamp(late);
   const earlyTime = stamp(early);
-  changes.push(['a late file has another mtime', () => fs.utimesSync(late, lateTime, new Date(lateTime.getTime() + 5000)), () => fs.utimesSync(late, lateTime, lateTime)]);
-  changes.push(['an early file has another mtime', () => fs.utimesSync(early, earlyTime, new Date(earlyTime.getTime() + 5000)), () => fs.utimesSync(early, earlyTime, earlyTime)]);
+  changes.push(['a late file has another mtime', () => fs.utimesSync(late, lateTime, new Date(lateTime.getTime() + 5000)), () => fs.utimesSync(late, lateTime, lateTime), ['d28/f050']]);
+  changes.push(['an early file has another mtime', () => fs.utimesSync(early, earlyTime, new Date(earlyTime.getTime() + 5000)), () => fs.utimesSync(early, earlyTime, earlyTime), ['d00/f002']]);
   const link = path.join(tree.root, 'd29', 'zz-link');
   const linkTime = stamp(link);
   changes.push([
@@ -84,6 +93,7 @@ test('a difference in any chunk is found', async (t) => {
       fs.unlinkSync(link);
       fs.linkSync(path.join(tree.root, 'd00', 'f001'), link);
     },
+    ['d00/f001'], // (newc carries the data on the group's last name: the first is the link record)
   ]);
   const dir = path.join(tree.root, 'd27');
   const moved = path.join(tree.work, 'd27-moved');
@@ -97,6 +107,7 @@ test('a difference in any chunk is found', async (t) => {
       fs.unlinkSync(dir);
       fs.renameSync(moved, dir);
     },
+    ['d27'], // (its members, seen through the link, are as recorded)
   ]);
   const symlink = path.join(tree.root, 'd29', 'zz-symlink');
   const symlinkTime = fs.lstatSync(symlink).mtime;
@@ -105,19 +116,24 @@ test('a difference in any chunk is found', async (t) => {
     fs.symlinkSync(target, symlink);
     fs.lutimesSync(symlink, symlinkTime, symlinkTime); // only the target differs (same length too)
   };
-  changes.push(['the late symlink points elsewhere', () => pointTo('d00/f009'), () => pointTo('d00/f000')]);
-  changes.push(['a late file is gone', () => fs.renameSync(late, `${late}.gone`), () => fs.renameSync(`${late}.gone`, late)]);
+  changes.push(['the late symlink points elsewhere', () => pointTo('d00/f009'), () => pointTo('d00/f000'), ['d29/zz-symlink']]);
+  changes.push(['a late file is gone', () => fs.renameSync(late, `${late}.gone`), () => fs.renameSync(`${late}.gone`, late), ['d28/f050']]);
 
   assert.equal(await check(tree.root, tree.index, {}), true, 'settled before any change');
+  assert.deepEqual(await compare(tree.root, tree.index), { settled: true, differing: new Set() }, 'nothing differs before any change');
   // each change alone: the directories it touches get their times back, or their mtime would
   // be the difference found (the root's before any chunk is taken)
   const dirs = [tree.root, path.join(tree.root, 'd27'), path.join(tree.root, 'd28'), path.join(tree.root, 'd29')];
   const times = dirs.map((dir) => fs.statSync(dir).mtime);
   const restoreDirTimes = () => dirs.forEach((dir, i) => fs.lstatSync(dir).isDirectory() && fs.utimesSync(dir, times[i]!, times[i]!));
-  for (const [what, change, undo] of changes) {
+  for (const [what, change, undo, differing] of changes) {
     change(tree.root);
     restoreDirTimes();
     for (const [how, split] of splits) assert.equal(await check(tree.root, tree.index, split), false, `${what}: ${how}`);
+    const compared = await compare(tree.root, tree.index);
+    assert.equal(compared.settled, false, what);
+    assert.deepEqual(sorted(compared.differing), differing, `${what}: what differs`);
+    assert.deepEqual(await compare(tree.root, tree.index, 0), { settled: false }, `${what}: past the limit, nothing is listed`);
     undo();
     restoreDirTimes();
     assert.equal(await check(tree.root, tree.index, {}), true, `${what}: undone`);
@@ -149,4 +165,5 @@ test('an image without directory members: a directory it implies that became a s
   fs.symlinkSync(moved, dir);
   fs.utimesSync(tree.root, rootTime, rootTime);
   for (const [how, split] of splits) assert.equal(await check(tree.root, tree.index, split), false, how);
+  assert.deepEqual(sorted((await compare(tree.root, tree.index)).differing), ['d28'], 'the directory is what differs');
 });
