@@ -69,6 +69,9 @@ interface Job {
   rerun?: boolean;
   /** the re-run row's label (default: label + " (re-run)") */
   rerunLabel?: string;
+  /** after the re-run, change a few members of the tree (driftTree) and time a third run: the
+   *  row's label */
+  driftLabel?: string;
   /** the tool copies hard links as separate files (rsync -a has no -H): check data bytes per name */
   splitsHardLinks?: boolean;
   /** zonep2v is given --index (checked: the first run must write it) */
@@ -85,6 +88,7 @@ const JOBS: readonly Job[] = [
   { id: 'zonep2v', label: 'zonep2v extract image.cpio', group: 'cpio', needs: [], rerun: true, stages: (c) => zonep2vExtract(c, c.cpio, false) },
   {
     id: 'zonep2v-index', label: 'zonep2v extract image.cpio --index', rerunLabel: 'zonep2v extract image.cpio (re-run, --index)',
+    driftLabel: 'zonep2v extract image.cpio (re-run, --index, 3 members drifted)',
     group: 'cpio', needs: [], rerun: true, index: true, stages: (c) => zonep2vExtract(c, c.cpio, true),
   },
   { id: 'gnu-cpio', label: 'cpio -idmu < image.cpio', group: 'cpio', needs: ['cpio'], stages: (c) => ({ stages: [['cpio', '-idmu', '--quiet']], stdinFile: c.cpio, inOut: true }) },
@@ -110,6 +114,48 @@ const JOBS: readonly Job[] = [
 ];
 
 const RERUN_SUFFIX = '-rerun';
+const DRIFT_SUFFIX = '-drift';
+
+/**
+ * A tree that drifted a little since the run that indexed it (a zone's admin at work): the
+ * first regular file of at least 2 bytes in sorted walk order gets another first byte and a new
+ * mtime, the next has its mode changed, and the directory holding them is touched. Returns the
+ * check that the run after it put the two files right (what is wrong, or undefined).
+ */
+function driftTree(root: string): () => string | undefined {
+  const files: string[] = [];
+  const walk = (dir: string): void => {
+    for (const name of fs.readdirSync(dir).sort()) {
+      if (files.length >= 2) return;
+      const full = path.join(dir, name);
+      const stat = fs.lstatSync(full);
+      if (stat.isDirectory()) walk(full);
+      else if (stat.isFile() && stat.size >= 2) files.push(full);
+    }
+  };
+  walk(root);
+  if (files.length < 2) throw new Error(`driftTree: fewer than 2 files under ${root}`);
+  const [edited, chmodded] = files as [string, string];
+  const fd = fs.openSync(edited, 'r+');
+  const first = Buffer.alloc(1);
+  fs.readSync(fd, first, 0, 1, 0);
+  fs.writeSync(fd, Buffer.from([first[0]! ^ 0xff]), 0, 1, 0);
+  fs.closeSync(fd);
+  const mode = fs.statSync(chmodded).mode & 0o7777;
+  fs.chmodSync(chmodded, mode ^ 0o040);
+  const now = new Date();
+  fs.utimesSync(edited, now, now);
+  fs.utimesSync(path.dirname(edited), now, now);
+  return () => {
+    const now = Buffer.alloc(1);
+    const check = fs.openSync(edited, 'r');
+    fs.readSync(check, now, 0, 1, 0);
+    fs.closeSync(check);
+    if (now[0] !== first[0]) return `drift not put right: ${edited} still edited`;
+    if ((fs.statSync(chmodded).mode & 0o7777) !== mode) return `drift not put right: ${chmodded} has mode ${(fs.statSync(chmodded).mode & 0o7777).toString(8)}`;
+    return undefined;
+  };
+}
 
 /** What a group's first runs are compared with: the fastest (smallest median wall) of these. */
 const BASELINES: Record<Group, string[]> = {
@@ -165,6 +211,10 @@ function rowSpecs(job: Job): RowSpec[] {
       vsName: dirVsRsync ? 'rsync-a re-run' : 'first run',
       limit: !zonep2v ? null : dirVsRsync ? TARGETS.dirRerunVsRsync : TARGETS.rerunVsFirst,
     });
+  }
+  if (job.driftLabel) {
+    // (no target: the issue sets none; for comparison with the first run and the re-run)
+    rows.push({ id: job.id + DRIFT_SUFFIX, label: job.driftLabel, group: job.group, isRerun: true, compareWith: [job.id], vsName: 'first run', limit: null });
   }
   return rows;
 }
@@ -299,7 +349,7 @@ async function main(argv: string[]): Promise<number> {
         // the job's input into the page cache (caches are not dropped, we fill them)
         if (job.group === 'dir') warmTree(tree);
         else warmPageCache([job.group === 'gzip' ? images.gz : job.group === 'pax' ? images.tar! : images.cpio]);
-        const [firstRow, rerunRow] = rowSpecs(job);
+        const [firstRow, rerunRow, driftRow] = rowSpecs(job);
         try {
           await withFreshFs({ kind: fsKind, sizeBytes: fsSize, workDir: cfg.work, ...(cfg.imageDir ? { imageDir: cfg.imageDir } : {}) }, async (ffs) => {
             const out = path.join(ffs.mountPoint, 'root');
@@ -327,6 +377,14 @@ async function main(argv: string[]): Promise<number> {
                 const again = await timeJob(job, ctx, scratch, round, cfg.verify ? expect : null);
                 push(fsKind, rerunRow.id, again);
                 printRun(tag, rerunRow.label, again);
+                if (driftRow) {
+                  const putRight = driftTree(out);
+                  const drifted = await timeJob(job, ctx, scratch, round, cfg.verify ? expect : null);
+                  const wrong = drifted.ok ? putRight() : undefined;
+                  if (wrong) Object.assign(drifted, { ok: false, error: wrong });
+                  push(fsKind, driftRow.id, drifted);
+                  printRun(tag, driftRow.label, drifted);
+                }
               }
             }
           });
