@@ -117,7 +117,7 @@ test('parseRecord reads the common lines without JSON.parse and makes exactly th
   };
   const lines: string[] = [];
   for (let i = 0; i < 3000; i++) {
-    const type = (['file', 'dir', 'symlink', 'hardlink'] as const)[Math.floor(next() * 4)]!;
+    const type = (['file', 'dir', 'symlink', 'hardlink', 'char', 'block', 'fifo'] as const)[Math.floor(next() * 7)]!;
     const record: IndexRecord = {
       path: next() < 0.9 ? ascii().replace(/^\/+/, 'a') : physicalPath(next),
       type,
@@ -128,8 +128,10 @@ test('parseRecord reads the common lines without JSON.parse and makes exactly th
       mtimeNs: BigInt(Math.floor((next() - 0.3) * 2 ** 40)) * (next() < 0.5 ? 1_000_000_000n : 1n),
       ...(type === 'file' && next() < 0.9 ? { hash: Math.floor(next() * 2 ** 52).toString(16).padStart(16, '0') } : {}),
       ...(type === 'symlink' || next() < 0.05 ? { linkTarget: next() < 0.9 ? ascii() : bytePath(next) } : {}),
-      ...(type === 'hardlink' ? { linkPath: physicalPath(next) } : {}),
-      ...(next() < 0.03 ? { inode: 7 } : {}),
+      ...(next() < 0.2 ? { inode: next() < 0.2 ? 0 : Math.floor(next() * 2 ** 32) } : {}),
+      ...(next() < 0.3 ? { sourceStamp: next() < 0.9 ? `${Math.floor(next() * 1e6)}:${Math.floor(next() * 1e9)}:${ascii()}` : bytePath(next) } : {}),
+      ...(type === 'hardlink' ? { linkPath: next() < 0.5 ? physicalPath(next) : ascii().replace(/^\/+/, 'a') } : {}),
+      ...(type === 'char' || type === 'block' ? { devMajor: next() < 0.2 ? 0 : Math.floor(next() * 4096), devMinor: next() < 0.2 ? 0 : Math.floor(next() * 2 ** 20) } : {}),
     };
     lines.push(formatRecord(record));
   }
@@ -163,6 +165,21 @@ test('parseRecord reads the common lines without JSON.parse and makes exactly th
     `{"type":"file",${base.slice(1).replace('"type":"file",', '')}`,
     base.replace('}', ',"linkTarget":"x"}'),
     base.replace('"xxh64":"00ff"', '"linkTarget":"a b"'),
+    base.replace('}', ',"inode":07}'),
+    base.replace('}', ',"inode":-7}'),
+    base.replace('}', ',"inode":"7"}'),
+    base.replace('}', ',"sourceStamp":7}'),
+    base.replace('}', ',"inode":7,"sourceStamp":"1:2:x"}'),
+    base.replace('}', ',"sourceStamp":"1:2:x","inode":7}'),
+    base.replace('"type":"file"', '"type":"hardlink"').replace('}', ',"linkPath":"usr/bin/x"}'),
+    base.replace('"type":"file"', '"type":"hardlink"').replace('}', ',"linkPath":"../x"}'),
+    base.replace('"type":"file"', '"type":"hardlink"').replace('}', ',"linkPath":"a//x"}'),
+    base.replace('"type":"file"', '"type":"char"').replace('}', ',"devMajor":1,"devMinor":2}'),
+    base.replace('"type":"file"', '"type":"char"').replace('}', ',"devMajor":1}'),
+    base.replace('"type":"file"', '"type":"char"').replace('}', ',"devMinor":2}'),
+    base.replace('"type":"file"', '"type":"block"').replace('}', ',"devMajor":01,"devMinor":2}'),
+    base.replace('"type":"file"', '"type":"socket"'),
+    base.replace('"type":"file"', '"type":"unchanged"'),
   ];
   for (const line of [...lines, ...variants]) {
     assert.deepEqual(parseRecord(line), parseRecordAsJson(line), line);
