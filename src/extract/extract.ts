@@ -59,6 +59,7 @@ function checkNotNested(source: ByteSource, root: string): void {
 export async function extract(options: ExtractOptions): Promise<ExtractReport> {
   const started = performance.now();
   const cpuAtStart = options.stats ? cpuMark() : undefined;
+  const stats = options.stats ? new PipelineStats() : undefined;
   const limits = resolveLimits(options.limits);
   const warningLog = new WarningLog();
   const warn = warningLog.add;
@@ -88,14 +89,13 @@ export async function extract(options: ExtractOptions): Promise<ExtractReport> {
   let differing: Set<string> | undefined;
   if (seal && !trailer?.applying && !markerPresent(root) && imageIdentity !== undefined && seal.image === imageIdentity && seal.settings === settings) {
     const checkStarted = performance.now();
-    let settled: boolean;
-    if (source.directory === undefined) {
+    const checkTree = async (): Promise<boolean> => {
+      if (source.directory !== undefined) return directoryAndTreeStillMatch(source.directory, root, indexBytes!, readIndexOnce, owners, seal, options.signal);
       const comparison = await compareTreeWithIndex(indexBytes!, root, owners, seal.root, differingLimit(indexBytes!));
-      settled = comparison.settled;
       if (plainSeal(seal)) differing = comparison.differing;
-    } else {
-      settled = await directoryAndTreeStillMatch(source.directory, root, indexBytes!, readIndexOnce, owners, seal, options.signal);
-    }
+      return comparison.settled;
+    };
+    const settled = stats ? await stats.during('check the tree against the index', checkTree) : await checkTree();
     if (options.signal?.aborted) {
       await source.close?.();
       throw interrupted(0, false);
@@ -105,6 +105,7 @@ export async function extract(options: ExtractOptions): Promise<ExtractReport> {
       return settledReport(seal, imageName, options.dest, started, options.stats ? performance.now() - checkStarted : undefined);
     }
   }
+  stats?.enter('set up: index, writer, workers');
   const previous = readIndexOnce();
   const indexed = options.indexFile ? previous : undefined;
   // (a path recorded twice takes its final state from its last member only: no trust then)
@@ -174,7 +175,7 @@ export async function extract(options: ExtractOptions): Promise<ExtractReport> {
     }
   };
 
-  const stats = options.stats ? new PipelineStats() : undefined;
+  stats?.leave();
   setActiveStats(stats);
   let opened: Awaited<ReturnType<typeof openImage>> | undefined;
   const timer = options.onProgress

@@ -81,8 +81,11 @@ test('a re-run into a tree that drifted puts right what differs and passes the r
   for (const dir of ['a', 'c']) fs.utimesSync(at(dir), when, when); // only b's own mtime drifts
   fs.utimesSync(elsewhere, when, when);
 
-  const rerun = await extract({ image, dest, indexFile: index });
+  const rerun = await extract({ image, dest, indexFile: index, stats: true });
   assert.equal(rerun.settledByIndex, undefined);
+  // --stats shows the check the run began with, then its setting up, as stages of their own
+  const stages = rerun.stats?.map((stage) => stage.stage) ?? [];
+  assert.deepEqual(stages.slice(0, 2), ['check the tree against the index', 'set up: index, writer, workers'], stages.join(', '));
   assert.deepEqual(rerun.warnings.filter((w) => w.code !== 'P2V_NOT_ROOT'), []);
   // differ: a/f1, a/sub (and a/sub/f2 beneath it, as recorded seen through the link), b, b/big,
   // c/h3 (and c/f3, its group), e/f5; placed for their mtime: a, c, e; passed over: a/link, d,
