@@ -6,7 +6,8 @@
  *
  * What is compared, per record (the rsync quick check and more): the type; size for files;
  * permission bits, owner (when owners are restored) and mtime for all but hard links; link
- * targets byte for byte; device numbers; a hard link must be the same inode as its target. A
+ * targets byte for byte; device numbers; a hard link must be the same inode as its target, and a
+ * file must have as many names as the index records (no name added in the zone). A
  * file's content is trusted when its size and mtime are as recorded - what the index re-run
  * already trusts per file (zone-writer.ts unchangedByIndex) and rsync always does.
  *
@@ -43,6 +44,10 @@ export class IndexLineChecker {
   private lastParent = '';
   /** recorded as directories, and found so */
   private readonly dirs = new Set<string>();
+  /** files found with more than one name, and how many: the index must record as many
+   *  (finish). A name added in the zone makes the file differ - a full run writes it anew
+   *  rather than keep an inode another name shares (write-worker.ts keepable). */
+  private readonly multiLinked: [string, number][] = [];
 
   constructor(
     private readonly root: string,
@@ -106,7 +111,9 @@ export class IndexLineChecker {
 
   private matches(record: IndexRecord): boolean {
     const stat = lstatOrUndefined(this.abs(record.path));
-    return stat !== undefined && nodeMatches(stat, record, this.owners, (physical) => this.abs(physical));
+    if (stat === undefined || !nodeMatches(stat, record, this.owners, (physical) => this.abs(physical))) return false;
+    if (record.type === 'file' && stat.nlink !== 1) this.multiLinked.push([record.path, stat.nlink]);
+    return true;
   }
 
   /** As `matches`, with a failed lstat (ENOTDIR where a directory became a file, EACCES) a
@@ -121,6 +128,9 @@ export class IndexLineChecker {
 
   /** After the last chunk: hard links, 'attrs' records, and the directories members sit in. */
   finish(): boolean {
+    const names = new Map<string, number>();
+    for (const link of this.links) if (link.linkPath !== undefined) names.set(link.linkPath, (names.get(link.linkPath) ?? 1) + 1);
+    for (const [path, nlink] of this.multiLinked) if (nlink !== (names.get(path) ?? 1) && !this.differs(path)) return false;
     for (const link of this.links) {
       // the target's inode as it is now: the target itself was checked as a record
       const stat = this.lstatQuietly(link.path);

@@ -53,12 +53,16 @@ export interface TreeComparison {
  * check stops, and nothing is trusted: the full run is as cheap as noting more.
  */
 export async function compareTreeWithIndex(bytes: Buffer, root: string, owners: boolean, rootMetadata: RootMetadata | undefined, differingLimit: number): Promise<TreeComparison> {
-  const rootAsRecorded = rootMetadata === undefined || rootMatches(root, rootMetadata, owners);
-  const attrs = hasAttrs(bytes);
-  const checker = new IndexLineChecker(root, owners, attrs, new Set(), differingLimit);
-  if (!(await checkAllLines(bytes, checker, {}))) return { settled: false };
-  const differing = checker.differing!;
-  return { settled: rootAsRecorded && differing.size === 0, differing: attrs ? undefined : differing };
+  try {
+    const rootAsRecorded = rootMetadata === undefined || rootMatches(root, rootMetadata, owners);
+    const attrs = hasAttrs(bytes);
+    const checker = new IndexLineChecker(root, owners, attrs, new Set(), differingLimit);
+    if (!(await checkAllLines(bytes, checker, {}))) return { settled: false };
+    const differing = checker.differing!;
+    return { settled: rootAsRecorded && differing.size === 0, differing: attrs ? undefined : differing };
+  } catch {
+    return { settled: false }; // the root not readable, say: the full run deals with it
+  }
 }
 
 async function checkAllLines(bytes: Buffer, checker: IndexLineChecker, options: CheckOptions): Promise<boolean> {

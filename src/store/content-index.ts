@@ -200,6 +200,9 @@ export function parseRecordAsJson(line: string): IndexRecord | undefined {
   // not come from a run (an index kept where the zone can write it) and is not followed
   // anywhere. ('attrs' records keep the image's own name of their member.)
   if (row.type !== 'attrs' && (uncleanPath.test(path) || (linkPath !== undefined && uncleanPath.test(linkPath)))) return undefined;
+  // nor one whose time is no whole number of nanoseconds (BigInt would throw on "1.5")
+  const mtimeNs = String(row.mtimeNs ?? '0');
+  if (!/^-?\d+$/.test(mtimeNs)) return undefined;
   // every key, present or not, in one order: one object shape for all records (an index is read
   // whole, tens of thousands of records, before a re-run can start)
   return {
@@ -209,7 +212,7 @@ export function parseRecordAsJson(line: string): IndexRecord | undefined {
     mode: parseInt(String(row.mode ?? '0'), 8),
     uid: Number(row.uid ?? 0),
     gid: Number(row.gid ?? 0),
-    mtimeNs: BigInt(String(row.mtimeNs ?? '0')),
+    mtimeNs: BigInt(mtimeNs),
     hash: typeof row.xxh64 === 'string' ? row.xxh64 : undefined,
     linkTarget: decodeBytePath(row, 'linkTarget', 'linkTargetBase64'),
     xattrs: row.xattrs && typeof row.xattrs === 'object' ? (row.xattrs as Record<string, string>) : undefined,

@@ -117,6 +117,8 @@ test('a difference in any chunk is found', async (t) => {
     fs.lutimesSync(symlink, symlinkTime, symlinkTime); // only the target differs (same length too)
   };
   changes.push(['the late symlink points elsewhere', () => pointTo('d00/f009'), () => pointTo('d00/f000'), ['d29/zz-symlink']]);
+  const extra = path.join(tree.root, 'd28', 'zz-extra');
+  changes.push(['a late file has a name the index does not record (a hard link made in the zone)', () => fs.linkSync(late, extra), () => fs.unlinkSync(extra), ['d28/f050']]);
   changes.push(['a late file is gone', () => fs.renameSync(late, `${late}.gone`), () => fs.renameSync(`${late}.gone`, late), ['d28/f050']]);
 
   assert.equal(await check(tree.root, tree.index, {}), true, 'settled before any change');
