@@ -236,13 +236,21 @@ export class ZoneWriter {
       return undefined;
     }
     const known = this.resolver.knownParentOf(components);
-    if (known !== undefined) return this.placeIn(entry, known, components[components.length - 1]!);
-    return this.resolver.parentOf(components, true, entry.path).then((parent) => this.placeIn(entry, parent, components[components.length - 1]!));
+    if (known !== undefined) return this.placeIn(entry, known, components);
+    return this.resolver.parentOf(components, true, entry.path).then((parent) => this.placeIn(entry, parent, components));
   }
 
-  private placeIn(entry: Entry, parent: string, name: string): Promise<void> | undefined {
+  private placeIn(entry: Entry, parent: string, components: string[]): Promise<void> | undefined {
+    const name = components[components.length - 1]!;
     const physical = parent === '' ? name : `${parent}/${name}`;
-    if (this.options.trusted !== undefined && this.passOver(entry, physical)) return undefined;
+    // a re-run: a member that goes elsewhere than its own path (through a symlink the zone has
+    // where the image has a directory) must not be judged by that path's record, nor may the
+    // members after it that are
+    if (this.options.previous.size > 0 && parent !== (components.length === 1 ? '' : components.slice(0, -1).join('/'))) this.redirected.add(physical);
+    if (this.options.trusted !== undefined) {
+      if (this.passOver(entry, physical)) return undefined;
+      this.notePlaced(physical);
+    }
     if (this.incremental && entry.type !== 'unchanged' && entry.type !== 'socket') {
       const vacating = this.vacate(physical, entry.type === 'dir');
       if (vacating) {
@@ -258,16 +266,39 @@ export class ZoneWriter {
 
   /** members passed over on their record (passOver) */
   trustedMembers = 0;
+  /** with trust: the paths members went to through the writer in this run, and the
+   *  directories above them - no longer as the tree check found them */
+  private readonly placedThisRun = new Set<string>();
+  /** paths a member went to through a symlink in this run (placeIn): their records are void */
+  private readonly redirected = new Set<string>();
+
+  /** The record of the last run for `physical`, unless a member of this run went there through
+   *  a symlink: the file there is then that member's, whatever its size and mtime say. */
+  private previousRecord(physical: string): IndexRecord | undefined {
+    if (this.options.previous.size === 0 || (this.redirected.size > 0 && this.redirected.has(physical))) return undefined;
+    return this.options.previous.get(physical);
+  }
+
+  private notePlaced(physical: string): void {
+    for (let path = physical; path !== '' && !this.placedThisRun.has(path); ) {
+      this.placedThisRun.add(path);
+      path = path.slice(0, Math.max(0, path.lastIndexOf('/')));
+    }
+  }
 
   /**
    * A member the tree check found as recorded, in a re-run of the same image (partial-trust.ts):
    * counted and recorded as its record stands, and its data, if any, left unread. Only when the
    * member is exactly what made the record (the same record would be built from it: type, size,
-   * mode, owner, mtime, link target), a last guard against trusting the wrong record.
+   * mode, owner, mtime, link target), a last guard against trusting the wrong record. Never a
+   * member reached through a symlink (previousRecord: a directory of the image that the zone
+   * replaced by a link, met before the image's directory member puts it right, in an image
+   * listed children first), nor one at a path an earlier member of this run went to (through
+   * such a link) or above one (its mtime moved): the check's word on those is out of date.
    */
   private passOver(entry: Entry, physical: string): boolean {
-    if (this.incremental !== undefined || !trustableType(entry) || !this.options.trusted!.trusts(physical)) return false;
-    const previous = this.options.previous.get(physical);
+    if (this.incremental !== undefined || !trustableType(entry) || !this.options.trusted!.trusts(physical) || this.placedThisRun.has(physical)) return false;
+    const previous = this.previousRecord(physical);
     if (previous === undefined || (entry.type === 'file' && previous.hash === undefined)) return false;
     const extra = entry.type === 'hardlink' ? { hash: previous.hash, size: previous.size, linkPath: previous.linkPath } : { hash: previous.hash };
     if (!sameRecord(this.recordOf(entry, physical, extra), previous)) return false;
@@ -331,7 +362,7 @@ export class ZoneWriter {
     if (entry.xattrs !== undefined || this.xattrs.size > 0) this.xattrs.replace(physical, entry.xattrs);
     this.counters.files++;
     this.counters.dataBytes += entry.size;
-    const previous = this.options.previous.size > 0 ? this.options.previous.get(physical) : undefined;
+    const previous = this.previousRecord(physical);
     const op: FileOp = {
       dir: this.resolver.abs(parent),
       name,
@@ -475,7 +506,7 @@ export class ZoneWriter {
     const existing = lstatOrUndefined(path);
     if (existing?.isDirectory()) await this.clearPath(physical, existing);
     // (a file of several names is written anew unless they are the recorded group: write-worker.ts keepable)
-    const keepable = existing?.isFile() && (existing.nlink === 1 || (this.options.previous.get(physical)?.type === 'file' && existing.nlink === this.recordedNames(physical)));
+    const keepable = existing?.isFile() && (existing.nlink === 1 || (this.previousRecord(physical)?.type === 'file' && existing.nlink === this.recordedNames(physical)));
     const compareFd = keepable && existing!.size === entry.size ? fsb.open(path, O_RDONLY | O_NOFOLLOW) : undefined;
     const target = existing && !existing.isDirectory() ? `${dir}/.zonep2v-${randomBytes(6).toString('hex')}` : path;
     let fd = compareFd === undefined ? fsb.open(target, CREATE_NEW, 0o600) : -1;
