@@ -88,12 +88,11 @@ export async function extract(options: ExtractOptions): Promise<ExtractReport> {
   // members that differ from their records, when the rest may be trusted (partial-trust.ts)
   let differing: Set<string> | undefined;
   if (seal && !trailer?.applying && !markerPresent(root) && imageIdentity !== undefined && seal.image === imageIdentity && seal.settings === settings) {
-    const checkStarted = performance.now();
     const checkTree = async (): Promise<boolean> => {
       if (source.directory !== undefined) return directoryAndTreeStillMatch(source.directory, root, indexBytes!, readIndexOnce, owners, seal, options.signal);
       // (a seal whose members cannot be trusted one by one: the check stops at the first difference)
       const trustable = plainSeal(seal);
-      const comparison = await compareTreeWithIndex(indexBytes!, root, owners, seal.root, trustable ? differingLimit(indexBytes!) : 0);
+      const comparison = await compareTreeWithIndex(indexBytes!, root, owners, seal.root, { differingLimit: trustable ? differingLimit(indexBytes!) : 0 });
       if (trustable) differing = comparison.differing;
       return comparison.settled;
     };
@@ -104,7 +103,8 @@ export async function extract(options: ExtractOptions): Promise<ExtractReport> {
     }
     if (settled) {
       await source.close?.();
-      return settledReport(seal, imageName, options.dest, started, options.stats ? performance.now() - checkStarted : undefined);
+      stats?.count('check the tree against the index', 0, seal.counters.entries);
+      return settledReport(seal, imageName, options.dest, started, stats?.report());
     }
   }
   stats?.enter('set up: index, writer, workers');
@@ -331,7 +331,7 @@ function plainSeal(seal: RunSeal): boolean {
 
 /** The report of a run settled by the index: what the sealing run found in the image, all of it
  *  unchanged, and its warnings again (the same image would give them again). */
-function settledReport(seal: RunSeal, image: string, dest: string, started: number, checkMs: number | undefined): ExtractReport {
+function settledReport(seal: RunSeal, image: string, dest: string, started: number, stages: StageReport[] | undefined): ExtractReport {
   const elapsedMs = performance.now() - started;
   return {
     image,
@@ -345,6 +345,6 @@ function settledReport(seal: RunSeal, image: string, dest: string, started: numb
     warnings: seal.warnings,
     elapsedMs,
     settledByIndex: true,
-    ...(checkMs !== undefined ? { stats: [{ stage: 'check the tree against the index', thread: 'main', busyMs: checkMs, bytes: 0, items: seal.counters.entries } satisfies StageReport] } : {}),
+    ...(stages ? { stats: stages } : {}),
   };
 }

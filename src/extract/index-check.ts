@@ -30,9 +30,10 @@ import { fsb, lstatOrUndefined, nsToSeconds, sameMtime } from './fs-bytes.js';
  * by path would hide it), else it is a "no"; a record given twice is checked twice (a map would
  * keep the last). A "no" only costs the full run, which is always right.
  *
- * With `differing` the check goes on past a "no": each member that is not as recorded is noted
- * there (and a directory a member sits in that is not one), up to `differingLimit` of them,
- * after which the check gives up (see partial-trust.ts for what a re-run makes of the list).
+ * Up to `differingLimit` members that are not as recorded (0: none) are noted in `differing`
+ * (and directories members sit in that are not directories) and the check goes on; the next
+ * one is its "no" (see partial-trust.ts for what a re-run makes of the list). A failed lstat
+ * (ENOTDIR where a directory became a file, EACCES) makes its member differ.
  */
 export class IndexLineChecker {
   private readonly links: IndexRecord[] = [];
@@ -44,6 +45,8 @@ export class IndexLineChecker {
   private lastParent = '';
   /** recorded as directories, and found so */
   private readonly dirs = new Set<string>();
+  /** the members noted as not as recorded (physical paths) */
+  readonly differing = new Set<string>();
   /** files found with more than one name, and how many: the index must record as many
    *  (finish). A name added in the zone makes the file differ - a full run writes it anew
    *  rather than keep an inode another name shares (write-worker.ts keepable). */
@@ -53,9 +56,7 @@ export class IndexLineChecker {
     private readonly root: string,
     private readonly owners: boolean,
     hasAttrs: boolean,
-    /** where to note the members that differ, going on (undefined: stop at the first) */
-    readonly differing?: Set<string>,
-    private readonly differingLimit = Infinity,
+    private readonly differingLimit = 0,
   ) {
     if (hasAttrs) this.members = new Set();
   }
@@ -66,14 +67,13 @@ export class IndexLineChecker {
 
   /** `path` is not as recorded: go on (it is noted) or stop here (false). */
   private differs(path: string): boolean {
-    if (this.differing === undefined || this.differing.size >= this.differingLimit) return false;
+    if (this.differing.size >= this.differingLimit) return false;
     this.differing.add(path);
     return true;
   }
 
   /** Check the records among `text`'s lines (others are skipped, as parseIndex skips them);
-   *  false at the first that does not match (with `differing`: once too many did not). Throws
-   *  what lstat throws beyond ENOENT, unless differences are noted (the member differs then). */
+   *  false once more of them do not match than may be noted. */
   checkLines(text: string): boolean {
     for (const line of text.split('\n')) {
       if (line === '') continue;
@@ -99,8 +99,7 @@ export class IndexLineChecker {
         this.links.push(record);
         continue;
       }
-      const matches = this.differing === undefined ? this.matches(record) : this.matchesOrNot(record);
-      if (!matches) {
+      if (!this.matches(record)) {
         if (this.differs(path)) continue;
         return false;
       }
@@ -110,20 +109,14 @@ export class IndexLineChecker {
   }
 
   private matches(record: IndexRecord): boolean {
-    const stat = lstatOrUndefined(this.abs(record.path));
-    if (stat === undefined || !nodeMatches(stat, record, this.owners, (physical) => this.abs(physical))) return false;
+    const stat = this.lstat(record.path);
+    try {
+      if (stat === undefined || !nodeMatches(stat, record, this.owners, (physical) => this.abs(physical))) return false;
+    } catch {
+      return false; // readlink of a symlink replaced since the lstat
+    }
     if (record.type === 'file' && stat.nlink !== 1) this.multiLinked.push([record.path, stat.nlink]);
     return true;
-  }
-
-  /** As `matches`, with a failed lstat (ENOTDIR where a directory became a file, EACCES) a
-   *  "differs" rather than the end of the check. */
-  private matchesOrNot(record: IndexRecord): boolean {
-    try {
-      return this.matches(record);
-    } catch {
-      return false;
-    }
   }
 
   /** After the last chunk: hard links, 'attrs' records, and the directories members sit in. */
@@ -133,20 +126,20 @@ export class IndexLineChecker {
     for (const [path, nlink] of this.multiLinked) if (nlink !== (names.get(path) ?? 1) && !this.differs(path)) return false;
     for (const link of this.links) {
       // the target's inode as it is now: the target itself was checked as a record
-      const stat = this.lstatQuietly(link.path);
-      const target = link.linkPath === undefined ? undefined : this.lstatQuietly(link.linkPath)?.ino;
+      const stat = this.lstat(link.path);
+      const target = link.linkPath === undefined ? undefined : this.lstat(link.linkPath)?.ino;
       if ((!stat?.isFile() || target === undefined || stat.ino !== target) && !this.differs(link.path)) return false;
     }
     // (an attribute is never checked: with differences noted, the caller trusts no member)
     for (const path of this.attrs) if (!this.members?.has(path)) return false;
     for (const dir of this.parents) {
-      if (!this.dirs.has(dir) && !this.lstatQuietly(dir)?.isDirectory() && !this.differs(dir)) return false;
+      if (!this.dirs.has(dir) && !this.lstat(dir)?.isDirectory() && !this.differs(dir)) return false;
     }
     return true;
   }
 
-  private lstatQuietly(physical: string): fs.Stats | undefined {
-    if (this.differing === undefined) return lstatOrUndefined(this.abs(physical));
+  /** The node at `physical`, or undefined: missing, or not to be reached (ENOTDIR, EACCES). */
+  private lstat(physical: string): fs.Stats | undefined {
     try {
       return lstatOrUndefined(this.abs(physical));
     } catch {

@@ -29,12 +29,7 @@ function hasAttrs(bytes: Buffer): boolean {
 
 /** Is the tree under `root` what the index (`bytes`) records? */
 export async function treeMatchesIndexBytes(bytes: Buffer, root: string, owners: boolean, rootMetadata: RootMetadata | undefined, options: CheckOptions = {}): Promise<boolean> {
-  try {
-    if (rootMetadata && !rootMatches(root, rootMetadata, owners)) return false;
-    return await checkAllLines(bytes, new IndexLineChecker(root, owners, hasAttrs(bytes)), options);
-  } catch {
-    return false; // ENOTDIR where a directory became a file, EACCES: "no" - the full run deals with it
-  }
+  return (await compareTreeWithIndex(bytes, root, owners, rootMetadata, options)).settled;
 }
 
 /** How the tree compares with the index, member by member (compareTreeWithIndex). */
@@ -48,18 +43,19 @@ export interface TreeComparison {
 }
 
 /**
- * The tree against the index, noting what differs instead of stopping at it: a re-run of the
- * same image can then trust the rest (partial-trust.ts). Past `differingLimit` differences the
- * check stops, and nothing is trusted: the full run is as cheap as noting more.
+ * The tree against the index. With `differingLimit`, what differs is noted instead of stopping
+ * at it, so that a re-run of the same image can trust the rest (partial-trust.ts); past the
+ * limit the check stops, and nothing is trusted: the full run is as cheap as noting more.
  */
-export async function compareTreeWithIndex(bytes: Buffer, root: string, owners: boolean, rootMetadata: RootMetadata | undefined, differingLimit: number): Promise<TreeComparison> {
+export async function compareTreeWithIndex(bytes: Buffer, root: string, owners: boolean, rootMetadata: RootMetadata | undefined, options: CheckOptions & { differingLimit?: number } = {}): Promise<TreeComparison> {
+  const differingLimit = options.differingLimit ?? 0;
   try {
     const rootAsRecorded = rootMetadata === undefined || rootMatches(root, rootMetadata, owners);
+    if (!rootAsRecorded && differingLimit === 0) return { settled: false }; // nothing to note: no need to look further
     const attrs = hasAttrs(bytes);
-    const checker = new IndexLineChecker(root, owners, attrs, new Set(), differingLimit);
-    if (!(await checkAllLines(bytes, checker, {}))) return { settled: false };
-    const differing = checker.differing!;
-    return { settled: rootAsRecorded && differing.size === 0, differing: attrs ? undefined : differing };
+    const checker = new IndexLineChecker(root, owners, attrs, differingLimit);
+    if (!(await checkAllLines(bytes, checker, options))) return { settled: false };
+    return { settled: rootAsRecorded && checker.differing.size === 0, differing: attrs ? undefined : checker.differing };
   } catch {
     return { settled: false }; // the root not readable, say: the full run deals with it
   }

@@ -246,7 +246,7 @@ export class ZoneWriter {
     // a re-run: a member that goes elsewhere than its own path (through a symlink the zone has
     // where the image has a directory) must not be judged by that path's record, nor may the
     // members after it that are
-    if (this.options.previous.size > 0 && parent !== (components.length === 1 ? '' : components.slice(0, -1).join('/'))) this.redirected.add(physical);
+    if (this.options.previous.size > 0 && !isOwnParent(parent, components)) this.redirected.add(physical);
     if (this.options.trusted !== undefined) {
       if (this.passOver(entry, physical)) return undefined;
       this.notePlaced(physical);
@@ -1161,6 +1161,20 @@ function base64Values(xattrs: Map<string, Uint8Array>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [key, value] of xattrs) out[key] = Buffer.from(value).toString('base64');
   return out;
+}
+
+/** Is `parent` the member's own parent path (its components but the last, joined by '/'),
+ *  not somewhere a symlink on the way led? Compared in place: it runs for every member of a
+ *  re-run. */
+function isOwnParent(parent: string, components: readonly string[]): boolean {
+  let at = 0;
+  for (let i = 0; i < components.length - 1; i++) {
+    const component = components[i]!;
+    if (i > 0 && parent.charCodeAt(at++) !== 0x2f) return false;
+    if (!parent.startsWith(component, at)) return false;
+    at += component.length;
+  }
+  return at === parent.length;
 }
 
 function sameBytes(fd: number, piece: Uint8Array, position: number): boolean {

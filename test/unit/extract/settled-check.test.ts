@@ -50,7 +50,7 @@ async function check(root: string, index: string, split: CheckOptions): Promise<
 /** The comparison that notes what differs (a re-run's partial trust), up to `limit` members. */
 async function compare(root: string, index: string, limit = Infinity): Promise<TreeComparison> {
   const bytes = readIndexBytes(index)!;
-  return compareTreeWithIndex(bytes, root, owners, indexTrailer(bytes).seal!.root, limit);
+  return compareTreeWithIndex(bytes, root, owners, indexTrailer(bytes).seal!.root, { differingLimit: limit });
 }
 
 const sorted = (set: Set<string> | undefined) => (set === undefined ? undefined : [...set].sort());
