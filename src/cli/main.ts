@@ -4,6 +4,7 @@
  */
 import { formatStats } from './format-stats.js';
 import os from 'node:os';
+import { zonep2vVersion } from '../version.js';
 import { Command, CommanderError, Option } from 'commander';
 import { extract } from '../extract/extract.js';
 import { type ExtractReport, type Warning, incompleteMembers } from '../extract/types.js';
@@ -80,6 +81,7 @@ function buildProgram(outcome: { exitCode: number }): Command {
   const program = new Command('zonep2v')
     .description('Turn a physical Solaris system image (cpio, compressed cpio, ...) into a zone root.')
     .showHelpAfterError()
+    .version(zonep2vVersion, '-V, --version', 'print the version and exit')
     .exitOverride();
 
   program

@@ -2,6 +2,7 @@
  * extract(): image → zone root. Wires the source, the sniffed layers, the writer and the index;
  * see write-pool.ts for the threading and zone-writer.ts for the safety model.
  */
+import { zonep2vVersion } from '../version.js';
 import * as fs from 'node:fs';
 import path from 'node:path';
 import { P2VError, isP2VError } from '../errors.js';
@@ -22,18 +23,6 @@ import { type ExtractOptions, type ExtractReport, WarningLog, incompleteMembers 
 import { cpuMark, cpuSince, PipelineStats, type StageReport, setActiveStats, workerMeterSlots } from '../stats.js';
 
 const progressIntervalMs = 250;
-
-
-/** This build's version: a different version may extract the same image differently, so an
- *  index sealed by another one is not trusted to describe what this one would write. */
-const version = (() => {
-  try {
-    return (JSON.parse(fs.readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version?: string }).version ?? 'unknown';
-  } catch {
-    return 'unknown';
-  }
-})();
-
 
 /** The real path `dest` will have, before it is created: its deepest existing ancestor
  *  resolved, plus the rest. */
@@ -73,8 +62,9 @@ export async function extract(options: ExtractOptions): Promise<ExtractReport> {
   const indexBytes = options.indexFile ? readIndexBytes(options.indexFile) : undefined;
   const owners = process.getuid?.() === 0;
   // sealFormat: what a seal records (3: the root's own metadata, and the special files not
-  // made); an older seal is not trusted
-  const settings = JSON.stringify({ version, sealFormat: 3, root, stripAbsolute: options.stripAbsolute ?? false, devices: options.devices ?? true, owners, limits });
+  // made); an older seal is not trusted, nor one of another version (it may extract the same
+  // image differently)
+  const settings = JSON.stringify({ version: zonep2vVersion, sealFormat: 3, root, stripAbsolute: options.stripAbsolute ?? false, devices: options.devices ?? true, owners, limits });
 
   // the same image file, unchanged, into the same tree with the same settings: if the tree is
   // still what the index recorded, a full run would rewrite nothing - check, and stop there

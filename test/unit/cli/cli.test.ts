@@ -94,6 +94,17 @@ test('--help exits 0 and names the commands', (t) => {
   assert.match(cli(['extract', '--help']).stdout, /--strip-absolute/);
 });
 
+test('--version and -V print the version package.json declares, exit 0', (t) => {
+  if (skipOutsideDist(t)) return;
+  const declared = (JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { version: string }).version;
+  for (const flag of ['--version', '-V']) {
+    const r = cli([flag]);
+    assert.equal(r.status, 0, show(r));
+    assert.equal(r.stdout, `${declared}\n`, flag);
+  }
+  assert.match(cli(['--help']).stdout, /-V, --version/);
+});
+
 test('missing arguments exit 2', (t) => {
   if (skipOutsideDist(t)) return;
   for (const args of [[], ['extract'], ['extract', 'sample/solaris-root.cpio.gz'], ['list'], ['inspect']]) {
