@@ -292,6 +292,11 @@ class DumpReader {
     return current;
   }
 
+  /** Is `ino` a number the dumped file system has (its maps have a bit for every inode)? */
+  private withinMaps(ino: number): boolean {
+    return this.clri === undefined || (ino - 1) >>> 3 < this.clri.length;
+  }
+
   private inMap(map: Uint8Array | undefined, ino: number): boolean {
     if (!map) return true; // no map in this dump: nothing to check against
     const byte = (ino - 1) >>> 3;
@@ -359,11 +364,18 @@ class DumpReader {
         continue;
       }
       if (!this.inMap(this.clri, name.ino)) {
-        throw badArchive(`directory entry "${name.path}" names inode ${name.ino}, which this dump does not hold and the file system did not use: corrupt directory`, {
-          layer: this.layer,
-          offset: name.offset,
-          entry: name.path,
-        });
+        // a file made after dump read its maps (a dump of a mounted file system, as `ufsdump 0f -
+        // /` on a running machine): restore says "not found on tape" and goes on, and so do we;
+        // an inode the file system cannot even have is a corrupt directory
+        if (!this.withinMaps(name.ino)) {
+          throw badArchive(`directory entry "${name.path}" names inode ${name.ino}, beyond the file system's inodes (the dump's maps cover ${this.clri!.length * 8}): corrupt directory`, {
+            layer: this.layer,
+            offset: name.offset,
+            entry: name.path,
+          });
+        }
+        this.context.warn({ code: 'P2V_ENTRY_INVALID', message: `inode ${name.ino} is not in this dump and was not in use when dump read the file system (a file made while the dump ran; restore: "not found on tape"): skipped`, entry: name.path });
+        continue;
       }
       this.context.warn({ code: 'P2V_ENTRY_INVALID', message: `inode ${name.ino} is not in this dump (left out by dump, e.g. a nodump file): skipped`, entry: name.path });
     }
@@ -626,7 +638,9 @@ class DumpReader {
 
   private atEnd(end: DumpHeader): void {
     const missing = this.tree.isResolved ? this.tree.unwritten() : [];
-    if (missing.length > 0) {
+    if (missing.length > 0 && !(this.tape.level === 0 && this.tape.ddate === 0)) {
+      // an incremental is applied to the tree by plan (incremental.ts), which counts on every
+      // changed inode it names: without one the tree would be neither level
       const first = missing[0]!;
       const name = this.tree.namesOf(first)[0] ?? '?';
       throw badArchive(`${missing.length} inode(s) named by the directories and listed in the dump map never came before TS_END (first: inode ${first}, "${name}"): truncated or corrupt dump`, {
@@ -634,6 +648,15 @@ class DumpReader {
         offset: end.offset,
         entry: name,
       });
+    }
+    // level 0: listed in the map, named by a directory, never written - removed after dump wrote
+    // its directory and before the file pass reached it (dump leaves out an inode freed by
+    // then). restore says "not found on tape" and goes on; the names are not there, as on the
+    // live file system a moment later. (A dump cut short never gets here: it has no TS_END.)
+    for (const ino of missing) {
+      const names = this.tree.namesOf(ino);
+      const others = names.length > 1 ? ` (and its ${names.length - 1} other name(s))` : '';
+      this.context.warn({ code: 'P2V_ENTRY_INVALID', message: `inode ${ino}${others} is in the dump's map but its data never came (removed while the dump ran; restore: "not found on tape"): skipped`, entry: names[0] ?? `inode ${ino}` });
     }
     for (const [owner, pending] of this.pendingAttributes) {
       this.context.warn({ code: 'P2V_ENTRY_INVALID', message: `extended attributes of inode ${owner}, whose file never came: dropped`, entry: pending.path });

@@ -518,21 +518,31 @@ test('a truncated data block fails with the offset of the cut', async () => {
   assert.ok(error.details.offset! <= cut.length);
 });
 
-test('a directory entry naming an inode that is never dumped (and was not in use) is corrupt', async () => {
-  const w = new DumpWriter({ family: 'linux', order: 'le' });
-  w.tape();
-  w.maps([2, 3]);
-  w.directory(2, { mode: 0o40755 }, [['.', 2], ['..', 2], ['file', 3], ['ghost', 300]]);
-  w.inode(3, { mode: 0o100644 }, latin1('data'));
-  w.end();
-  const error = assertFailure(await readDump(w.bytes()), 'dangling');
-  assert.match(error.message, /"ghost" names inode 300/);
+test('a directory entry naming an inode not in use when dump read the maps (made while it ran) is skipped with a warning; one beyond the maps is corrupt', async () => {
+  const build = (ghost: number) => {
+    const w = new DumpWriter({ family: 'linux', order: 'le' });
+    w.tape();
+    w.maps([2, 3]);
+    w.directory(2, { mode: 0o40755 }, [['.', 2], ['..', 2], ['file', 3], ['ghost', ghost]]);
+    w.inode(3, { mode: 0o100644 }, latin1('data'));
+    w.end();
+    return w.bytes();
+  };
+  const made = await readDump(build(300));
+  assertOk(made, 'made while dump ran');
+  assert.deepEqual(made.entries.map((e) => e.path), ['.', 'file']);
+  assert.equal(made.warnings.length, 1);
+  assert.match(made.warnings[0]!.message, /inode 300 is not in this dump and was not in use/);
+  assert.equal(made.warnings[0]!.entry, 'ghost');
+  // the maps here have a bit for each of 8192 inodes (one 1 KiB block)
+  const error = assertFailure(await readDump(build(8193)), 'beyond the maps');
+  assert.match(error.message, /"ghost" names inode 8193, beyond the file system's inodes \(the dump's maps cover 8192\)/);
   assert.equal(error.details.offset, 5 * 1024, 'the directory record');
 });
 
-test('an inode in use but left out of the dump (nodump) is a warning; one listed but never written is corrupt', async () => {
-  const build = (bits: number[], used: number[]) => {
-    const w = new DumpWriter({ family: 'linux', order: 'le' });
+test('an inode in use but left out of the dump (nodump) is a warning; one listed but never written is skipped with a warning at level 0 (removed while dump ran), an error in an incremental', async () => {
+  const build = (bits: number[], used: number[], level = 0) => {
+    const w = new DumpWriter({ family: 'linux', order: 'le', ...(level > 0 ? { level, ddate: 1_600_000_000 } : {}) });
     w.tape();
     w.maps(bits, used);
     w.directory(2, { mode: 0o40755 }, [['.', 2], ['..', 2], ['file', 3], ['skipped', 4]]);
@@ -544,8 +554,12 @@ test('an inode in use but left out of the dump (nodump) is a warning; one listed
   assertOk(nodump, 'nodump');
   assert.deepEqual(nodump.entries.map((e) => e.path), ['.', 'file']);
   assert.match(nodump.warnings[0]!.message, /inode 4 is not in this dump/);
-  const missing = assertFailure(await readDump(build([2, 3, 4], [2, 3, 4])), 'listed, never written');
-  assert.match(missing.message, /never came before TS_END.*inode 4/);
+  const removed = await readDump(build([2, 3, 4], [2, 3, 4]));
+  assertOk(removed, 'listed, never written');
+  assert.deepEqual(removed.entries.map((e) => e.path), ['.', 'file']);
+  assert.deepEqual(removed.warnings.map((w) => [w.entry, /inode 4 is in the dump's map but its data never came/.test(w.message)]), [['skipped', true]]);
+  const incremental = assertFailure(await readDump(build([2, 3, 4], [2, 3, 4], 1)), 'incremental, listed, never written');
+  assert.match(incremental.message, /never came before TS_END.*inode 4/);
 });
 
 test('names with "/" or NUL, lying block counts and missing continuations fail', async () => {
