@@ -219,8 +219,10 @@ async function* readTar(reader: ByteReader, context: FormatContext): AsyncGenera
     const size = pax?.size ?? header.size;
 
     if (type === 'A') {
-      // an ACL for the next member: the member's own pax/long-name state is left pending
-      solaris.acl(name, await readMeta(size, 'Solaris ACL member', at));
+      // an ACL for the next member: the member's own pax/long-name state is left pending, and
+      // so is its size - Solaris tar writes X, then A, then the file, and an X `size=` (a file
+      // over 8 GiB) is the file's; the ACL's own length is in its header
+      solaris.acl(name, await readMeta(header.size, 'Solaris ACL member', at));
       continue;
     }
     pending = { records: [], metaBytes: 0 };

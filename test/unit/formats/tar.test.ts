@@ -696,10 +696,18 @@ test('Solaris A members become the ACLs of the member that follows', async () =>
     paxMember('X', [['path', `deep/${'d'.repeat(200)}/file`]]),
     { name: `${'d'.repeat(90)}/file`, typeflag: 'A', data: fileAcl },
     { name: `${'d'.repeat(90)}/file`, data: 'deep' },
+    // X carrying the file's size (Solaris writes it for files over 8 GiB), then A, then the
+    // file: the size is the file's, not the ACL member's
+    paxMember('X', [['size', '600']]),
+    { name: 'sized', typeflag: 'A', data: fileAcl },
+    { name: 'sized', data: 'x'.repeat(600) },
+    { name: 'after', data: 'a' },
   ]);
   const outcome = await readArchive(archive);
   assertOk(outcome, 'A members');
-  assert.deepEqual(paths(outcome), ['etc/', 'etc/passwd', 'zfs-file', 'not-the-orphan', `deep/${'d'.repeat(200)}/file`]);
+  assert.deepEqual(paths(outcome), ['etc/', 'etc/passwd', 'zfs-file', 'not-the-orphan', `deep/${'d'.repeat(200)}/file`, 'sized', 'after']);
+  assert.equal(only(outcome, 'sized').size, 600);
+  assert.ok(only(outcome, 'sized').acls, 'the ACL is the sized file\'s');
   assert.deepEqual(only(outcome, 'etc/passwd').acls, [{ kind: 'posix', text: 'user::rw-,user:lp:--x:71,user:666:r--:666,group::r--,mask:r--,other:r--' }]);
   assert.deepEqual(only(outcome, 'etc/').acls?.[0]?.text.split(',').filter((e) => e.startsWith('default')).length, 4);
   assert.deepEqual(only(outcome, 'zfs-file').acls?.map((a) => a.kind), ['nfs4']);
