@@ -17,6 +17,8 @@
  */
 import type { Entry, EntryType } from '../../entry.js';
 import { typeFromMode } from '../../entry.js';
+import { checkSparseMap, SparseBody } from '../common/sparse-body.js';
+import { isSolarisSparse, readSolarisHolesMap } from './sparse.js';
 import { badArchive, P2VError } from '../../errors.js';
 import type { ByteReader } from '../../io/byte-reader.js';
 import type { Format, FormatContext } from '../format.js';
@@ -80,7 +82,7 @@ async function* readCpio(reader: ByteReader, context: FormatContext): AsyncGener
     pad = 0;
     const header = head.header;
     const type = typeFromMode(header.mode);
-    const plain = (type === 'file' ? header.nlink <= 1 : type === 'dir' && header.fileSize === 0) && state.pendingAcls === undefined && !isSideEntry(head);
+    const plain = (type === 'file' ? header.nlink <= 1 && !isSolarisSparse(header.mode) : type === 'dir' && header.fileSize === 0) && state.pendingAcls === undefined && !isSideEntry(head);
     if (!plain) {
       if (yield* rareMember(reader, context, state, head, type)) return;
       continue;
@@ -270,23 +272,23 @@ async function* rareMember(
       }
       // odc/bin/afio: this name carries the data too; the writer needs it only when the first
       // name could not be placed (a refused name), and the cursor skips it otherwise
-      const body = new CpioBody(reader, header, context, name);
+      const { body, size } = await fileBody(reader, header, context, name);
       decision.entry.body = body;
-      decision.entry.linkDataSize = header.fileSize;
+      decision.entry.linkDataSize = size;
       yield decision.entry;
-      if (!body.done) await body.finish();
+      await finishBody(body);
       if (!reader.skipBuffered(dataPad)) await reader.skip(dataPad, 'cpio data padding');
       return false;
     }
   }
 
   if (type === 'file' && header.fileSize > 0) {
-    entry.size = header.fileSize;
-    const body = new CpioBody(reader, header, context, name);
+    const { body, size } = await fileBody(reader, header, context, name);
+    entry.size = size;
     entry.body = body;
     yield entry;
     // the consumer may have stopped early: the cursor skips whatever it left
-    if (!body.done) await body.finish();
+    await finishBody(body);
   } else {
     if (header.fileSize > 0) await reader.skip(header.fileSize, 'cpio member data');
     yield entry;
@@ -305,6 +307,21 @@ async function readSmallBody(reader: ByteReader, header: RawCpioHeader, context:
     throw new P2VError('P2V_LIMIT', `Solaris side entry of ${header.fileSize} bytes exceeds the metadata limit (${context.limits.maxMetaRecordBytes})`, { ...at, entry: name });
   }
   return reader.readExact(header.fileSize, 'cpio side entry');
+}
+
+/** A file member's body and its logical size: the data as stored, or (a Solaris sparse member)
+ *  the file its holes map and data regions make. */
+async function fileBody(reader: ByteReader, header: RawCpioHeader, context: FormatContext, name: string): Promise<{ body: CpioBody | SparseBody; size: number }> {
+  if (!isSolarisSparse(header.mode)) return { body: new CpioBody(reader, header, context, name), size: header.fileSize };
+  const { map, mapBytes } = await readSolarisHolesMap(reader, header.fileSize, context.limits.maxMetaRecordBytes, name);
+  const stored = header.fileSize - mapBytes;
+  checkSparseMap(map, stored, { layer: reader.layer, offset: reader.offset, entry: name }, 'Solaris sparse member');
+  return { body: new SparseBody(reader, map, stored, name), size: map.realSize };
+}
+
+/** Skip whatever of a body the consumer left unread. */
+async function finishBody(body: CpioBody | SparseBody): Promise<void> {
+  if (body instanceof CpioBody ? !body.done : true) await body.finish();
 }
 
 /** Streams a member's data; for crc archives sums the bytes and checks the stored sum. */

@@ -44,10 +44,11 @@ import { displayPath } from '../../entry.js';
 import { badArchive, P2VError } from '../../errors.js';
 import type { ByteReader } from '../../io/byte-reader.js';
 import type { Format, FormatContext } from '../format.js';
-import { PlainBody, SparseBody, type TarBodyCursor } from './body.js';
+import { PlainBody, type TarBodyCursor } from './body.js';
+import { checkSparseMap, SparseBody } from '../common/sparse-body.js';
 import { BLOCK, checkChecksum, decodeHeader, fieldCount, flavourOf, isZeroBlock, SIZE_AT, SIZE_LENGTH, tarBid, TYPEFLAG_AT, type HeaderPlace, type TarHeader } from './header.js';
 import { applyGlobal, onlyIgnoredKeys, parsePaxRecords, resolvePax, type PaxFields, type PaxRecord } from './pax.js';
-import { checkSparseMap, oldGnuSparseMap, paxSparseMap, readSparse10Map, sparseKind, type SparseMap } from './sparse.js';
+import { oldGnuSparseMap, paxSparseMap, readSparse10Map, sparseKind, type SparseMap } from './sparse.js';
 import { SolarisSideMembers } from './sun.js';
 
 export const tarFormat: Format = {
@@ -313,7 +314,7 @@ async function* readTar(reader: ByteReader, context: FormatContext): AsyncGenera
       } else {
         map = paxSparseMap(kind, pax!, maxEntries, at);
       }
-      checkSparseMap(map, stored, at);
+      checkSparseMap(map, stored, at, 'GNU sparse member');
       entry.size = map.realSize;
       if (map.realSize > 0) body = new SparseBody(reader, map, stored, name);
     }

@@ -18,18 +18,9 @@ import { badArchive, P2VError } from '../../errors.js';
 import type { ByteReader } from '../../io/byte-reader.js';
 import { BLOCK, fieldNumber, GNU_EXT_ENTRIES, GNU_EXT_ISEXTENDED_AT, GNU_ISEXTENDED_AT, GNU_REALSIZE_AT, GNU_SPARSE_AT, GNU_SPARSE_ENTRIES, type HeaderPlace } from './header.js';
 import type { PaxFields } from './pax.js';
+import type { SparseMap, SparseRegion } from '../common/sparse-body.js';
 
-export interface SparseRegion {
-  offset: number;
-  length: number;
-}
-
-export interface SparseMap {
-  /** logical file size */
-  realSize: number;
-  /** data regions, ascending; the stored data is their concatenation */
-  regions: SparseRegion[];
-}
+export type { SparseMap, SparseRegion };
 
 export type SparseKind = 'old-gnu' | '0.0' | '0.1' | '1.0';
 
@@ -155,19 +146,4 @@ export async function readSparse10Map(reader: ByteReader, pax: PaxFields, stored
     throw badArchive(`GNU sparse member: GNU.sparse.numblocks=${numblocks} but the map has ${values.length / 2} regions`, at);
   }
   return { map: { realSize, regions: pairsToRegions(values) }, mapBytes };
-}
-
-/** Regions ascending, not overlapping, inside the file, and exactly as long as the stored data. */
-export function checkSparseMap(map: SparseMap, storedBytes: number, at: HeaderPlace): void {
-  let end = 0;
-  let total = 0;
-  for (const region of map.regions) {
-    if (region.offset < end) throw badArchive('GNU sparse member: sparse map regions overlap or are out of order', at);
-    end = region.offset + region.length;
-    if (end > map.realSize) throw badArchive(`GNU sparse member: a region ends at ${end}, past the file size ${map.realSize}`, at);
-    total += region.length;
-  }
-  if (total !== storedBytes) {
-    throw badArchive(`GNU sparse member: the map describes ${total} bytes of data but the member stores ${storedBytes}`, at);
-  }
 }
