@@ -150,6 +150,23 @@ test('Solaris cpio /dev/null/<attr> pairs: a bare name becomes user.<name>; syst
   assert.equal(ours(report.warnings).length, 1, JSON.stringify(report.warnings));
 });
 
+test('Solaris cpio: header and value alternate (an attribute named x.hdr), and an attribute\'s own system attribute is not the file\'s', { skip }, async (t) => {
+  const base = tempDir(t, 'solaris-cpio-alternate');
+  const members: CpioMember[] = [
+    { name: 'f', type: 'file', data: 'content' },
+    ...solarisCpioPair('f', 'notes.hdr', 'VALUE'),
+    ...solarisCpioPair('f', 'myattr', 'REAL-VALUE'),
+    // cpio -@ -/ on ZFS: the system attribute of myattr, h_names "f\0myattr\0SUNWattr_rw\0"
+    ...solarisCpioPair('f', 'myattr\0SUNWattr_rw', 'NVLIST').map((m, i) => (i === 0 ? { ...m, name: '/dev/null/SUNWattr_rw.hdr' } : { ...m, name: '/dev/null/SUNWattr_rw' })),
+  ];
+  const dest = path.join(base, 'root');
+  const report = expectReport(await extractHostile(cpioArchive(members, { format: 'newc' }), dest));
+  assert.equal(getXattr(path.join(dest, 'f'), 'user.notes.hdr'), 'VALUE');
+  assert.equal(getXattr(path.join(dest, 'f'), 'user.myattr'), 'REAL-VALUE', 'not overwritten by the attribute\'s own system attribute');
+  assert.deepEqual(userXattrs(path.join(dest, 'f')).sort(), ['user.myattr', 'user.notes.hdr']);
+  assert.deepEqual(report.warnings.filter((w) => w.code === 'P2V_ENTRY_INVALID'), []);
+});
+
 test('Solaris tar E members and pax security.* names: the same mapping', { skip }, async (t) => {
   const base = tempDir(t, 'solaris-tar');
   const bytes = tarArchive([

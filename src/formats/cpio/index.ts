@@ -221,13 +221,18 @@ async function* rareMember(
   if ((header.mode & 0o170000) === SOLARIS_XATTR_TYPE || name.startsWith(XATTR_PREFIX)) {
     const blob = await readSmallBody(reader, header, context, at, name);
     await reader.skip(dataPad, 'cpio data padding');
-    if (name.endsWith('.hdr')) {
+    // header and value alternate (Solaris cpio reads them so): after a header, the entry named
+    // for its attribute is the value, even when that name ends in .hdr itself
+    const pending = state.pendingXattr;
+    const isValue = pending !== undefined && name === `${XATTR_PREFIX}${pending.ofAttribute ?? pending.name}`;
+    if (!isValue && name.endsWith('.hdr')) {
       state.pendingXattr = parseSolarisXattrHeader(blob);
       if (!state.pendingXattr) context.warn({ code: 'P2V_ENTRY_INVALID', message: 'unknown Solaris extended-attribute header version: attribute ignored', entry: name });
-    } else if (state.pendingXattr) {
-      const xattr = state.pendingXattr;
+    } else if (pending) {
+      const xattr = pending;
       state.pendingXattr = undefined;
-      if (xattr.name !== '.' && xattr.typeflag === '0') {
+      // (an attribute's own system attribute has no place on a Linux file: left out)
+      if (xattr.name !== '.' && xattr.typeflag === '0' && xattr.ofAttribute === undefined) {
         yield { ...metaEntry(xattr.parent, headerOffset), xattrs: new Map([[xattr.name, Uint8Array.from(blob)]]) };
       }
     }

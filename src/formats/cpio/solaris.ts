@@ -31,6 +31,9 @@ export interface SolarisXattrHeader {
   parent: string;
   /** attribute name; "." is the attribute directory itself */
   name: string;
+  /** set for an attribute of an attribute (`cpio -@ -/`: a system attribute of `name`): its
+   *  name; such entries are not attributes of the file */
+  ofAttribute?: string;
   /** the attribute's real type: '0' file, '5' directory, ... */
   typeflag: string;
 }
@@ -43,5 +46,8 @@ export function parseSolarisXattrHeader(blob: Uint8Array): SolarisXattrHeader | 
   const typeflag = String.fromCharCode(blob[44]!);
   const names = Buffer.from(blob.subarray(45)).toString('latin1').split('\0');
   if (names.length < 2) return undefined;
-  return { parent: names[0]!, name: names[1]!, typeflag };
+  // h_names is "<file>\0<attr>\0", or "<file>\0<attr>\0<its attr>\0" one level down (the path
+  // "attr/sysattr" with its slash made a NUL): a third name means the entry is not the file's
+  const nested = names.length > 3 && names[2] !== '' ? { ofAttribute: names[2]! } : {};
+  return { parent: names[0]!, name: names[1]!, typeflag, ...nested };
 }

@@ -241,8 +241,8 @@ async function* readTar(reader: ByteReader, context: FormatContext): AsyncGenera
         continue;
       }
       const xattr = solaris.takeXattrHeader();
-      if (!xattr || xattr.typeflag !== '0' || xattr.name === '.' || !(type === 'E' || type === '0' || type === '\0')) {
-        await skipData(dataBytes); // the attribute directory, or an attribute that is a link
+      if (!xattr || xattr.typeflag !== '0' || xattr.name === '.' || xattr.ofAttribute !== undefined || !(type === 'E' || type === '0' || type === '\0')) {
+        await skipData(dataBytes); // the attribute directory, an attribute that is a link, an attribute's own attribute
         continue;
       }
       if (dataBytes > limits.maxMetaRecordBytes) {

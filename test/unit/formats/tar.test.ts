@@ -717,6 +717,23 @@ test('Solaris A members become the ACLs of the member that follows', async () =>
   assert.ok(only(outcome, `deep/${'d'.repeat(200)}/file`).acls, 'the X header before A still names the member');
 });
 
+test('Solaris E: an attribute\'s own system attribute (h_names file, attr, sysattr) is not the file\'s', async () => {
+  const archive = tarArchive([
+    { name: 'f', data: 'the file' },
+    { name: '/dev/null/myattr.hdr', typeflag: 'E', data: solarisXattrHeader('f', 'myattr') },
+    { name: '/dev/null/myattr', typeflag: 'E', data: 'REAL-VALUE' },
+    { name: '/dev/null/SUNWattr_rw.hdr', typeflag: 'E', data: solarisXattrHeader('f', 'myattr\0SUNWattr_rw') },
+    { name: '/dev/null/SUNWattr_rw', typeflag: 'E', data: 'NVLIST' },
+    { name: 'last', data: 'l' },
+  ]);
+  const outcome = await readArchive(archive);
+  assertOk(outcome, 'nested E');
+  const attrs = outcome.entries.filter((e) => e.type === 'attrs');
+  assert.equal(attrs.length, 1, JSON.stringify(attrs.map((e) => e.xattrs)));
+  assert.deepEqual(Object.keys(attrs[0]!.xattrs ?? {}), ['myattr']);
+  assert.deepEqual(outcome.warnings, []);
+});
+
 test('Solaris E members become attrs entries for their file, never /dev/null paths', async () => {
   // as a Solaris 10 tar -@ archive: the file, the attribute directory "." (header + typeflag 5
   // value), then each attribute (header + typeflag E value); a directory's attributes trail
