@@ -73,6 +73,9 @@ export interface Entry {
   /** 'unchanged' entries: mode/uid/gid/mtimeNs are the inode's new metadata (a metadata-only
    *  record: only its owner, mode or times changed), to be applied to the kept content */
   newMetadata?: boolean;
+  /** 'unchanged' entries: the dump names `path` but its inode's data never came (removed while
+   *  the dump ran): whatever the previous level left at `path` stays, as restore -r keeps it */
+  keepPrevious?: boolean;
   /** hard links of odc/bin/afio cpio, which carry their own copy of the group's data: its size
    *  (`body` is that copy; a consumer that makes the link need not read it). A writer that could
    *  not place the link's target writes the link as a file from it instead. */

@@ -111,6 +111,15 @@ export class IncrementalPlan {
     this.placed.set(physical, { how, inode });
   }
 
+  /** The dump names `physical` but never delivered its inode: the previous tree's member there,
+   *  if any and untouched, stays as it is (returned: its record goes on into the new index). */
+  keepPrevious(physical: string): IndexRecord | undefined {
+    const record = this.untouched(physical);
+    if (record === undefined || record.type === 'dir') return undefined;
+    this.placed.set(physical, { how: 'same', inode: record.inode ?? 0 });
+    return record;
+  }
+
   /** The previous tree's member at `physical` when it is still there untouched by this run. */
   untouched(physical: string): IndexRecord | undefined {
     if (this.placed.has(physical) || this.relocatedPath(physical) !== undefined) return undefined;

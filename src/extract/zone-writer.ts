@@ -881,6 +881,11 @@ export class ZoneWriter {
    *  hard-linked (renamed, for a directory) from where the previous tree has it now. */
   private async placeUnchanged(entry: Entry, physical: string): Promise<void> {
     const plan = this.incremental;
+    if (entry.keepPrevious) {
+      const kept = plan?.keepPrevious(physical);
+      if (kept && this.options.record) this.options.record(kept); // its attrs: carried by settle()
+      return;
+    }
     const found = plan && entry.inode !== undefined ? plan.sourceOf(entry.inode) : undefined;
     if (!plan || !found) {
       const why = plan ? 'the previous index does not know it' : 'no previous level to take it from';

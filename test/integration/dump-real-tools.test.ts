@@ -111,6 +111,10 @@ function build(): Fixture {
   fs.writeFileSync(at('newfile.txt'), 'written after level 0\n');
   run('debugfs', ['-w', '-R', `write ${at('newfile.txt')} /etc/newfile.txt`, at('img1k')]);
   run('debugfs', ['-w', '-R', 'rm /var/tmp/scratch', at('img1k')]);
+  // and a file replaced (a new inode under an old name)
+  fs.writeFileSync(at('replaced.txt'), 'replaced after level 0\n');
+  run('debugfs', ['-w', '-R', 'rm /etc/one-byte', at('img1k')]);
+  run('debugfs', ['-w', '-R', `write ${at('replaced.txt')} /etc/one-byte`, at('img1k')]);
   const since = sh('date -d "@$1" "+%a %b %e %H:%M:%S %Y"', [String(level0Date)]).stdout.toString('latin1').trim();
   withLoop(at('img1k'), (device) => run('dump', ['-1', '-T', since, '-f', dumps.l1, device]));
 
@@ -320,7 +324,7 @@ for (const d of damages) {
  * would have. Record walk as restore's: TS_INODE/TS_ADDR carry a data block per non-zero c_addr
  * byte, TS_BITS/TS_CLRI c_count blocks of map.
  */
-function asIfChangedDuringDump(bytes: Uint8Array, removed: number, made: number): Uint8Array {
+function asIfChangedDuringDump(bytes: Uint8Array, removed: number, made?: number): Uint8Array {
   const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const kept: Buffer[] = [];
   for (let at = 0; at + 1024 <= b.length; ) {
@@ -332,7 +336,7 @@ function asIfChangedDuringDump(bytes: Uint8Array, removed: number, made: number)
     else if (type === 2 || type === 4) for (let i = 0; i < count; i++) blocks += b[at + 164 + i] !== 0 ? 1 : 0;
     const record = Buffer.from(b.subarray(at, at + 1024 * (1 + blocks)));
     const ino = b.readUInt32LE(at + 20);
-    if (type === 3 || type === 6) {
+    if ((type === 3 || type === 6) && made !== undefined) {
       // the map: `made` was not in use when dump read it (a map's bit for inode i is bit i-1)
       record[1024 + ((made - 1) >>> 3)]! &= ~(1 << ((made - 1) & 7));
     }
@@ -374,6 +378,34 @@ test('a dump of a file system that changed while dump ran: the files it lost are
   assert.ok(fs.existsSync(path.join(dest, path.dirname(made.path))), 'its directory is there');
 });
 
+test('a level 1 that lost files it lists (removed while dump ran) applies as restore -r applies it: the previous level\'s file stays', async (t) => {
+  const f = ready(t);
+  if (!f) return;
+  const level1 = fs.readFileSync(f.dumps.l1);
+  const listed: Entry[] = [];
+  for await (const entry of (await listEntries({ image: 'l1.dump', source: bufferSource('l1.dump', level1) }, [])).entries) listed.push(entry);
+  // a file new in level 1 (nothing at its name before), and one that replaced a level 0 file
+  const fresh = listed.find((e) => e.path === 'etc/newfile.txt')!;
+  const replaced = listed.find((e) => e.path === 'etc/one-byte')!;
+  const base = tempDir(t, 'l1-lost');
+  const image = path.join(base, 'l1-lost.dump');
+  fs.writeFileSync(image, asIfChangedDuringDump(asIfChangedDuringDump(level1, fresh.inode!), replaced.inode!));
+  const dest = path.join(base, 'root');
+  const indexFile = path.join(base, 'index.jsonl');
+  await extract({ image: f.dumps.l0, dest, indexFile });
+  const report = await extract({ image, dest, indexFile });
+  assert.deepEqual(report.warnings.map((w) => w.entry).sort(), ['etc/newfile.txt', 'etc/one-byte'], JSON.stringify(report.warnings));
+  assert.ok(!fs.existsSync(path.join(dest, 'etc/newfile.txt')));
+  assert.equal(fs.readFileSync(path.join(dest, 'etc/one-byte'), 'utf8'), 'x', 'the level 0 file stays');
+  const reference = path.join(base, 'ref');
+  restoreInto(reference, f.dumps.l0, image);
+  assertNoDiffs(reference, dest, { ...vsRestore, ignoreProperty: (rel, property) => restoreLoss(rel, property) || (rel === 'var/tmp' && property === 'mtime') }, 'restore -r l0 l1-lost vs extract()');
+  // the index describes the tree: its record of the kept file is the level 0 one, no "applying" mark
+  const rows = fs.readFileSync(indexFile, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { path?: string; size?: number; dumpApplying?: unknown });
+  assert.equal(rows.find((r) => r.path === 'etc/one-byte')?.size, 1);
+  assert.ok(!rows.some((r) => r.dumpApplying !== undefined));
+});
+
 test('level 1 over level 0 (one --index) equals restore -r of both, the deletion included', async (t) => {
   const f = ready(t);
   if (!f) return;
@@ -384,6 +416,7 @@ test('level 1 over level 0 (one --index) equals restore -r of both, the deletion
   const report = await extract({ image: f.dumps.l1, dest, indexFile });
   assert.ok(!report.warnings.some((w) => w.code === 'P2V_INCREMENTAL'), 'applied, not merely read');
   assert.equal(fs.readFileSync(path.join(dest, 'etc/newfile.txt'), 'utf8'), 'written after level 0\n');
+  assert.equal(fs.readFileSync(path.join(dest, 'etc/one-byte'), 'utf8'), 'replaced after level 0\n');
   assert.ok(!fs.existsSync(path.join(dest, 'var/tmp/scratch')), 'gone from the level 1 maps: removed');
   // debugfs left var/tmp's times alone (the kernel would not), so level 1 does not list it and
   // the removal (by the inode map) touches its mtime, in restore -r's tree as in ours

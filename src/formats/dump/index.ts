@@ -182,7 +182,7 @@ class DumpReader {
     }
 
     // END
-    this.atEnd(header);
+    yield* this.atEnd(header);
     await this.records.drain();
   }
 
@@ -636,27 +636,20 @@ class DumpReader {
     return badArchive(`unexpected ${typeName(header.type)} record here (a dump goes TS_TAPE, maps, directories, files, TS_END)`, { layer: this.layer, offset: header.offset });
   }
 
-  private atEnd(end: DumpHeader): void {
+  /** TS_END. Inodes listed in the map and named by a directory that never came were removed
+   *  after dump wrote the directory and before its file pass reached them (dump leaves out an
+   *  inode freed by then). restore says "not found on tape" and goes on, and so do we: at level
+   *  0 the names are not there; an incremental keeps what the previous level had at them, as
+   *  restore -r does (the 'unchanged' entries yielded here). A dump cut short has no TS_END. */
+  private *atEnd(end: DumpHeader): Generator<Entry> {
     const missing = this.tree.isResolved ? this.tree.unwritten() : [];
-    if (missing.length > 0 && !(this.tape.level === 0 && this.tape.ddate === 0)) {
-      // an incremental is applied to the tree by plan (incremental.ts), which counts on every
-      // changed inode it names: without one the tree would be neither level
-      const first = missing[0]!;
-      const name = this.tree.namesOf(first)[0] ?? '?';
-      throw badArchive(`${missing.length} inode(s) named by the directories and listed in the dump map never came before TS_END (first: inode ${first}, "${name}"): truncated or corrupt dump`, {
-        layer: this.layer,
-        offset: end.offset,
-        entry: name,
-      });
-    }
-    // level 0: listed in the map, named by a directory, never written - removed after dump wrote
-    // its directory and before the file pass reached it (dump leaves out an inode freed by
-    // then). restore says "not found on tape" and goes on; the names are not there, as on the
-    // live file system a moment later. (A dump cut short never gets here: it has no TS_END.)
+    const incremental = !(this.tape.level === 0 && this.tape.ddate === 0);
     for (const ino of missing) {
       const names = this.tree.namesOf(ino);
       const others = names.length > 1 ? ` (and its ${names.length - 1} other name(s))` : '';
-      this.context.warn({ code: 'P2V_ENTRY_INVALID', message: `inode ${ino}${others} is in the dump's map but its data never came (removed while the dump ran; restore: "not found on tape"): skipped`, entry: names[0] ?? `inode ${ino}` });
+      const outcome = incremental ? 'the previous level\'s file is kept, as restore -r keeps it' : 'skipped';
+      this.context.warn({ code: 'P2V_ENTRY_INVALID', message: `inode ${ino}${others} is in the dump's map but its data never came (removed while the dump ran; restore: "not found on tape"): ${outcome}`, entry: names[0] ?? `inode ${ino}` });
+      if (incremental) for (const path of names) yield { ...this.attrsEntry(path, end.offset), type: 'unchanged', keepPrevious: true };
     }
     for (const [owner, pending] of this.pendingAttributes) {
       this.context.warn({ code: 'P2V_ENTRY_INVALID', message: `extended attributes of inode ${owner}, whose file never came: dropped`, entry: pending.path });
