@@ -2,7 +2,10 @@
  * Directory metadata is applied last (creating files in a directory changes its mtime, and a
  * read-only directory would stop us writing into it), deepest first, each directory opened
  * with O_DIRECTORY|O_NOFOLLOW so a directory replaced by a symlink in the meantime is never
- * followed (libarchive CVE-2021-31566).
+ * followed (libarchive CVE-2021-31566). O_NOFOLLOW guards the last name only: the directory
+ * opened must also be the one at that very path, no symlink on the way (a directory above
+ * replaced by a link under a spelling a case-folding file system takes for the same name, which
+ * the writer's bookkeeping, keyed by bytes, cannot see).
  */
 import * as fs from 'node:fs';
 import { pathBytes } from '../entry.js';
@@ -56,6 +59,10 @@ export class DirFixups {
         continue;
       }
       try {
+        if (!openedAt(fd, abs(physical))) {
+          failures.push({ path: physical, code: 'ELOOP' }); // a symlink on the way: not followed
+          continue;
+        }
         if (alreadySet(fs.fstatSync(fd), metadata, chown)) continue; // (the finally closes it)
         const refused = chown ? tryChown(() => fs.fchownSync(fd, metadata.uid, metadata.gid)) : undefined;
         if (refused !== undefined) ownerRefused.push({ path: physical, code: refused });
@@ -70,5 +77,20 @@ export class DirFixups {
     }
     this.pending.clear();
     return { failures, ownerRefused };
+  }
+}
+
+/** Is the directory open as `fd` the one at `path` (a real path: the root is resolved), reached
+ *  through no symlink? Linux names an open file's path in /proc (one readlink); elsewhere, or
+ *  without /proc, the path is resolved again and compared. */
+function openedAt(fd: number, path: string): boolean {
+  try {
+    return (fs.readlinkSync(`/proc/self/fd/${fd}`, { encoding: 'buffer' }) as Buffer).toString('latin1') === path;
+  } catch {
+    try {
+      return (fs.realpathSync.native(pathBytes(path), { encoding: 'buffer' }) as Buffer).toString('latin1') === path;
+    } catch {
+      return false;
+    }
   }
 }

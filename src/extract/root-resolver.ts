@@ -6,8 +6,8 @@
  *
  * Paths here are "physical": relative to the root, made only of real directories, joined by
  * "/", "" being the root. `knownDirs` caches those verified in this run (node-tar's dirCache);
- * whoever replaces a path must call `forget()` so a cached directory later swapped for a
- * symlink is looked at again (CVE-2021-32803).
+ * whoever replaces or moves a directory must call `forgetAll()` so a cached directory later
+ * swapped for a symlink is looked at again (CVE-2021-32803).
  */
 import { P2VError } from '../errors.js';
 import { displayPath } from '../entry.js';
@@ -31,9 +31,6 @@ export class RootResolver {
   private readonly knownDirs = new Set<string>(['']);
   /** the known directories this run created: nothing in them predates the run */
   private readonly createdDirs = new Set<string>();
-  /** known directory -> its known subdirectories, so that forgetting a directory costs its
-   *  subtree, not a scan of every known one (a scan per replaced directory was quadratic) */
-  private readonly knownChildren = new Map<string, Set<string>>();
 
   constructor(
     /** absolute path of the root, byte string, no trailing slash */
@@ -52,12 +49,7 @@ export class RootResolver {
   }
 
   private know(physical: string): void {
-    if (this.knownDirs.has(physical)) return;
     this.knownDirs.add(physical);
-    const parent = physical.slice(0, Math.max(0, physical.lastIndexOf('/')));
-    let children = this.knownChildren.get(parent);
-    if (!children) this.knownChildren.set(parent, (children = new Set()));
-    children.add(physical);
   }
 
   /** Did this run create the directory (so a name in it can only be one this run made)? */
@@ -70,19 +62,17 @@ export class RootResolver {
   }
 
   /** Forget `physical` and everything below it: it was removed or replaced. */
-  forget(physical: string): void {
-    this.knownChildren.get(physical.slice(0, Math.max(0, physical.lastIndexOf('/'))))?.delete(physical);
-    const stack = [physical];
-    for (let dir = stack.pop(); dir !== undefined; dir = stack.pop()) {
-      this.knownDirs.delete(dir);
-      this.createdDirs.delete(dir);
-      const children = this.knownChildren.get(dir);
-      if (children) {
-        this.knownChildren.delete(dir);
-        for (const child of children) stack.push(child);
-      }
-    }
-    if (physical === '') this.knownDirs.add(''); // the root is the destination itself, never a link
+  /** A directory was replaced or moved: nothing cached is trusted any more. */
+  forgetAll(): void {
+    // everything, not only `physical` and what lies below it: on a file system that folds names
+    // (ZFS casesensitivity=insensitive or normalization=, casefold ext4/tmpfs) the member that
+    // replaced a directory may spell its name otherwise than the cache does ("d" for "D"), and a
+    // cached "D" would lead later members through the link now there (node-tar CVE-2021-32803
+    // with CVE-2021-37712's folding). Directories are looked at again as members come; a
+    // replaced directory is rare enough that the lstats do not matter.
+    this.knownDirs.clear();
+    this.createdDirs.clear();
+    this.knownDirs.add(''); // the root is the destination itself, never a link
   }
 
   /** Is every directory above `physical` (a clean physical path) a real directory now, no

@@ -870,7 +870,7 @@ export class ZoneWriter {
     const stash = plan.stashName();
     fsb.rename(path, this.resolver.abs(stash));
     if (existing.isDirectory()) {
-      this.resolver.forget(physical);
+      this.resolver.forgetAll();
       this.dirs.forget(physical);
     }
     this.xattrs.forget(physical, existing.isDirectory());
@@ -909,7 +909,7 @@ export class ZoneWriter {
       if (isDir) {
         await this.barrier(); // what is in flight below the directory lands before it moves (see vacate)
         fsb.rename(from, path);
-        this.resolver.forget(found.path);
+        this.resolver.forgetAll();
         plan.relocate(found.record.path, physical, found.record);
       } else fsb.link(from, path);
     }
@@ -965,7 +965,7 @@ export class ZoneWriter {
           if (stat.isDirectory()) {
             fsb.rmdir(path);
             realDir.set(physical, false);
-            this.resolver.forget(physical);
+            this.resolver.forgetAll();
             this.dirs.forget(physical);
           } else fsb.unlink(path);
           this.xattrs.forget(physical, stat.isDirectory());
@@ -1024,7 +1024,7 @@ export class ZoneWriter {
         const code = (error as NodeJS.ErrnoException).code;
         throw new P2VError('P2V_BLOCKED', `a ${code === 'ENOTEMPTY' || code === 'EEXIST' ? 'non-empty ' : ''}directory is in the way: skipped`, { severity: 'skipped' });
       }
-      this.resolver.forget(physical);
+      this.resolver.forgetAll();
       this.dirs.forget(physical);
       this.xattrs.forget(physical, true);
     } else {

@@ -7,11 +7,16 @@
  * names that differ as bytes are one file: a symlink under one spelling is then written through
  * under the other, past an extractor whose bookkeeping (reservations, directory cache) compares
  * bytes. Must: bookkeeping folds the way the file system does, or the file system is byte-exact.
- * Our resolver checks every component with lstat on the real file system (it keeps no cache a
- * fold could bypass: knownDirs only holds paths it created or verified as directories, and
- * forgets them on replacement), so on any file system the link is found and resolved inside the
+ * Our resolver checks every component with lstat on the real file system; its cache (knownDirs:
+ * paths it created or verified as directories) is dropped whole whenever a directory is
+ * replaced, whatever spelling replaced it (a folded "d" replacing a cached "D" once left "D"
+ * cached, and members under it went through the link: found by review with a case-insensitive
+ * FUSE file system), and the last pass over directories checks that each one it opens is at its
+ * own path (dir-fixups.ts). So on any file system the link is found and resolved inside the
  * root. These tests run on the temp directory's file system (byte-exact ext4/tmpfs here) and
- * assert the result both ways: a distinct name lands as itself, a folded one inside the root.
+ * assert the result both ways: a distinct name lands as itself, a folded one inside the root;
+ * the folding order itself is played on a byte-exact file system in root-resolver.test.ts and
+ * dir-fixups.test.ts.
  * Anchors: node-tar CVE-2026-23950 (GHSA-r6q2-hw4h-h46w, test/ghsa-r6q2-hw4h-h46w.ts),
  * CVE-2021-37712; node-tar src/normalize-unicode.ts, src/path-reservations.ts (commit 3b1abfa).
  */
