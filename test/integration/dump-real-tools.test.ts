@@ -350,12 +350,18 @@ function asIfChangedDuringDump(bytes: Uint8Array, removed: number, made?: number
   return Buffer.concat(kept);
 }
 
+/** A dump's entries as the reader gives them (with their inode numbers), bodies unread. */
+async function entriesOf(dump: Uint8Array): Promise<Entry[]> {
+  const entries: Entry[] = [];
+  for await (const entry of (await listEntries({ image: 'test.dump', source: bufferSource('test.dump', dump) }, [])).entries) entries.push(entry);
+  return entries;
+}
+
 test('a dump of a file system that changed while dump ran: the files it lost are skipped with a warning, as restore -r does', async (t) => {
   const f = ready(t);
   if (!f) return;
   const original = fs.readFileSync(f.dumps.l0);
-  const listed: Entry[] = [];
-  for await (const entry of (await listEntries({ image: 'l0.dump', source: bufferSource('l0.dump', original) }, [])).entries) listed.push(entry);
+  const listed = await entriesOf(original);
   // two files of one name each, with data, in different directories
   const singles = listed.filter((e) => e.type === 'file' && e.size > 0 && listed.filter((o) => o.inode === e.inode).length === 1);
   const removed = singles[0]!;
@@ -382,8 +388,7 @@ test('a level 1 that lost files it lists (removed while dump ran) applies as res
   const f = ready(t);
   if (!f) return;
   const level1 = fs.readFileSync(f.dumps.l1);
-  const listed: Entry[] = [];
-  for await (const entry of (await listEntries({ image: 'l1.dump', source: bufferSource('l1.dump', level1) }, [])).entries) listed.push(entry);
+  const listed = await entriesOf(level1);
   // a file new in level 1 (nothing at its name before), and one that replaced a level 0 file
   const fresh = listed.find((e) => e.path === 'etc/newfile.txt')!;
   const replaced = listed.find((e) => e.path === 'etc/one-byte')!;

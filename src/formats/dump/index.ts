@@ -292,6 +292,11 @@ class DumpReader {
     return current;
   }
 
+  /** A full dump (level 0, relative to no earlier one), not an incremental. */
+  private get isLevel0(): boolean {
+    return this.tape.level === 0 && this.tape.ddate === 0;
+  }
+
   /** Is `ino` a number the dumped file system has (its maps have a bit for every inode)? */
   private withinMaps(ino: number): boolean {
     return this.clri === undefined || (ino - 1) >>> 3 < this.clri.length;
@@ -337,7 +342,7 @@ class DumpReader {
     if (tooLong !== undefined) {
       this.context.warn({ code: 'P2V_ENTRY_INVALID', message: `names in this directory (and maybe others) are longer than maxPathBytes (${this.limits.maxPathBytes}): skipped with everything below them`, entry: tooLong });
     }
-    const level0 = this.tape.level === 0 && this.tape.ddate === 0;
+    const level0 = this.isLevel0;
     if (!this.tree.directory(ROOT_INO)) {
       if (level0) throw badArchive('the dump holds no root directory (inode 2): not a dump of a file system, or its directories are missing', { layer: this.layer, offset: next.offset });
       this.context.warn({ code: 'P2V_ENTRY_INVALID', message: 'the dump holds no root directory (inode 2): nothing can be named' });
@@ -643,7 +648,7 @@ class DumpReader {
    *  restore -r does (the 'unchanged' entries yielded here). A dump cut short has no TS_END. */
   private *atEnd(end: DumpHeader): Generator<Entry> {
     const missing = this.tree.isResolved ? this.tree.unwritten() : [];
-    const incremental = !(this.tape.level === 0 && this.tape.ddate === 0);
+    const incremental = !this.isLevel0;
     for (const ino of missing) {
       const names = this.tree.namesOf(ino);
       const others = names.length > 1 ? ` (and its ${names.length - 1} other name(s))` : '';
