@@ -36,12 +36,28 @@ function realPathOfNew(dest: string): string {
   return path.join(fs.realpathSync(existing), ...rest);
 }
 
-/** Copying a tree into itself (or the tree we write into being the one we read) never ends well. */
+/** Copying a tree into itself (or the tree we write into being the one we read) never ends well.
+ *  Compared by path, and by identity: a bind mount shows one directory under two paths, so the
+ *  source directory must not be the destination nor any directory above it (cp -a's test). */
 function checkNotNested(source: ByteSource, root: string): void {
   if (source.directory === undefined) return;
   const inside = (a: string, b: string) => a === b || a.startsWith(b.endsWith('/') ? b : `${b}/`);
-  if (inside(root, source.directory) || inside(source.directory, root)) {
+  if (inside(root, source.directory) || inside(source.directory, root) || sameDirectoryAbove(source.directory, root)) {
     throw new P2VError('P2V_USAGE', 'the destination and the source directory overlap: choose a destination outside the source tree', { image: source.name });
+  }
+}
+
+/** Is `directory` (byte path) `path` itself or one of the existing directories above it? */
+function sameDirectoryAbove(directory: string, path: string): boolean {
+  const identity = (p: string) => {
+    const stat = fs.statSync(Buffer.from(p, 'latin1'), { bigint: true, throwIfNoEntry: false });
+    return stat?.isDirectory() ? `${stat.dev}:${stat.ino}` : undefined;
+  };
+  const wanted = identity(directory);
+  if (wanted === undefined) return false;
+  for (let at = path; ; at = at.slice(0, Math.max(at.lastIndexOf('/'), 1))) {
+    if (identity(at) === wanted) return true;
+    if (at === '/') return false;
   }
 }
 

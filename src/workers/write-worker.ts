@@ -170,8 +170,12 @@ function copyFile(op: FileOp): FileResult {
   try {
     // the file the walk listed, not one swapped in since (a directory on the way replaced by a
     // symlink to elsewhere, a device or a FIFO in its place)
-    if (!sameSource(fs.fstatSync(fd, { bigint: true }), op.sourceIdentity)) return { status: 'error', hash: '', error: 'ESOURCECHANGED', syscall: 'open (source)' };
-    if (op.length <= wholeCopyMaxBytes) {
+    const stat = fs.fstatSync(fd, { bigint: true });
+    if (!sameSource(stat, op.sourceIdentity)) return { status: 'error', hash: '', error: 'ESOURCECHANGED', syscall: 'open (source)' };
+    // a sparse source (fewer blocks than bytes) goes the streaming way, which leaves its zero
+    // blocks unwritten: the whole-buffer write would allocate every hole (a 1 MiB lastlog of
+    // holes took 1 MiB of disk)
+    if (op.length <= wholeCopyMaxBytes && stat.blocks * 512n >= stat.size) {
       if (copyBuffer.length < op.length + 1) copyBuffer = Buffer.allocUnsafe(Math.max(op.length + 1, copyBuffer.length * 2));
       // ask for one byte past the announced size, to notice a file that grew; a read that stops
       // at exactly the size is the end of the file (a regular file reads short only there), so

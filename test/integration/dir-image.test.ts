@@ -73,3 +73,40 @@ test('a destination inside the source tree is refused', async (t) => {
   fs.mkdirSync(path.join(work, 'src', 'sub'), { recursive: true });
   await assert.rejects(extract({ image: path.join(work, 'src'), dest: path.join(work, 'src', 'sub', 'out') }), (error: Error & { code?: string }) => error.code === 'P2V_USAGE');
 });
+
+test('a source reached through a bind mount of a directory above the destination is refused too', async (t) => {
+  if (!isRoot()) return t.skip('bind mounts need root');
+  const work = tempDir(t);
+  const source = path.join(work, 'src');
+  const view = path.join(work, 'view');
+  fs.mkdirSync(path.join(source, 'a'), { recursive: true });
+  fs.writeFileSync(path.join(source, 'a', 'f'), '1');
+  fs.mkdirSync(view);
+  const { spawnSync } = await import('node:child_process');
+  if (spawnSync('mount', ['--bind', source, view]).status !== 0) return t.skip('mount --bind refused here');
+  try {
+    // "view" is "src" under another path: src/out lies inside the tree being read
+    await assert.rejects(extract({ image: view, dest: path.join(source, 'out') }), (error: Error & { code?: string }) => error.code === 'P2V_USAGE');
+    assert.deepEqual(fs.readdirSync(source), ['a'], 'nothing was written');
+  } finally {
+    spawnSync('umount', [view]);
+  }
+});
+
+test('a small sparse source file keeps its holes (the whole-buffer copy wrote every zero)', async (t) => {
+  const work = tempDir(t);
+  const source = path.join(work, 'src');
+  fs.mkdirSync(source);
+  const file = path.join(source, 'lastlog');
+  const fd = fs.openSync(file, 'w');
+  fs.writeSync(fd, 'x', 500_000);
+  fs.ftruncateSync(fd, 1024 * 1024);
+  fs.closeSync(fd);
+  if (fs.statSync(file).blocks * 512 >= 1024 * 1024) return t.skip('this file system does not make holes');
+  const dest = path.join(work, 'root');
+  await extract({ image: source, dest });
+  const copy = path.join(dest, 'lastlog');
+  assert.ok(fs.readFileSync(copy).equals(fs.readFileSync(file)));
+  const allocated = fs.statSync(copy).blocks * 512;
+  assert.ok(allocated <= 256 * 1024, `the holes stay holes (${allocated} bytes allocated for 1 MiB)`);
+});
