@@ -281,7 +281,7 @@ async function* rareMember(
       decision.entry.body = body;
       decision.entry.linkDataSize = size;
       yield decision.entry;
-      await finishBody(body);
+      await body.finish();
       if (!reader.skipBuffered(dataPad)) await reader.skip(dataPad, 'cpio data padding');
       return false;
     }
@@ -293,7 +293,7 @@ async function* rareMember(
     entry.body = body;
     yield entry;
     // the consumer may have stopped early: the cursor skips whatever it left
-    await finishBody(body);
+    await body.finish();
   } else {
     if (header.fileSize > 0) await reader.skip(header.fileSize, 'cpio member data');
     yield entry;
@@ -322,11 +322,6 @@ async function fileBody(reader: ByteReader, header: RawCpioHeader, context: Form
   const stored = header.fileSize - mapBytes;
   checkSparseMap(map, stored, { layer: reader.layer, offset: reader.offset, entry: name }, 'Solaris sparse member');
   return { body: new SparseBody(reader, map, stored, name), size: map.realSize };
-}
-
-/** Skip whatever of a body the consumer left unread. */
-async function finishBody(body: CpioBody | SparseBody): Promise<void> {
-  if (body instanceof CpioBody ? !body.done : true) await body.finish();
 }
 
 /** Streams a member's data; for crc archives sums the bytes and checks the stored sum. */

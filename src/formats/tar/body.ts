@@ -6,9 +6,7 @@
 import { type BodyCursor, truncatedBody } from '../common/sparse-body.js';
 import type { ByteReader } from '../../io/byte-reader.js';
 
-export type TarBodyCursor = BodyCursor;
-
-export class PlainBody implements TarBodyCursor {
+export class PlainBody implements BodyCursor {
   private remaining: number;
 
   constructor(

@@ -44,8 +44,8 @@ import { displayPath } from '../../entry.js';
 import { badArchive, P2VError } from '../../errors.js';
 import type { ByteReader } from '../../io/byte-reader.js';
 import type { Format, FormatContext } from '../format.js';
-import { PlainBody, type TarBodyCursor } from './body.js';
-import { checkSparseMap, SparseBody } from '../common/sparse-body.js';
+import { PlainBody } from './body.js';
+import { type BodyCursor, checkSparseMap, SparseBody } from '../common/sparse-body.js';
 import { BLOCK, checkChecksum, decodeHeader, fieldCount, flavourOf, isZeroBlock, SIZE_AT, SIZE_LENGTH, tarBid, TYPEFLAG_AT, type HeaderPlace, type TarHeader } from './header.js';
 import { applyGlobal, onlyIgnoredKeys, parsePaxRecords, resolvePax, type PaxFields, type PaxRecord } from './pax.js';
 import { oldGnuSparseMap, paxSparseMap, readSparse10Map, sparseKind, type SparseMap } from './sparse.js';
@@ -297,7 +297,7 @@ async function* readTar(reader: ByteReader, context: FormatContext): AsyncGenera
     }
 
     const kind = sparseKind(type, pax);
-    let body: TarBodyCursor | undefined;
+    let body: BodyCursor | undefined;
     let stored = size;
     if (kind === undefined) {
       entry.size = size;
